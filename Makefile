@@ -1,0 +1,24 @@
+# Two entry points that set everything up on a machine with only Python 3.10+:
+#   make demo   - a quick sweep (seconds), then the filter's answer
+#   make test   - the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN = $(VENV)/bin
+
+.PHONY: demo test bench clean
+
+$(BIN)/sweep-nn: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev,dask]"
+	touch $@
+
+demo: $(BIN)/sweep-nn
+	$(BIN)/sweep-nn run configs/quick.yaml
+	$(BIN)/sweep-nn filter output/quick --min-acc 95 --max-gap 1
+
+test: $(BIN)/sweep-nn
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) output/*/ .pytest_cache

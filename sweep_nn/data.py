@@ -1,0 +1,288 @@
+"""Datasets: generate or read them, split train/dev, scale, encode targets for the network.
+
+Built once, in the parent process. scikit-learn and pandas are imported inside the
+functions that need them so that importing this module (and the workers) stays cheap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, NamedTuple
+
+import numpy as np
+
+from .errors import DataError
+
+
+# --- the dataset table ---------------------------------------------------------------------
+# Each entry: the builder, the `data:` keys it takes besides the common ones, and whether it
+# can draw fresh samples (for `eval` on new data from the same generator).
+
+
+def _moons(spec, n_samples, random_state):
+    from sklearn.datasets import make_moons
+
+    return make_moons(n_samples=n_samples, noise=spec.noise, random_state=random_state)
+
+
+def _circles(spec, n_samples, random_state):
+    from sklearn.datasets import make_circles
+
+    factor = 0.5 if spec.factor is None else spec.factor
+    return make_circles(n_samples=n_samples, noise=spec.noise, factor=factor, random_state=random_state)
+
+
+def _gaussian_quantiles(spec, n_samples, random_state):
+    from sklearn.datasets import make_gaussian_quantiles
+
+    return make_gaussian_quantiles(
+        n_samples=n_samples,
+        n_features=spec.n_features or 2,
+        n_classes=spec.n_classes or 2,
+        random_state=random_state,
+    )
+
+
+def _blobs(spec, n_samples, random_state):
+    from sklearn.datasets import make_blobs
+
+    return make_blobs(
+        n_samples=n_samples,
+        n_features=spec.n_features or 2,
+        centers=spec.centers or 3,
+        cluster_std=1.0 if spec.cluster_std is None else spec.cluster_std,
+        random_state=random_state,
+    )
+
+
+def _classification(spec, n_samples, random_state):
+    from sklearn.datasets import make_classification
+
+    n_features = spec.n_features or 20
+    n_informative = spec.n_informative or min(n_features, 2)
+    return make_classification(
+        n_samples=n_samples,
+        n_features=n_features,
+        n_informative=n_informative,
+        n_redundant=0,
+        n_classes=spec.n_classes or 2,
+        random_state=random_state,
+    )
+
+
+def _regression(spec, n_samples, random_state):
+    from sklearn.datasets import make_regression
+
+    n_features = spec.n_features or 10
+    return make_regression(
+        n_samples=n_samples,
+        n_features=n_features,
+        n_informative=spec.n_informative or n_features,
+        n_targets=spec.n_targets or 1,
+        noise=spec.noise,
+        random_state=random_state,
+    )
+
+
+def _shipped(loader_name: str):
+    def load(spec, n_samples, random_state):
+        import sklearn.datasets
+
+        bunch = getattr(sklearn.datasets, loader_name)()
+        return bunch.data, bunch.target
+
+    return load
+
+
+def _csv(spec, n_samples, random_state):
+    X, y, _ = read_csv(Path(spec.path), spec.target)
+    return X, y
+
+
+class DatasetKind(NamedTuple):
+    build: Callable[[Any, int, int], tuple[np.ndarray, np.ndarray]]
+    keys: frozenset[str]  # `data:` keys this dataset takes beyond the common ones
+    generated: bool  # can draw fresh samples with another seed
+
+
+_GEN = frozenset({"n_samples", "random_state"})
+DATASETS: dict[str, DatasetKind] = {
+    "moons": DatasetKind(_moons, _GEN | {"noise"}, True),
+    "circles": DatasetKind(_circles, _GEN | {"noise", "factor"}, True),
+    "gaussian_quantiles": DatasetKind(_gaussian_quantiles, _GEN | {"n_features", "n_classes"}, True),
+    "blobs": DatasetKind(_blobs, _GEN | {"n_features", "centers", "cluster_std"}, True),
+    "classification": DatasetKind(
+        _classification, _GEN | {"n_features", "n_informative", "n_classes"}, True
+    ),
+    "regression": DatasetKind(
+        _regression, _GEN | {"noise", "n_features", "n_informative", "n_targets"}, True
+    ),
+    "iris": DatasetKind(_shipped("load_iris"), frozenset(), False),
+    "wine": DatasetKind(_shipped("load_wine"), frozenset(), False),
+    "breast_cancer": DatasetKind(_shipped("load_breast_cancer"), frozenset(), False),
+    "digits": DatasetKind(_shipped("load_digits"), frozenset(), False),
+    "csv": DatasetKind(_csv, frozenset({"path", "target"}), False),
+}
+COMMON_KEYS = frozenset({"dataset", "dev_size", "split_random_state", "scale"})
+
+
+# --- reading a CSV -------------------------------------------------------------------------
+
+
+def read_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Read features and target from a CSV with a header row.
+
+    ``target`` names the target column (default: the last one). Features must be numeric;
+    the target may hold numbers or text labels. Returns (X (m, n), y (m,) or (m, k), names).
+    """
+    import pandas as pd
+
+    if not path.is_file():
+        raise DataError(f"data file not found: {path}")
+    try:
+        frame = pd.read_csv(path)
+    except Exception as exc:  # pandas raises many kinds; all mean "not a readable CSV"
+        raise DataError(f"cannot read {path} as CSV: {str(exc).splitlines()[0]}") from None
+    if frame.shape[1] < 2:
+        raise DataError(f"{path}: need at least one feature column and a target column")
+    target = frame.columns[-1] if target is None else target
+    if target not in frame.columns:
+        raise DataError(
+            f"{path}: target column {target!r} not found (columns: {', '.join(map(str, frame.columns))})"
+        )
+    features = frame.drop(columns=[target])
+    bad = [str(c) for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
+    if bad:
+        raise DataError(f"{path}: feature columns must be numeric; not numeric: {', '.join(bad)}")
+    if frame.isna().any().any():
+        rows = frame.index[frame.isna().any(axis=1)][:5] + 2  # +1 header, +1 one-based
+        raise DataError(f"{path}: missing values on line(s) {', '.join(map(str, rows))}")
+    if len(frame) < 2:
+        raise DataError(f"{path}: need at least two rows of data")
+    return features.to_numpy(dtype=np.float64), frame[target].to_numpy(), [str(c) for c in features.columns]
+
+
+# --- the dataset as the sweep sees it ------------------------------------------------------
+
+
+@dataclass
+class Dataset:
+    """Train and dev splits, samples first, with what is needed to encode and rebuild them."""
+
+    X_train: np.ndarray  # (m_train, n_features), scaled if the spec asks
+    y_train: np.ndarray  # (m_train,) labels, or (m_train,) / (m_train, k) regression targets
+    X_dev: np.ndarray
+    y_dev: np.ndarray
+    task: str  # "classification" or "regression"
+    classes: list | None  # sorted class labels (classification)
+    scaler: dict | None  # {"mean": (n,), "scale": (n,)} from the training split
+
+
+def infer_task(y: np.ndarray, task: str) -> str:
+    """The task a target calls for: as asked, or regression for a continuous numeric target."""
+    if task != "auto":
+        return task
+    if y.dtype.kind in "fc" and (y.ndim > 1 or not np.all(np.mod(y, 1) == 0)):
+        return "regression"
+    return "classification"
+
+
+def build_raw(spec, n_samples: int | None = None, random_state: int | None = None):
+    """Generate or read the whole dataset for ``spec`` (a DataConfig): (X, y)."""
+    kind = DATASETS[spec.dataset]
+    n = spec.n_samples if n_samples is None else n_samples
+    seed = spec.random_state if random_state is None else random_state
+    X, y = kind.build(spec, n, seed)
+    return np.asarray(X, dtype=np.float64), np.asarray(y)
+
+
+def load(spec, task: str = "auto") -> Dataset:
+    """Build the dataset for ``spec``, split it and fit the scaler on the training split."""
+    from sklearn.model_selection import train_test_split
+
+    X, y = build_raw(spec)
+    task = infer_task(y, task)
+    if task == "classification" and y.dtype.kind == "f" and not np.all(np.mod(y, 1) == 0):
+        raise DataError("task is classification but the target holds non-integer numbers")
+    if task == "regression" and y.dtype.kind not in "iufb":
+        raise DataError("task is regression but the target is not numeric")
+    X_train, X_dev, y_train, y_dev = train_test_split(
+        X, y, test_size=spec.dev_size, random_state=spec.split_random_state
+    )
+    classes = None
+    if task == "classification":
+        classes = np.unique(y).tolist()
+        if len(classes) < 2:
+            raise DataError(f"the target has a single class ({classes[0]!r}); need at least two")
+    scaler = None
+    if spec.scale == "standard":
+        scale = X_train.std(axis=0)
+        scaler = {"mean": X_train.mean(axis=0), "scale": np.where(scale > 0, scale, 1.0)}
+        X_train, X_dev = apply_scaler(scaler, X_train), apply_scaler(scaler, X_dev)
+    return Dataset(X_train, y_train, X_dev, y_dev, task, classes, scaler)
+
+
+def apply_scaler(scaler: dict | None, X: np.ndarray) -> np.ndarray:
+    """Standardise ``X`` (m, n) with stored training statistics (no-op without a scaler)."""
+    if scaler is None:
+        return X
+    return (X - scaler["mean"]) / scaler["scale"]
+
+
+def encode_targets(y: np.ndarray, task: str, classes: list | None, output: str):
+    """Targets for the network, features-first: Y (n_out, m) and class indices (m,) or None.
+
+    Binary sigmoid output: one row of 0/1. Softmax: one-hot rows. Regression: one row per
+    target. Labels not in ``classes`` raise :class:`DataError`.
+    """
+    if task == "regression":
+        Y = np.asarray(y, dtype=np.float64)
+        return np.atleast_2d(Y.T if Y.ndim > 1 else Y).copy(), None
+    lookup = {c: i for i, c in enumerate(classes)}
+    try:
+        idx = np.array([lookup[_plain(v)] for v in y], dtype=np.intp)
+    except KeyError as exc:
+        raise DataError(f"label {exc.args[0]!r} was not among the training classes {classes}") from None
+    if output == "sigmoid":
+        return idx[None, :].astype(np.float64), idx
+    Y = np.zeros((len(classes), len(idx)))
+    Y[idx, np.arange(len(idx))] = 1.0
+    return Y, idx
+
+
+def _plain(v):
+    """A NumPy scalar as the equivalent Python value, so labels compare across sources."""
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def to_training(ds: Dataset, output: str):
+    """Encode a :class:`Dataset` for the network (features-first arrays)."""
+    from .train import TrainingData
+
+    Y_train, labels_train = encode_targets(ds.y_train, ds.task, ds.classes, output)
+    Y_dev, labels_dev = encode_targets(ds.y_dev, ds.task, ds.classes, output)
+    return TrainingData(
+        X_train=np.ascontiguousarray(ds.X_train.T),
+        Y_train=Y_train,
+        X_dev=np.ascontiguousarray(ds.X_dev.T),
+        Y_dev=Y_dev,
+        labels_train=labels_train,
+        labels_dev=labels_dev,
+        task=ds.task,
+    )
+
+
+def resolve_output(ds: Dataset, requested: str) -> str:
+    """The output layer for a dataset: as requested, or chosen by task and class count."""
+    if ds.task == "regression":
+        if requested not in ("auto", "linear"):
+            raise DataError(f"train.output {requested!r} cannot fit a regression target; use linear")
+        return "linear"
+    if requested == "linear":
+        raise DataError("train.output 'linear' is for regression; this target has classes")
+    if requested == "sigmoid" and len(ds.classes) > 2:
+        raise DataError(f"train.output 'sigmoid' needs two classes; this target has {len(ds.classes)}")
+    if requested == "auto":
+        return "sigmoid" if len(ds.classes) == 2 else "softmax"
+    return requested

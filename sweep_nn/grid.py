@@ -1,0 +1,90 @@
+"""Expand a configuration into jobs: one training run per combination of the grid's axes.
+
+Configurations that differ only in ``iterations`` share one job: it trains once to the
+largest budget and snapshots every smaller one on the way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # workers import this module: keep pydantic out of them
+    from .config import SweepConfig
+
+
+@dataclass(frozen=True)
+class Job:
+    """One training run, and the result rows (one per budget) it produces."""
+
+    hidden_size: int
+    activation: str
+    learning_rate: float
+    batch_size: int | None  # None: full batch
+    seed: int
+    budgets: tuple[int, ...]  # ascending iteration counts to snapshot
+    config_ids: tuple[str, ...]  # one per budget
+    keys: tuple[str, ...]  # one per budget: identity of configuration + data + training settings
+    dtype: str
+    init: str
+    init_scale: float
+    output: str  # a key of network.OUTPUTS (resolved, never "auto")
+    loss_points: int
+
+    @property
+    def cost(self) -> float:
+        """Relative cost estimate (hidden size x largest budget), for longest-first order."""
+        return self.budgets[-1] * (self.hidden_size + 4)
+
+
+def config_id(hidden_size, activation, learning_rate, iterations, batch_size=None, seed=0) -> str:
+    """A readable, stable id: ``h3-tanh-lr0.6-it10000``, plus ``-bs64`` / ``-s1`` when set."""
+    cid = f"h{hidden_size}-{activation}-lr{float(learning_rate)!r}-it{iterations}"
+    if batch_size is not None:
+        cid += f"-bs{batch_size}"
+    if seed != 0:
+        cid += f"-s{seed}"
+    return cid
+
+
+def settings_fingerprint(cfg: SweepConfig) -> dict:
+    """What, besides the grid axes, decides a result: data, task and training settings."""
+    return {"task": cfg.task, "data": cfg.data.model_dump(mode="json"), "train": cfg.train.model_dump(mode="json")}
+
+
+def _key(fingerprint: dict, **axes) -> str:
+    blob = json.dumps({"settings": fingerprint, **axes}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def expand(cfg: SweepConfig, output: str) -> list[Job]:
+    """All jobs of the grid in a fixed order (hidden size, activation, rate, batch, seed).
+
+    ``output`` is the resolved output layer (a key of ``network.OUTPUTS``).
+    """
+    g = cfg.grid
+    budgets = tuple(sorted(g.iterations))
+    fp = settings_fingerprint(cfg)
+    jobs = []
+    for h, act, lr, bs, seed in itertools.product(
+        g.hidden_sizes, g.activations, g.learning_rates, g.batch_sizes, g.seeds
+    ):
+        batch = None if bs == "full" else bs
+        axes = dict(hidden_size=h, activation=act, learning_rate=lr, batch_size=batch, seed=seed)
+        jobs.append(
+            Job(
+                **axes,
+                budgets=budgets,
+                config_ids=tuple(config_id(h, act, lr, it, batch, seed) for it in budgets),
+                keys=tuple(_key(fp, iterations=it, **axes) for it in budgets),
+                dtype=cfg.train.dtype,
+                init=cfg.train.init,
+                init_scale=cfg.train.init_scale,
+                output=output,
+                loss_points=cfg.train.loss_points,
+            )
+        )
+    return jobs

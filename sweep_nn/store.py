@@ -1,0 +1,323 @@
+"""Results on disk: the results CSV and the parameter files.
+
+The sweep's parent process is the only writer. A row is appended in one ``write`` call,
+then flushed and fsynced; a parameter file is written under a temporary name, fsynced and
+renamed into place before the row that points at it. Reading tolerates a torn last line
+(an interrupted append) and refuses damage anywhere else, naming the line.
+
+Parameter files are pickles, and a pickle can name any function to call while loading.
+:func:`load_params` therefore unpickles through an allowlist of NumPy array and dtype
+constructors; any other global is refused before anything runs.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ParamsError, ResultsError, StorageError
+
+RESULTS_FILE = "results.csv"
+PARAMS_DIR = "params"
+PARAMS_FORMAT = "sweep-nn/params"
+PARAMS_VERSION = 1
+
+COLUMNS = [
+    "config_id", "hidden_size", "activation", "learning_rate", "iterations", "batch_size", "seed",
+    "train_acc", "dev_acc", "gap", "train_loss", "dev_loss",
+    "train_r2", "dev_r2", "train_rmse", "dev_rmse",
+    "fit_seconds", "status", "diverged_at", "error", "dtype", "key", "params_path",
+]  # fmt: skip
+INT_COLUMNS = {"hidden_size", "iterations", "seed", "diverged_at"}
+FLOAT_COLUMNS = {
+    "learning_rate", "train_acc", "dev_acc", "gap", "train_loss", "dev_loss",
+    "train_r2", "dev_r2", "train_rmse", "dev_rmse", "fit_seconds",
+}  # fmt: skip
+STATUSES = ("ok", "diverged", "failed")
+
+
+# --- writing -----------------------------------------------------------------------------
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _storage_error(exc: OSError, what: Path) -> StorageError:
+    reason = exc.strerror or str(exc)
+    return StorageError(f"cannot write {what}: {reason}")
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new, never a mix."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise _storage_error(exc, path) from None
+    _fsync_dir(path.parent)
+
+
+def format_row(row: dict) -> str:
+    """One CSV line (with its newline) holding ``row``'s values in :data:`COLUMNS` order."""
+    buf = io.StringIO()
+    values = [_cell(row.get(c)) for c in COLUMNS]
+    csv.writer(buf, lineterminator="\n").writerow(values)
+    return buf.getvalue()
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return repr(v)
+    return str(v)
+
+
+class ResultsWriter:
+    """Appends rows to a results CSV durably: one write, flush and fsync per row."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            new = not path.exists() or path.stat().st_size == 0
+            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            if new:
+                self._write(",".join(COLUMNS) + "\n")
+        except OSError as exc:
+            raise _storage_error(exc, path) from None
+
+    def _write(self, text: str) -> None:
+        data = text.encode("utf-8")
+        written = os.write(self._fd, data)
+        if written != len(data):  # a short write on a full disk: keep the file whole
+            raise OSError(28, "short write (disk full?)")
+        os.fsync(self._fd)
+
+    def append(self, row: dict) -> None:
+        try:
+            self._write(format_row(row))
+        except OSError as exc:
+            raise _storage_error(exc, self.path) from None
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def params_payload(weights: dict, **meta) -> dict:
+    """The self-describing parameters dict: weights, and everything ``eval`` needs."""
+    return {"format": PARAMS_FORMAT, "version": PARAMS_VERSION, **weights, **meta}
+
+
+def write_params(path: Path, payload: dict) -> None:
+    """Pickle ``payload`` (plain containers and NumPy arrays only) atomically to ``path``."""
+    atomic_write(path, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+# --- reading results ---------------------------------------------------------------------
+
+
+def _parse(value: str, column: str):
+    if value == "":
+        return None
+    if column in INT_COLUMNS:
+        return int(value)
+    if column in FLOAT_COLUMNS:
+        return float(value)
+    if column == "batch_size":
+        return value if value == "full" else int(value)
+    return value
+
+
+def read_rows(path: Path, repair: bool = False) -> list[dict]:
+    """Rows of a results CSV, parsed. A torn last line is dropped (and cut off if ``repair``).
+
+    Raises ResultsError for a missing file, a file that is not a sweep-nn results file,
+    or damage before the last line (naming the line).
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ResultsError(f"results file not found: {path}") from None
+    except IsADirectoryError:
+        raise ResultsError(f"{path} is a folder; give the results CSV inside it") from None
+    except OSError as exc:
+        raise ResultsError(f"cannot read {path}: {exc.strerror}") from None
+    if not raw:
+        raise ResultsError(f"{path} is empty: not a sweep-nn results file")
+    complete = raw[: raw.rfind(b"\n") + 1]
+    torn = len(complete) != len(raw)
+    try:
+        text = complete.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ResultsError(f"{path} is not text: not a sweep-nn results file") from None
+    lines = text.splitlines()
+    if not lines or lines[0].split(",")[: len(COLUMNS)] != COLUMNS:
+        head = (lines[0] if lines else raw[:60].decode("utf-8", "replace"))[:80]
+        raise ResultsError(
+            f"{path} is not a sweep-nn results file (its first line is {head!r}; "
+            f"expected a header starting with {','.join(COLUMNS[:3])},...)"
+        )
+    rows = []
+    for number, fields in enumerate(csv.reader(lines[1:]), start=2):
+        if len(fields) != len(COLUMNS):
+            raise ResultsError(
+                f"{path}, line {number}: damaged row ({len(fields)} fields, expected {len(COLUMNS)})"
+            )
+        try:
+            row = {c: _parse(v, c) for c, v in zip(COLUMNS, fields)}
+        except ValueError as exc:
+            raise ResultsError(f"{path}, line {number}: damaged row ({exc})") from None
+        if row["status"] not in STATUSES or not row["config_id"] or not row["key"]:
+            raise ResultsError(f"{path}, line {number}: damaged row (status {row['status']!r})")
+        rows.append(row)
+    if torn and repair:
+        try:
+            with open(path, "r+b") as fh:
+                fh.truncate(len(complete))
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            raise _storage_error(exc, path) from None
+    return rows
+
+
+def latest_rows(rows: list[dict]) -> list[dict]:
+    """One row per configuration key: the last one written (a rerun supersedes a failure)."""
+    by_key = {}
+    for row in rows:
+        by_key.pop(row["key"], None)
+        by_key[row["key"]] = row
+    return list(by_key.values())
+
+
+def read_results(path: Path):
+    """The results as a pandas DataFrame, one row per configuration (latest wins)."""
+    import pandas as pd
+
+    return pd.DataFrame(latest_rows(read_rows(path)), columns=COLUMNS)
+
+
+def find_latest_results(root: Path) -> Path:
+    """The most recently written ``results.csv`` below ``root``."""
+    found = sorted(root.glob(f"**/{RESULTS_FILE}"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise ResultsError(f"no {RESULTS_FILE} found under {root}/; run a sweep first or name the file")
+    return found[-1]
+
+
+# --- loading parameters safely -------------------------------------------------------------
+
+_ALLOWED_GLOBALS = {
+    # NumPy arrays and dtypes as NumPy 1.x (numpy.core) and 2.x (numpy._core) pickle them
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.numeric", "_frombuffer"),
+    ("numpy._core.numeric", "_frombuffer"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    # how protocols 0-2 spell a bytes object
+    ("_codecs", "encode"),
+}
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        if (module, name) not in _ALLOWED_GLOBALS:
+            raise ParamsError(
+                f"refused: the file asks to load {module}.{name}, which a parameters file never "
+                "needs (it could run code)"
+            )
+        return super().find_class(module, name)
+
+    def persistent_load(self, pid):
+        raise ParamsError("refused: the file uses persistent references")
+
+
+def safe_unpickle(data: bytes, source: str = "file") -> Any:
+    """Unpickle ``data`` allowing only plain containers, scalars and NumPy arrays."""
+    if not data:
+        raise ParamsError(f"{source} is empty")
+    try:
+        return _SafeUnpickler(io.BytesIO(data)).load()
+    except ParamsError as exc:
+        raise ParamsError(f"{source}: {exc}") from None
+    except Exception as exc:  # truncated or random bytes raise many kinds of error
+        kind = type(exc).__name__
+        raise ParamsError(f"{source} is not a readable parameters file ({kind}: {exc})") from None
+
+
+def load_params(path: Path) -> dict:
+    """Safely load and check a parameters file (sweep-nn's or the study's plain dict).
+
+    Returns a dict with at least float arrays ``W1, b1, W2, b2`` of consistent shapes.
+    """
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ParamsError(f"parameters file not found: {path}") from None
+    except IsADirectoryError:
+        raise ParamsError(f"{path} is a folder, not a parameters file") from None
+    except OSError as exc:
+        raise ParamsError(f"cannot read {path}: {exc.strerror}") from None
+    obj = safe_unpickle(data, str(path))
+    check_params(obj, str(path))
+    return obj
+
+
+def check_params(obj: Any, source: str) -> None:
+    """Raise ParamsError saying what is wrong unless ``obj`` holds a usable network."""
+    if not isinstance(obj, dict):
+        raise ParamsError(f"{source}: expected a dict of weights, found {type(obj).__name__}")
+    missing = [k for k in ("W1", "b1", "W2", "b2") if k not in obj]
+    if missing:
+        raise ParamsError(f"{source}: missing {', '.join(missing)}")
+    for k in ("W1", "b1", "W2", "b2"):
+        v = obj[k]
+        if not isinstance(v, np.ndarray) or v.ndim != 2 or v.dtype.kind != "f":
+            raise ParamsError(f"{source}: {k} must be a 2-D float array, found {_shape_of(v)}")
+        if not np.isfinite(v).all():
+            raise ParamsError(f"{source}: {k} holds non-finite values (inf or nan)")
+    h, n_in = obj["W1"].shape
+    n_out = obj["W2"].shape[0]
+    want = {"b1": (h, 1), "W2": (n_out, h), "b2": (n_out, 1)}
+    for k, shape in want.items():
+        if obj[k].shape != shape:
+            raise ParamsError(
+                f"{source}: {k} has shape {obj[k].shape}, but W1 {obj['W1'].shape} needs {shape}"
+            )
+    if h == 0 or n_in == 0 or n_out == 0:
+        raise ParamsError(f"{source}: empty weight matrices")
+
+
+def _shape_of(v: Any) -> str:
+    if isinstance(v, np.ndarray):
+        return f"array of shape {v.shape} and dtype {v.dtype}"
+    return type(v).__name__
