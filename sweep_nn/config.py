@@ -64,6 +64,13 @@ class DataConfig(_Strict):
             raise ValueError("dataset 'csv' needs path: (the CSV file)")
         return self
 
+    def resolved(self) -> dict[str, Any]:
+        """The settings this dataset uses, defaults filled in: a valid ``data:`` section."""
+        used = COMMON_KEYS | DATASETS[self.dataset].keys
+        return {
+            k: v for k, v in self.model_dump(mode="json").items() if k in used and v is not None
+        }
+
 
 class GridConfig(_Strict):
     """The axes of the sweep; every combination is one configuration."""
@@ -129,8 +136,11 @@ class SweepConfig(_Strict):
         return self
 
     def resolved(self) -> dict[str, Any]:
-        """The configuration as plain data, defaults filled in (for the copy kept with results)."""
-        return self.model_dump(mode="json")
+        """The configuration as plain data, defaults filled in (for the copy kept with results).
+
+        It is itself a valid sweep file: loading it gives back this configuration.
+        """
+        return self.model_dump(mode="json") | {"data": self.data.resolved()}
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -144,6 +154,10 @@ def _construct_mapping(loader, node, deep=False):
     seen = {}
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
+        try:
+            hash(key)
+        except TypeError:  # a list or mapping as a key: construct_mapping reports it, with its line
+            continue
         if key in seen:
             raise ConfigError(
                 f"line {key_node.start_mark.line + 1}: key {key!r} given twice "
@@ -167,19 +181,23 @@ def parse(text: str, source: str = "<config>", default_name: str = "sweep") -> S
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{source}:{where}: malformed YAML: {problem}") from None
-    except (ValueError, TypeError, RecursionError) as exc:  # e.g. an unrepresentable value
-        raise ConfigError(f"{source}: malformed YAML: {exc}") from None
+    except (ValueError, TypeError, LookupError, AttributeError, RecursionError) as exc:
+        # PyYAML's constructors fail this way on some explicitly tagged values (`!!float`, `!!bool x`)
+        raise ConfigError(f"{source}: malformed YAML: a value cannot be read ({exc})") from None
     if raw is None:
         raise ConfigError(f"{source}: the file is empty; it needs at least a grid: section")
     if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: the top level must be a mapping of keys, got {_describe(raw)}")
+        raise ConfigError(
+            f"{source}: the top level must be a mapping of keys, got {_describe(raw)}"
+        )
     raw.setdefault("name", default_name)
     try:
         return SweepConfig.model_validate(raw)
     except ValidationError as exc:
         lines = [_format_error(err) for err in exc.errors()]
         raise ConfigError(
-            f"{source}: {len(lines)} problem{'s' if len(lines) > 1 else ''}:\n  " + "\n  ".join(lines)
+            f"{source}: {len(lines)} problem{'s' if len(lines) > 1 else ''}:\n  "
+            + "\n  ".join(lines)
         ) from None
 
 
@@ -202,14 +220,20 @@ def load(path: str | Path) -> SweepConfig:
     return cfg
 
 
-def _format_error(err: dict) -> str:
+def _format_loc(parts: tuple) -> str:
     loc = ""
-    for part in err["loc"]:
+    for part in parts:
         if isinstance(part, int):
             loc += f"[{part}]"
         else:
             loc += f".{part}" if loc else str(part)
-    loc = loc or "(top level)"
+    return loc or "(top level)"
+
+
+def _format_error(err: dict) -> str:
+    if err["type"] == "invalid_key":  # a number or other non-text key: its loc is the key itself
+        return f"{_format_loc(err['loc'][:-1])}: key {_describe(err.get('input'))} is not a name"
+    loc = _format_loc(err["loc"])
     if err["type"] == "extra_forbidden":
         return f"{loc}: unknown key{_suggest(err['loc'])}"
     if err["type"] == "missing":
@@ -227,7 +251,11 @@ def _suggest(loc: tuple) -> str:
     import difflib
 
     close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else f" (allowed: {', '.join(model.model_fields)})"
+    return (
+        f" (did you mean {close[0]!r}?)"
+        if close
+        else f" (allowed: {', '.join(model.model_fields)})"
+    )
 
 
 def _describe(value: Any) -> str:

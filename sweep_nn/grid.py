@@ -52,7 +52,11 @@ def config_id(hidden_size, activation, learning_rate, iterations, batch_size=Non
 
 def settings_fingerprint(cfg: SweepConfig) -> dict:
     """What, besides the grid axes, decides a result: data, task and training settings."""
-    return {"task": cfg.task, "data": cfg.data.model_dump(mode="json"), "train": cfg.train.model_dump(mode="json")}
+    return {
+        "task": cfg.task,
+        "data": cfg.data.resolved(),
+        "train": cfg.train.model_dump(mode="json"),
+    }
 
 
 def _key(fingerprint: dict, **axes) -> str:
@@ -73,7 +77,13 @@ def expand(cfg: SweepConfig, output: str) -> list[Job]:
         g.hidden_sizes, g.activations, g.learning_rates, g.batch_sizes, g.seeds
     ):
         batch = None if bs == "full" else bs
-        axes = dict(hidden_size=h, activation=act, learning_rate=lr, batch_size=batch, seed=seed)
+        axes = {
+            "hidden_size": h,
+            "activation": act,
+            "learning_rate": lr,
+            "batch_size": batch,
+            "seed": seed,
+        }
         jobs.append(
             Job(
                 **axes,
