@@ -5,6 +5,7 @@ Everything here reads files (results CSV, parameter files), never a sweep's memo
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,8 +38,24 @@ def aggregate(df):
     """
     import pandas as pd
 
-    metrics = [c for c in ("train_acc", "dev_acc", "train_r2", "dev_r2", "train_rmse", "dev_rmse",
-                           "train_loss", "dev_loss", "fit_seconds") if df[c].notna().any()]
+    # every metric column stays, empty ones too, so the table has the shape of the rows';
+    # the mean of the gaps is the gap of the means, in accuracy or in R2
+    metrics = [
+        c
+        for c in (
+            "train_acc",
+            "dev_acc",
+            "train_r2",
+            "dev_r2",
+            "train_rmse",
+            "dev_rmse",
+            "gap",
+            "train_loss",
+            "dev_loss",
+            "fit_seconds",
+        )
+        if c in df
+    ]
     if df.empty:
         return df.assign(n_seeds=pd.Series(dtype=int))
     grouped = df.groupby(SEED_AXES, dropna=False, sort=False)
@@ -47,16 +64,19 @@ def aggregate(df):
     out = out.join(std)
     out.insert(0, "n_seeds", grouped.size())
     out = out.reset_index()
-    if "train_acc" in out:
-        out["gap"] = out["train_acc"] - out["dev_acc"]
-    elif "train_r2" in out:
-        out["gap"] = out["train_r2"] - out["dev_r2"]
-    out.insert(0, "config_id", [cid.rsplit("-s", 1)[0] for cid in grouped["config_id"].first()])
+    out.insert(0, "config_id", [re.sub(r"-s\d+$", "", cid) for cid in grouped["config_id"].first()])
     return out
 
 
-def filter_results(df, criteria: Criteria, sort: str = "fit_seconds", descending: bool = False,
-                   top: int | None = None, aggregate_seeds: bool = False, include_failed: bool = False):
+def filter_results(
+    df,
+    criteria: Criteria,
+    sort: str = "fit_seconds",
+    descending: bool = False,
+    top: int | None = None,
+    aggregate_seeds: bool = False,
+    include_failed: bool = False,
+):
     """Rows meeting every condition, sorted; failed and diverged rows are left out by default."""
     if not include_failed:
         df = df[df["status"] == "ok"]
@@ -91,11 +111,11 @@ def pareto_front(times, scores) -> np.ndarray:
     t, s = np.asarray(times, dtype=float), np.asarray(scores, dtype=float)
     order = np.lexsort((-s, t))  # fastest first; among equal times, best first
     front = np.zeros(len(t), dtype=bool)
-    best = -np.inf
+    best, best_time = -np.inf, np.nan
     for i in order:
-        if s[i] > best:
+        if s[i] > best or (s[i] == best and t[i] == best_time):  # exact twins share a place
             front[i] = True
-            best = s[i]
+            best, best_time = s[i], t[i]
     return front
 
 
@@ -134,10 +154,20 @@ def load_model(path: Path, activation: str | None = None) -> Model:
         if activation is not None and activation != saved:
             raise UsageError(f"--activation {activation}: {path} was trained with {saved}")
         try:
-            return Model(weights, saved, p["train"]["output"], p["task"], p["classes"], p["scaler"],
-                         p["data"], "sweep-nn")
+            return Model(
+                weights,
+                saved,
+                p["train"]["output"],
+                p["task"],
+                p["classes"],
+                p["scaler"],
+                p["data"],
+                "sweep-nn",
+            )
         except (KeyError, TypeError) as exc:
-            raise ParamsError(f"{path}: incomplete sweep-nn parameters file (missing {exc})") from None
+            raise ParamsError(
+                f"{path}: incomplete sweep-nn parameters file (missing {exc})"
+            ) from None
     if activation is None:
         raise UsageError(
             f"{path} has weights only (no configuration); say how it was trained with "
@@ -145,7 +175,9 @@ def load_model(path: Path, activation: str | None = None) -> Model:
         )
     if weights["W2"].shape[0] != 1:
         raise ParamsError(f"{path}: a weights-only file must have one output unit (sigmoid)")
-    return Model(weights, activation, "sigmoid", "classification", [0, 1], None, STUDY_DATA, "study")
+    return Model(
+        weights, activation, "sigmoid", "classification", [0, 1], None, STUDY_DATA, "study"
+    )
 
 
 def evaluate(model: Model, X: np.ndarray, y: np.ndarray) -> dict:
@@ -155,32 +187,74 @@ def evaluate(model: Model, X: np.ndarray, y: np.ndarray) -> dict:
     Xf = model.prepare(X)
     Y, labels = data_mod.encode_targets(y, model.task, model.classes, model.output)
     if Y.shape[0] != model.params["W2"].shape[0]:
-        raise DataError(f"the network has {model.params['W2'].shape[0]} outputs; the data has {Y.shape[0]}")
+        raise DataError(
+            f"the network has {model.params['W2'].shape[0]} outputs; the data has {Y.shape[0]}"
+        )
     with np.errstate(all="ignore"):
-        m = score(model.params, Xf.astype(model.params["W1"].dtype), Y, labels, model.activation, model.output)
+        m = score(
+            model.params,
+            Xf.astype(model.params["W1"].dtype),
+            Y,
+            labels,
+            model.activation,
+            model.output,
+        )
     out = {"accuracy": m["acc"]} if "acc" in m else {"r2": m["r2"], "rmse": m["rmse"]}
-    return {**out, "loss": m["loss"], "n_samples": int(len(X))}
+    return {**out, "loss": m["loss"], "n_samples": len(X)}
+
+
+def data_config(spec: dict, **overrides):
+    """The DataConfig of a parameters file's data spec (keys its dataset does not use dropped)."""
+    from .config import DataConfig
+
+    kind = data_mod.DATASETS.get(spec.get("dataset"))
+    if kind is None:
+        raise ParamsError(f"the parameters file names an unknown dataset {spec.get('dataset')!r}")
+    allowed = kind.keys | data_mod.COMMON_KEYS
+    clean = {k: v for k, v in spec.items() if v is not None and k in allowed} | overrides
+    try:
+        return DataConfig.model_validate(clean, strict=False)
+    except ValueError as exc:
+        raise ParamsError(f"the parameters file's data settings are invalid: {exc}") from None
 
 
 def fresh_data(model: Model, n_samples: int, seed: int | None, noise: float | None):
-    """New samples from the generator the model was trained on (another seed by default)."""
-    from .config import DataConfig
+    """New samples of the problem the model was trained on (another seed by default).
 
+    Returns (X, y, seed used). Raises UsageError for a dataset that cannot draw them.
+    """
     name = model.data.get("dataset")
     kind = data_mod.DATASETS.get(name)
-    if kind is None or not kind.generated:
+    if kind is None or kind.fresh is None:
         raise UsageError(
             f"dataset {name!r} cannot draw fresh samples; evaluate on a file with --data FILE.csv"
         )
-    allowed = kind.keys | data_mod.COMMON_KEYS
-    spec = {k: v for k, v in model.data.items() if v is not None and k in allowed}
-    if noise is not None:
-        if "noise" not in kind.keys:
-            raise UsageError(f"--noise does not apply to dataset {name!r}")
-        spec["noise"] = noise
-    try:
-        cfg = DataConfig.model_validate(spec, strict=False)
-    except ValueError as exc:
-        raise ParamsError(f"the parameters file's data settings are invalid: {exc}") from None
+    if noise is not None and "noise" not in kind.keys:
+        raise UsageError(f"--noise does not apply to dataset {name!r}")
+    cfg = data_config(model.data)
     seed = cfg.random_state + 1 if seed is None else seed
-    return data_mod.build_raw(cfg, n_samples=n_samples, random_state=seed)
+    X, y = data_mod.draw_fresh(cfg, n_samples, seed, noise)
+    return X, y, seed
+
+
+def eval_data(model: Model, n_samples: int, seed: int | None, noise: float | None):
+    """What ``eval`` measures on when given no file: (X, y, a description of the samples).
+
+    Fresh samples when the dataset can draw them (moons, circles, gaussian_quantiles,
+    blobs, regression); otherwise (real datasets, csv, classification) the dev split the
+    sweep held out, rebuilt from the data settings in the parameters file, so the result
+    repeats the dev score in results.csv.
+    """
+    name = model.data.get("dataset")
+    kind = data_mod.DATASETS.get(name)
+    if kind is not None and kind.fresh is not None:
+        X, y, used = fresh_data(model, n_samples, seed, noise)
+        return X, y, f"{name}, {len(X)} fresh samples, seed {used}"
+    for option, value in (("--seed", seed), ("--noise", noise)):
+        if value is not None:
+            raise UsageError(
+                f"{option} does not apply: dataset {name!r} cannot draw fresh samples, so eval "
+                "uses the sweep's dev split (or give --data FILE.csv)"
+            )
+    X, y = data_mod.dev_split(data_config(model.data))
+    return X, y, f"{name}: the dev split held out by the sweep, rebuilt from its data settings"

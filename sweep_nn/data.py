@@ -6,18 +6,18 @@ functions that need them so that importing this module (and the workers) stays c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from .errors import DataError
 
-
 # --- the dataset table ---------------------------------------------------------------------
-# Each entry: the builder, the `data:` keys it takes besides the common ones, and whether it
-# can draw fresh samples (for `eval` on new data from the same generator).
+# Each entry: the builder, the `data:` keys it takes besides the common ones, and how it
+# draws fresh samples of the same problem (for `eval`), if it can.
 
 
 def _moons(spec, n_samples, random_state):
@@ -30,7 +30,9 @@ def _circles(spec, n_samples, random_state):
     from sklearn.datasets import make_circles
 
     factor = 0.5 if spec.factor is None else spec.factor
-    return make_circles(n_samples=n_samples, noise=spec.noise, factor=factor, random_state=random_state)
+    return make_circles(
+        n_samples=n_samples, noise=spec.noise, factor=factor, random_state=random_state
+    )
 
 
 def _gaussian_quantiles(spec, n_samples, random_state):
@@ -44,14 +46,32 @@ def _gaussian_quantiles(spec, n_samples, random_state):
     )
 
 
+def _blobs_args(spec) -> dict:
+    return {
+        "n_features": spec.n_features or 2,
+        "centers": spec.centers or 3,
+        "cluster_std": 1.0 if spec.cluster_std is None else spec.cluster_std,
+    }
+
+
 def _blobs(spec, n_samples, random_state):
     from sklearn.datasets import make_blobs
 
+    return make_blobs(n_samples=n_samples, random_state=random_state, **_blobs_args(spec))
+
+
+def _blobs_fresh(spec, n_samples, random_state, noise):
+    # The centres are drawn from the training seed: keep them, draw new points around them.
+    from sklearn.datasets import make_blobs
+
+    args = _blobs_args(spec)
+    _, _, centers = make_blobs(
+        n_samples=spec.n_samples, random_state=spec.random_state, return_centers=True, **args
+    )
     return make_blobs(
         n_samples=n_samples,
-        n_features=spec.n_features or 2,
-        centers=spec.centers or 3,
-        cluster_std=1.0 if spec.cluster_std is None else spec.cluster_std,
+        centers=centers,
+        cluster_std=args["cluster_std"],
         random_state=random_state,
     )
 
@@ -71,18 +91,47 @@ def _classification(spec, n_samples, random_state):
     )
 
 
+def _regression_args(spec) -> dict:
+    n_features = spec.n_features or 10
+    return {
+        "n_features": n_features,
+        "n_informative": spec.n_informative or n_features,
+        "n_targets": spec.n_targets or 1,
+        "noise": spec.noise,
+    }
+
+
 def _regression(spec, n_samples, random_state):
     from sklearn.datasets import make_regression
 
-    n_features = spec.n_features or 10
-    return make_regression(
-        n_samples=n_samples,
-        n_features=n_features,
-        n_informative=spec.n_informative or n_features,
-        n_targets=spec.n_targets or 1,
-        noise=spec.noise,
-        random_state=random_state,
+    return make_regression(n_samples=n_samples, random_state=random_state, **_regression_args(spec))
+
+
+def _regression_fresh(spec, n_samples, random_state, noise):
+    # The coefficients come from the training seed (drawn after X, so they also depend on
+    # n_samples, and their feature order on whether noise > 0): rebuild them from the
+    # training settings, then draw new standard-normal inputs and noise.
+    from sklearn.datasets import make_regression
+
+    args = _regression_args(spec)
+    _, _, coef = make_regression(
+        n_samples=spec.n_samples, random_state=spec.random_state, coef=True, **args
     )
+    rng = np.random.RandomState(random_state)
+    X = rng.standard_normal((n_samples, args["n_features"]))
+    y = X @ coef
+    if noise > 0:
+        y = y + rng.normal(scale=noise, size=y.shape)
+    return X, y
+
+
+def _redrawn(build):
+    """Fresh samples for a generator whose seed only places the points: another seed."""
+
+    def fresh(spec, n_samples, random_state, noise):
+        return build(spec.model_copy(update={"noise": noise}), n_samples, random_state)
+
+    return fresh
 
 
 def _shipped(loader_name: str):
@@ -101,28 +150,36 @@ def _csv(spec, n_samples, random_state):
 
 
 class DatasetKind(NamedTuple):
-    build: Callable[[Any, int, int], tuple[np.ndarray, np.ndarray]]
+    build: Callable[[Any, int, int], tuple[np.ndarray, np.ndarray]]  # (spec, n_samples, seed)
     keys: frozenset[str]  # `data:` keys this dataset takes beyond the common ones
-    generated: bool  # can draw fresh samples with another seed
+    # (training spec, n_samples, seed, noise) -> new samples of the same problem, for `eval`;
+    # None: it cannot draw them
+    fresh: Callable[[Any, int, int, float], tuple[np.ndarray, np.ndarray]] | None
 
 
 _GEN = frozenset({"n_samples", "random_state"})
+# moons, circles and quantiles are fixed shapes: another seed draws new points of the same
+# problem. blobs and regression draw their centres / coefficients from the seed, so fresh
+# samples keep the training ones. make_classification draws its whole class layout from the
+# seed and cannot be re-sampled; like the real datasets, it is evaluated on its dev split.
 DATASETS: dict[str, DatasetKind] = {
-    "moons": DatasetKind(_moons, _GEN | {"noise"}, True),
-    "circles": DatasetKind(_circles, _GEN | {"noise", "factor"}, True),
-    "gaussian_quantiles": DatasetKind(_gaussian_quantiles, _GEN | {"n_features", "n_classes"}, True),
-    "blobs": DatasetKind(_blobs, _GEN | {"n_features", "centers", "cluster_std"}, True),
+    "moons": DatasetKind(_moons, _GEN | {"noise"}, _redrawn(_moons)),
+    "circles": DatasetKind(_circles, _GEN | {"noise", "factor"}, _redrawn(_circles)),
+    "gaussian_quantiles": DatasetKind(
+        _gaussian_quantiles, _GEN | {"n_features", "n_classes"}, _redrawn(_gaussian_quantiles)
+    ),
+    "blobs": DatasetKind(_blobs, _GEN | {"n_features", "centers", "cluster_std"}, _blobs_fresh),
     "classification": DatasetKind(
-        _classification, _GEN | {"n_features", "n_informative", "n_classes"}, True
+        _classification, _GEN | {"n_features", "n_informative", "n_classes"}, None
     ),
     "regression": DatasetKind(
-        _regression, _GEN | {"noise", "n_features", "n_informative", "n_targets"}, True
+        _regression, _GEN | {"noise", "n_features", "n_informative", "n_targets"}, _regression_fresh
     ),
-    "iris": DatasetKind(_shipped("load_iris"), frozenset(), False),
-    "wine": DatasetKind(_shipped("load_wine"), frozenset(), False),
-    "breast_cancer": DatasetKind(_shipped("load_breast_cancer"), frozenset(), False),
-    "digits": DatasetKind(_shipped("load_digits"), frozenset(), False),
-    "csv": DatasetKind(_csv, frozenset({"path", "target"}), False),
+    "iris": DatasetKind(_shipped("load_iris"), frozenset(), None),
+    "wine": DatasetKind(_shipped("load_wine"), frozenset(), None),
+    "breast_cancer": DatasetKind(_shipped("load_breast_cancer"), frozenset(), None),
+    "digits": DatasetKind(_shipped("load_digits"), frozenset(), None),
+    "csv": DatasetKind(_csv, frozenset({"path", "target"}), None),
 }
 COMMON_KEYS = frozenset({"dataset", "dev_size", "split_random_state", "scale"})
 
@@ -142,7 +199,7 @@ def read_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, li
         raise DataError(f"data file not found: {path}")
     try:
         frame = pd.read_csv(path)
-    except Exception as exc:  # pandas raises many kinds; all mean "not a readable CSV"
+    except Exception as exc:  # noqa: BLE001 - pandas raises many kinds; all mean unreadable
         raise DataError(f"cannot read {path} as CSV: {str(exc).splitlines()[0]}") from None
     if frame.shape[1] < 2:
         raise DataError(f"{path}: need at least one feature column and a target column")
@@ -160,7 +217,11 @@ def read_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, li
         raise DataError(f"{path}: missing values on line(s) {', '.join(map(str, rows))}")
     if len(frame) < 2:
         raise DataError(f"{path}: need at least two rows of data")
-    return features.to_numpy(dtype=np.float64), frame[target].to_numpy(), [str(c) for c in features.columns]
+    return (
+        features.to_numpy(dtype=np.float64),
+        frame[target].to_numpy(),
+        [str(c) for c in features.columns],
+    )
 
 
 # --- the dataset as the sweep sees it ------------------------------------------------------
@@ -197,19 +258,41 @@ def build_raw(spec, n_samples: int | None = None, random_state: int | None = Non
     return np.asarray(X, dtype=np.float64), np.asarray(y)
 
 
-def load(spec, task: str = "auto") -> Dataset:
-    """Build the dataset for ``spec``, split it and fit the scaler on the training split."""
+def draw_fresh(spec, n_samples: int, random_state: int, noise: float | None = None):
+    """New samples of the problem the training ``spec`` describes, with another seed: (X, y).
+
+    ``noise`` replaces the training noise (moons, circles, regression). Raises DataError
+    for a dataset that cannot draw fresh samples (see :data:`DATASETS`).
+    """
+    kind = DATASETS[spec.dataset]
+    if kind.fresh is None:
+        raise DataError(f"dataset {spec.dataset!r} cannot draw fresh samples")
+    X, y = kind.fresh(spec, n_samples, random_state, spec.noise if noise is None else noise)
+    return np.asarray(X, dtype=np.float64), np.asarray(y)
+
+
+def _split(spec, X: np.ndarray, y: np.ndarray):
+    """X_train, X_dev, y_train, y_dev: the one train/dev split every command shares."""
     from sklearn.model_selection import train_test_split
 
+    return train_test_split(X, y, test_size=spec.dev_size, random_state=spec.split_random_state)
+
+
+def dev_split(spec) -> tuple[np.ndarray, np.ndarray]:
+    """The dev split a sweep on ``spec`` held out, rebuilt and unscaled: (X_dev, y_dev)."""
+    _, X_dev, _, y_dev = _split(spec, *build_raw(spec))
+    return X_dev, y_dev
+
+
+def load(spec, task: str = "auto") -> Dataset:
+    """Build the dataset for ``spec``, split it and fit the scaler on the training split."""
     X, y = build_raw(spec)
     task = infer_task(y, task)
     if task == "classification" and y.dtype.kind == "f" and not np.all(np.mod(y, 1) == 0):
         raise DataError("task is classification but the target holds non-integer numbers")
     if task == "regression" and y.dtype.kind not in "iufb":
         raise DataError("task is regression but the target is not numeric")
-    X_train, X_dev, y_train, y_dev = train_test_split(
-        X, y, test_size=spec.dev_size, random_state=spec.split_random_state
-    )
+    X_train, X_dev, y_train, y_dev = _split(spec, X, y)
     classes = None
     if task == "classification":
         classes = np.unique(y).tolist()
@@ -243,7 +326,9 @@ def encode_targets(y: np.ndarray, task: str, classes: list | None, output: str):
     try:
         idx = np.array([lookup[_plain(v)] for v in y], dtype=np.intp)
     except KeyError as exc:
-        raise DataError(f"label {exc.args[0]!r} was not among the training classes {classes}") from None
+        raise DataError(
+            f"label {exc.args[0]!r} was not among the training classes {classes}"
+        ) from None
     if output == "sigmoid":
         return idx[None, :].astype(np.float64), idx
     Y = np.zeros((len(classes), len(idx)))
@@ -277,12 +362,16 @@ def resolve_output(ds: Dataset, requested: str) -> str:
     """The output layer for a dataset: as requested, or chosen by task and class count."""
     if ds.task == "regression":
         if requested not in ("auto", "linear"):
-            raise DataError(f"train.output {requested!r} cannot fit a regression target; use linear")
+            raise DataError(
+                f"train.output {requested!r} cannot fit a regression target; use linear"
+            )
         return "linear"
     if requested == "linear":
         raise DataError("train.output 'linear' is for regression; this target has classes")
     if requested == "sigmoid" and len(ds.classes) > 2:
-        raise DataError(f"train.output 'sigmoid' needs two classes; this target has {len(ds.classes)}")
+        raise DataError(
+            f"train.output 'sigmoid' needs two classes; this target has {len(ds.classes)}"
+        )
     if requested == "auto":
         return "sigmoid" if len(ds.classes) == 2 else "softmax"
     return requested
