@@ -92,9 +92,13 @@ def run(
             raise UsageError("--scheduler goes with --backend dask")
         cfg = config_mod.load(config_file)
         out_dir = out if out is not None else sweep.default_out_dir(cfg, DEFAULT_ROOT)
-        with _progress(quiet) as (on_start, on_row):
-            summary = sweep.run_sweep(cfg, out_dir, n_jobs=n_jobs, fresh=fresh, backend=backend.value,
-                                      scheduler=scheduler, on_start=on_start, on_row=on_row)
+        try:
+            with _progress(quiet) as (on_start, on_row):
+                summary = sweep.run_sweep(cfg, out_dir, n_jobs=n_jobs, fresh=fresh, backend=backend.value,
+                                          scheduler=scheduler, on_start=on_start, on_row=on_row)
+        except KeyboardInterrupt:  # before the workers started, or a second Ctrl-C while stopping
+            _err(f"interrupted: finished rows are kept; resume with: {_resume_command(config_file, out)}")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
         _print_summary(summary, config_file, out)
         if summary.interrupted:
             raise typer.Exit(EXIT_INTERRUPTED)
@@ -128,16 +132,26 @@ def _progress(quiet: bool):
         yield on_start, on_row
 
 
+def _resume_command(config_file: Path, out: Path | None) -> str:
+    return f"sweep-nn run {config_file}" + (f" --out {out}" if out else "")
+
+
 def _print_summary(s, config_file: Path, out: Path | None) -> None:
     from rich.console import Console
 
-    console = Console(stderr=True, highlight=False)
+    console = Console(stderr=True, highlight=False, soft_wrap=True)  # paths stay whole for copying
     if s.moved_to:
         console.print(f"previous results moved to {s.moved_to}")
-    counts = ", ".join(f"{n} {status}" for status, n in sorted(s.counts.items())) or "none"
+    not_run = s.total - sum(s.counts.values())
+    counts = ", ".join([f"{n} {status}" for status, n in sorted(s.counts.items())]
+                       + ([f"{not_run} not run yet"] if not_run else []))
     ran = s.total - s.skipped
     console.print(f"{s.total} configurations: {counts}"
                   + (f" ({s.skipped} already recorded, {ran} to run)" if s.skipped else ""))
+    if s.rerun:
+        console.print(f"{s.rerun} training run(s) restarted after their worker process died")
+    for failure in s.failures[:3]:
+        console.print(f"failed: {failure}")
     if s.baseline:
         b = s.baseline
         if "dev_acc" in b:
@@ -146,8 +160,7 @@ def _print_summary(s, config_file: Path, out: Path | None) -> None:
             console.print(f"baseline ({b['model']}): train R2 {b['train_r2']:.3f}, dev R2 {b['dev_r2']:.3f}")
     console.print(f"results: {s.results_path}  ({s.wall_seconds:.1f} s)")
     if s.interrupted:
-        again = f"sweep-nn run {config_file}" + (f" --out {out}" if out else "")
-        console.print(f"interrupted: finished rows are kept; resume with: {again}")
+        console.print(f"interrupted: finished rows are kept; resume with: {_resume_command(config_file, out)}")
     else:
         console.print(f"next: sweep-nn filter {s.results_path}")
 
@@ -252,6 +265,41 @@ def _table_columns(df, aggregated: bool):
     return cols
 
 
+# --- plot ------------------------------------------------------------------------------------
+
+
+@app.command()
+def plot(
+    results: Annotated[Optional[Path], typer.Argument(help="results.csv or its folder [default: newest under output/].", show_default=False)] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Folder for the images [default: plots/ beside the results].")] = None,
+    min_acc: Annotated[Optional[float], typer.Option(help="Highlight train accuracy >= this (percent).")] = None,
+    max_gap: Annotated[Optional[float], typer.Option(help="Highlight |train - dev| <= this (accuracy points, or R2).")] = None,
+    max_time: Annotated[Optional[float], typer.Option(help="Highlight fit_seconds <= this.")] = None,
+    min_r2: Annotated[Optional[float], typer.Option(help="Highlight train R2 >= this (regression).")] = None,
+    only: Annotated[Optional[list[str]], typer.Option(metavar="NAME", help="Draw only this figure; repeatable. One of: overview, train_vs_dev, time_vs_dev, heatmap, hidden_size, learning_curves, data.")] = None,
+) -> None:
+    """Draw the sweep's figures, one PNG each, and print their paths.
+
+    Every configuration at a glance, train vs dev, dev score vs training time
+    with its Pareto front, heatmaps of hidden units x learning rate, score vs
+    hidden units, learning curves of the best, and the data when it is 2-D.
+    The filter options mark the configurations `filter` would keep.
+
+    Example: sweep-nn plot output/reference-study --min-acc 95 --max-gap 1
+    """
+    from . import analysis, plots
+
+    with _errors():
+        _check_nonnegative(max_gap=max_gap, max_time=max_time)
+        path = _results_path(results)
+        criteria = analysis.Criteria(min_acc=min_acc, max_gap=max_gap, max_time=max_time, min_r2=min_r2)
+        report = plots.plot_sweep(path, out, criteria, only=only)
+        for name, reason in report.skipped:
+            _err(f"skipped {name}: {reason}")
+        for written in report.written:
+            typer.echo(written)
+
+
 # --- eval ------------------------------------------------------------------------------------
 
 
@@ -264,8 +312,13 @@ def eval_cmd(
     noise: Annotated[Optional[float], typer.Option(help="Noise for fresh samples [default: training's].")] = None,
     activation: Annotated[Optional[str], typer.Option(help="Hidden activation, for weights-only files.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    plot: Annotated[Optional[Path], typer.Option(metavar="FILE.png", help="Also draw the decision boundary over the evaluation data (2-D inputs).")] = None,
 ) -> None:
     """Rebuild the network in PARAMS_FILE and report accuracy and loss on new data.
+
+    Without --data: fresh samples from the training generator, or, for datasets that
+    cannot draw them (iris, wine, breast_cancer, digits, csv, classification), the dev
+    split the sweep held out, rebuilt from the data settings in the file.
 
     Reads sweep-nn's parameter files and the reference study's plain weight dicts (give
     --activation for those). Files are loaded without running any code they contain.
@@ -283,15 +336,20 @@ def eval_cmd(
             raise UsageError(f"--n-samples must be >= 1; got {n_samples}")
         _check_nonnegative(noise=noise, seed=seed)
         model = analysis.load_model(params_file, activation)
+        if plot is not None:
+            from . import plots
+
+            plots.check_boundary(model, plot)
         if data is not None:
             target = model.data.get("target") if model.data.get("dataset") == "csv" else None
             X, y, _ = data_mod.read_csv(data, target)
             source = str(data)
         else:
-            X, y = analysis.fresh_data(model, n_samples, seed, noise)
-            used_seed = seed if seed is not None else model.data.get("random_state", 0) + 1
-            source = f"{model.data['dataset']}, {n_samples} fresh samples, seed {used_seed}"
+            X, y, source = analysis.eval_data(model, n_samples, seed, noise)
         result = analysis.evaluate(model, X, y)
+        if plot is not None:
+            plots.decision_boundary(model, X, y, result["accuracy"], plot, f"{params_file.name}, {source}")
+            _err(f"decision boundary: {plot}")
         if as_json:
             typer.echo(json.dumps(result))
             return
