@@ -7,13 +7,15 @@ Hidden activations, output layers and initialisations are small lookup tables; a
 from a configuration is checked against a table's keys, never against an if-chain.
 
 Training runs through a :class:`Workspace`, which owns every buffer one gradient step
-needs so that the hot loop allocates nothing: each ufunc writes in place (``out=``).
+needs so that the hot loop allocates nothing: each ufunc writes in place (``out=``), and
+:meth:`Workspace.trainer` binds arrays and functions once so the loop does no lookups.
 The arithmetic is the study's, operation for operation, so float64 results reproduce it.
 """
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -35,14 +37,18 @@ def _tanh_grad(A: np.ndarray, out: np.ndarray) -> None:
 def _sigmoid(Z: np.ndarray, out: np.ndarray | None = None) -> None:
     out = Z if out is None else out
     np.negative(Z, out=out)  # 1 / (1 + exp(-z)), step by step
-    np.exp(out, out=out)
-    out += 1.0
-    np.reciprocal(out, out=out)
+    _sigmoid_of_negated(out)
+
+
+def _sigmoid_of_negated(N: np.ndarray) -> None:
+    np.exp(N, out=N)  # N holds -z: 1 / (1 + exp(-z)) without the negation pass
+    np.add(N, 1.0, out=N)
+    np.reciprocal(N, out=N)
 
 
 def _sigmoid_grad(A: np.ndarray, out: np.ndarray) -> None:
     np.subtract(1.0, A, out=out)  # s(z) (1 - s(z))
-    out *= A
+    np.multiply(out, A, out=out)
 
 
 def _relu(Z: np.ndarray) -> None:
@@ -56,11 +62,14 @@ def _relu_grad(A: np.ndarray, out: np.ndarray) -> None:
 class Activation(NamedTuple):
     forward: Callable[[np.ndarray], None]  # Z -> g(Z), in place
     grad: Callable[[np.ndarray, np.ndarray], None]  # (A, out) -> g'(Z) written to out
+    # -Z -> g(Z), in place. Set where g starts by negating Z: the workspace then computes
+    # -Z directly, as (-W1) X - b1, which is exact (IEEE rounding is symmetric in sign).
+    forward_of_negated: Callable[[np.ndarray], None] | None = None
 
 
 ACTIVATIONS: dict[str, Activation] = {
     "tanh": Activation(_tanh, _tanh_grad),
-    "sigmoid": Activation(_sigmoid, _sigmoid_grad),
+    "sigmoid": Activation(_sigmoid, _sigmoid_grad, _sigmoid_of_negated),
     "relu": Activation(_relu, _relu_grad),
 }
 
@@ -170,6 +179,55 @@ def init_params(
 
 # --- the gradient step -----------------------------------------------------------------
 
+PARAM_NAMES = ("W1", "b1", "W2", "b2")
+
+
+def _shapes(n_in: int, n_hidden: int, n_out: int) -> dict[str, tuple[int, int]]:
+    return {"W1": (n_hidden, n_in), "b1": (n_hidden, 1), "W2": (n_out, n_hidden), "b2": (n_out, 1)}
+
+
+def _views(flat: np.ndarray, shapes: dict[str, tuple[int, int]]) -> Params:
+    """Consecutive slices of ``flat`` shaped as ``shapes``, in order."""
+    views, start = {}, 0
+    for name, shape in shapes.items():
+        size = shape[0] * shape[1]
+        views[name] = flat[start : start + size].reshape(shape)
+        start += size
+    return views
+
+
+def _shared_buffer(arrays: list[np.ndarray]) -> np.ndarray | None:
+    """The 1-D buffer ``arrays`` tile exactly, one after the other; None if there is none."""
+    base = arrays[0].base
+    if base is None or base.ndim != 1 or not base.flags.c_contiguous:
+        return None
+    address = base.__array_interface__["data"][0]
+    for a in arrays:
+        if a.base is not base or not a.flags.c_contiguous:
+            return None
+        if a.__array_interface__["data"][0] != address:
+            return None
+        address += a.nbytes
+    return base if address == base.__array_interface__["data"][0] + base.nbytes else None
+
+
+def pack(p: Params) -> np.ndarray:
+    """Move ``p``'s arrays into one contiguous buffer and return it.
+
+    The values do not change; ``p``'s entries become views into the buffer, so a single
+    ufunc call updates every parameter. A ``p`` that is already packed is left as it is.
+    """
+    arrays = [p[name] for name in PARAM_NAMES]
+    flat = _shared_buffer(arrays)
+    if flat is not None:
+        return flat
+    flat = np.empty(sum(a.size for a in arrays), dtype=arrays[0].dtype)
+    views = _views(flat, {name: a.shape for name, a in zip(PARAM_NAMES, arrays)})
+    for name, a in zip(PARAM_NAMES, arrays):
+        views[name][...] = a
+    p.update(views)
+    return flat
+
 
 class Workspace:
     """Every buffer one forward/backward pass over ``m`` examples needs.
@@ -182,71 +240,135 @@ class Workspace:
         Keys of :data:`ACTIVATIONS` and :data:`OUTPUTS`.
     dtype : numpy dtype
         float64 (the study's) or float32.
+
+    Notes
+    -----
+    Each pass is the study's arithmetic, operation for operation and in the same order
+    (``np.dot`` where the study calls it, ``np.sum`` as a pairwise reduction along the
+    examples), so float64 results are bit for bit those of a straightforward NumPy loop.
+    What changes is the overhead around it: no array is allocated per step, the loss is
+    not computed, the gradients and parameters each live in one buffer so that scaling
+    and the update are one call each, and sigmoid hidden units get -Z straight from the
+    matrix product instead of negating Z.
     """
 
     def __init__(self, n_in, n_hidden, n_out, m, activation, output, dtype=np.float64):
         self.activation = ACTIVATIONS[activation]
         self.output = OUTPUTS[output]
         self.m = m
+        self.dtype = np.dtype(dtype)
         self.A1 = np.empty((n_hidden, m), dtype)  # Z1, A1 in place, then W2.T @ dZ2
         self.G = np.empty((n_hidden, m), dtype)  # g'(Z1), then dZ1
         self.Z2 = np.empty((n_out, m), dtype)  # Z2, then dZ2
         self.A2 = np.empty((n_out, m), dtype)
-        self.grads = {
-            "W1": np.empty((n_hidden, n_in), dtype),
-            "b1": np.empty((n_hidden, 1), dtype),
-            "W2": np.empty((n_out, n_hidden), dtype),
-            "b2": np.empty((n_out, 1), dtype),
-        }
-        self._inv_m = np.dtype(dtype).type(1.0 / m)
-        self._outer = n_out == 1  # W2.T @ dZ2 is then an outer product: broadcast it
+        self.grad = np.empty(n_hidden * (n_in + 1) + n_out * (n_hidden + 1), dtype)
+        self.grads = _views(self.grad, _shapes(n_in, n_hidden, n_out))  # views into grad
+        self._neg_W1 = np.empty((n_hidden, n_in), dtype)
+        self._inv_m = self.dtype.type(1.0 / m)
+
+    def passes(self, p: Params, X: np.ndarray, Y: np.ndarray | None = None):
+        """Return ``(forward, backward)``: argument-free functions bound to ``p``, ``X``, ``Y``.
+
+        ``forward()`` fills A1, Z2 and A2; ``backward()`` then writes the gradients of the
+        mean loss into :attr:`grads` (overwriting Z2 and A1). Binding every array and ufunc
+        once keeps attribute and dict lookups out of the training loop.
+        """
+        dot, add, subtract, multiply, negative = (
+            np.dot,
+            np.add,
+            np.subtract,
+            np.multiply,
+            np.negative,
+        )
+        add_reduce = np.add.reduce
+        W1, b1, W2, b2 = (p[name] for name in PARAM_NAMES)
+        A1, G, Z2, A2 = self.A1, self.G, self.Z2, self.A2
+        gW1, gb1, gW2, gb2 = (self.grads[name] for name in PARAM_NAMES)
+        grad, inv_m, neg_W1 = self.grad, self._inv_m, self._neg_W1
+        g, g_grad, g_of_negated = self.activation
+        output_forward = self.output.forward
+        XT, A1T, W2T = X.T, A1.T, W2.T
+
+        if g_of_negated is None:
+
+            def hidden():
+                dot(W1, X, out=A1)
+                add(A1, b1, out=A1)
+                g(A1)
+
+        else:
+
+            def hidden():
+                negative(W1, out=neg_W1)
+                dot(neg_W1, X, out=A1)
+                subtract(A1, b1, out=A1)  # -(W1 X + b1), exactly
+                g_of_negated(A1)
+
+        def forward():
+            hidden()
+            dot(W2, A1, out=Z2)
+            add(Z2, b2, out=Z2)
+            output_forward(Z2, A2)
+
+        def backward():
+            subtract(A2, Y, out=Z2)  # dZ2
+            dot(Z2, A1T, out=gW2)
+            add_reduce(Z2, axis=1, keepdims=True, out=gb2)
+            g_grad(A1, G)
+            dot(W2T, Z2, out=A1)  # A1 is no longer needed: it takes W2.T @ dZ2
+            multiply(G, A1, out=G)  # dZ1
+            dot(G, XT, out=gW1)
+            add_reduce(G, axis=1, keepdims=True, out=gb1)
+            multiply(grad, inv_m, out=grad)  # all four gradients at once
+
+        return forward, backward
+
+    def trainer(self, p: Params, X: np.ndarray, Y: np.ndarray, learning_rate: float):
+        """Return ``run(n)``, which takes ``n`` gradient-descent steps on ``p`` in place.
+
+        ``p`` is packed first (see :func:`pack`); ``X`` (n_in, m) and ``Y`` (n_out, m) are
+        read at every step, so a caller may refill them in place between calls.
+        """
+        flat = pack(p)
+        forward, backward = self.passes(p, X, Y)
+        grad, lr = self.grad, self.dtype.type(learning_rate)
+        multiply, subtract = np.multiply, np.subtract
+
+        def run(n: int) -> None:
+            for _ in range(n):
+                forward()
+                backward()
+                multiply(grad, lr, out=grad)
+                subtract(flat, grad, out=flat)
+
+        return run
 
     def forward(self, p: Params, X: np.ndarray) -> np.ndarray:
         """Fill A1, Z2 and A2 for inputs ``X`` (n_in, m); return A2 (n_out, m)."""
-        A1, Z2, A2 = self.A1, self.Z2, self.A2
-        np.dot(p["W1"], X, out=A1)
-        A1 += p["b1"]
-        self.activation.forward(A1)
-        np.dot(p["W2"], A1, out=Z2)
-        Z2 += p["b2"]
-        self.output.forward(Z2, A2)
-        return A2
+        self.passes(p, X)[0]()
+        return self.A2
 
     def backward(self, p: Params, X: np.ndarray, Y: np.ndarray) -> Params:
-        """Gradients of the mean loss after :meth:`forward`; overwrites Z2 and G."""
-        A1, G, dZ2, g = self.A1, self.G, self.Z2, self.grads
-        inv_m = self._inv_m
-        np.subtract(self.A2, Y, out=dZ2)
-        np.dot(dZ2, A1.T, out=g["W2"])
-        g["W2"] *= inv_m
-        np.sum(dZ2, axis=1, keepdims=True, out=g["b2"])
-        g["b2"] *= inv_m
-        self.activation.grad(A1, G)
-        # A1 is no longer needed: it takes W2.T @ dZ2, then G becomes dZ1
-        if self._outer:
-            np.multiply(p["W2"].T, dZ2, out=A1)  # a rank-1 product: exact, and no BLAS call
-        else:
-            np.dot(p["W2"].T, dZ2, out=A1)
-        G *= A1
-        np.dot(G, X.T, out=g["W1"])
-        g["W1"] *= inv_m
-        np.sum(G, axis=1, keepdims=True, out=g["b1"])
-        g["b1"] *= inv_m
-        return g
+        """Gradients of the mean loss after :meth:`forward`; overwrites Z2, A1 and G."""
+        self.passes(p, X, Y)[1]()
+        return self.grads
 
     def step(self, p: Params, X: np.ndarray, Y: np.ndarray, learning_rate: float) -> None:
-        """One gradient-descent step on ``p``, in place."""
-        self.forward(p, X)
-        g = self.backward(p, X, Y)
-        for name in ("W1", "b1", "W2", "b2"):
-            g[name] *= learning_rate
-            p[name] -= g[name]
+        """One gradient-descent step on ``p``, in place (``p`` is packed, see :func:`pack`)."""
+        self.trainer(p, X, Y, learning_rate)(1)
 
 
-def forward(p: Params, X: np.ndarray, activation: str, output: str) -> tuple[np.ndarray, np.ndarray]:
+def forward(
+    p: Params, X: np.ndarray, activation: str, output: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Return (Z2, A2) for inputs ``X`` (n_in, m), allocating fresh arrays."""
     ws = Workspace(
-        X.shape[0], p["W1"].shape[0], p["W2"].shape[0], X.shape[1], activation, output,
+        X.shape[0],
+        p["W1"].shape[0],
+        p["W2"].shape[0],
+        X.shape[1],
+        activation,
+        output,
         p["W1"].dtype.type,
     )
     A2 = ws.forward(p, X)
@@ -262,7 +384,12 @@ def loss(p: Params, X: np.ndarray, Y: np.ndarray, activation: str, output: str) 
 def gradients(p: Params, X: np.ndarray, Y: np.ndarray, activation: str, output: str) -> Params:
     """Gradients of :func:`loss` with respect to each parameter (copies)."""
     ws = Workspace(
-        X.shape[0], p["W1"].shape[0], p["W2"].shape[0], X.shape[1], activation, output,
+        X.shape[0],
+        p["W1"].shape[0],
+        p["W2"].shape[0],
+        X.shape[1],
+        activation,
+        output,
         p["W1"].dtype.type,
     )
     ws.forward(p, X)

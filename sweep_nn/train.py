@@ -54,29 +54,39 @@ def _stops(budgets: tuple[int, ...], loss_points: int) -> tuple[list[int], set[i
     return sorted(record | set(budgets) | {0}), record
 
 
-def _make_epoch(job: Job, data: TrainingData, p: network.Params, rng, dtype):
-    """A function that runs one iteration: a full-batch step, or one shuffled pass in batches."""
+def _make_advance(job: Job, data: TrainingData, p: network.Params, rng, dtype):
+    """A function ``advance(n)`` that runs ``n`` iterations on ``p`` in place.
+
+    An iteration is one full-batch step, or one shuffled pass over the data in batches.
+    """
     X = data.X_train.astype(dtype)
     Y = data.Y_train.astype(dtype)
     n_in, m = X.shape
-    n_out, h = data.Y_train.shape[0], job.hidden_size
-    lr = dtype(job.learning_rate)
+    n_out, h = Y.shape[0], job.hidden_size
+    lr = job.learning_rate
     if job.batch_size is None or job.batch_size >= m:
         ws = network.Workspace(n_in, h, n_out, m, job.activation, job.output, dtype)
-        step = ws.step
-        return lambda: step(p, X, Y, lr)
+        return ws.trainer(p, X, Y, lr)
 
     size = job.batch_size
-    spaces = {b: network.Workspace(n_in, h, n_out, b, job.activation, job.output, dtype)
-              for b in {size, m % size} if b}
+    batches = {}  # batch length -> (X buffer, Y buffer, run), refilled in place each batch
+    for b in {size, m % size} - {0}:
+        Xb, Yb = np.empty((n_in, b), dtype), np.empty((n_out, b), dtype)
+        ws = network.Workspace(n_in, h, n_out, b, job.activation, job.output, dtype)
+        batches[b] = (Xb, Yb, ws.trainer(p, Xb, Yb, lr))
+    take = np.take
 
-    def epoch():
-        order = rng.permutation(m)
-        for start in range(0, m, size):
-            idx = order[start:start + size]
-            spaces[len(idx)].step(p, X[:, idx], Y[:, idx], lr)
+    def advance(n: int) -> None:
+        for _ in range(n):
+            order = rng.permutation(m)
+            for start in range(0, m, size):
+                idx = order[start : start + size]
+                Xb, Yb, run = batches[len(idx)]
+                take(X, idx, axis=1, out=Xb)
+                take(Y, idx, axis=1, out=Yb)
+                run(1)
 
-    return epoch
+    return advance
 
 
 def _finite(p: network.Params) -> bool:
@@ -93,7 +103,7 @@ def train(job: Job, data: TrainingData) -> list[dict]:
     rng = np.random.RandomState(job.seed)
     n_in, n_out = data.X_train.shape[0], data.Y_train.shape[0]
     p = network.init_params(n_in, job.hidden_size, n_out, rng, job.init, job.init_scale, dtype)
-    epoch = _make_epoch(job, data, p, rng, dtype)
+    advance = _make_advance(job, data, p, rng, dtype)
     stops, record = _stops(job.budgets, job.loss_points)
     curve_it: list[int] = []
     curve_loss: list[float] = []
@@ -101,12 +111,13 @@ def train(job: Job, data: TrainingData) -> list[dict]:
     with np.errstate(all="ignore"):  # overflow is detected below and reported as divergence
         for stop in stops:
             t0 = time.perf_counter()
-            for _ in range(stop - done):
-                epoch()
+            advance(stop - done)
             elapsed += time.perf_counter() - t0
             done = stop
             if stop in record:
-                value = network.loss(p, data.X_train.astype(dtype), data.Y_train, job.activation, job.output)
+                value = network.loss(
+                    p, data.X_train.astype(dtype), data.Y_train, job.activation, job.output
+                )
                 curve_it.append(stop)
                 curve_loss.append(value)
                 if not np.isfinite(value):
@@ -117,14 +128,25 @@ def train(job: Job, data: TrainingData) -> list[dict]:
                 break
             if stop in job.budgets:
                 results.append(_snapshot(job, data, p, stop, elapsed, curve_it, curve_loss))
-    for budget in job.budgets[len(results):]:
-        results.append({"row": _row(job, budget, elapsed, "diverged", diverged_at=diverged_at), "params": None})
+    for budget in job.budgets[len(results) :]:
+        results.append(
+            {"row": _row(job, budget, elapsed, "diverged", diverged_at=diverged_at), "params": None}
+        )
     return results
 
 
 def _snapshot(job, data, p, budget, elapsed, curve_it, curve_loss) -> dict:
-    train_m = score(p, data.X_train.astype(p["W1"].dtype), data.Y_train, data.labels_train, job.activation, job.output)
-    dev_m = score(p, data.X_dev.astype(p["W1"].dtype), data.Y_dev, data.labels_dev, job.activation, job.output)
+    train_m = score(
+        p,
+        data.X_train.astype(p["W1"].dtype),
+        data.Y_train,
+        data.labels_train,
+        job.activation,
+        job.output,
+    )
+    dev_m = score(
+        p, data.X_dev.astype(p["W1"].dtype), data.Y_dev, data.labels_dev, job.activation, job.output
+    )
     row = _row(job, budget, elapsed, "ok")
     row["train_loss"], row["dev_loss"] = train_m["loss"], dev_m["loss"]
     if "acc" in train_m:
@@ -161,9 +183,11 @@ def run_job(job: Job, data: TrainingData) -> list[dict]:
     """Worker entry point: :func:`train`, with any exception recorded as ``status=failed``."""
     try:
         return train(job, data)
-    except Exception as exc:  # one configuration's failure must not stop the sweep
+    except Exception as exc:  # noqa: BLE001 - one configuration's failure must not stop the sweep
         message = f"{type(exc).__name__}: {exc}".replace("\n", " ")[:500]
-        return [{"row": _row(job, b, 0.0, "failed", error=message), "params": None} for b in job.budgets]
+        return [
+            {"row": _row(job, b, 0.0, "failed", error=message), "params": None} for b in job.budgets
+        ]
 
 
 def run_jobs(jobs: list[Job], data: TrainingData) -> list[list[dict]]:
