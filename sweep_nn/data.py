@@ -20,10 +20,45 @@ from .errors import DataError
 # draws fresh samples of the same problem (for `eval`), if it can.
 
 
-def _moons(spec, n_samples, random_state):
-    from sklearn.datasets import make_moons
+def make_moons(n_samples: int, noise: float, random_state: int):
+    """Two interleaved half circles with Gaussian noise: (X (n, 2), y (n,)).
 
-    return make_moons(n_samples=n_samples, noise=spec.noise, random_state=random_state)
+    The same draws as ``sklearn.datasets.make_moons`` for the same arguments (a test
+    checks it), written in NumPy so that a sweep on moons starts without importing
+    scikit-learn, which costs seconds.
+    """
+    rng = np.random.RandomState(random_state)
+    n_upper = n_samples // 2
+    n_lower = n_samples - n_upper
+    t_upper = np.linspace(0.0, np.pi, n_upper)
+    t_lower = np.linspace(0.0, np.pi, n_lower)
+    X = np.empty((n_samples, 2))
+    X[:n_upper, 0], X[:n_upper, 1] = np.cos(t_upper), np.sin(t_upper)
+    X[n_upper:, 0] = 1.0 - np.cos(t_lower)
+    X[n_upper:, 1] = 1.0 - np.sin(t_lower) - 0.5  # in this order: the rounding matters
+    y = np.repeat(np.array([0, 1], dtype=np.intp), [n_upper, n_lower])
+    order = np.arange(n_samples)
+    rng.shuffle(order)
+    X, y = X[order], y[order]
+    X += rng.normal(scale=noise, size=X.shape)
+    return X, y
+
+
+def split_indices(n: int, dev_size: float, random_state: int) -> tuple[np.ndarray, np.ndarray]:
+    """Train and dev row indices: the same split as scikit-learn's ``train_test_split``.
+
+    A permutation drawn from ``RandomState(random_state)``; its first ceil(dev_size * n)
+    entries are the dev rows, the rest the training rows.
+    """
+    n_dev = int(np.ceil(dev_size * n))
+    if n_dev < 1 or n_dev >= n:
+        raise DataError(f"dev_size {dev_size} leaves no training or no dev rows of {n}")
+    order = np.random.RandomState(random_state).permutation(n)
+    return order[n_dev:], order[:n_dev]
+
+
+def _moons(spec, n_samples, random_state):
+    return make_moons(n_samples, spec.noise, random_state)
 
 
 def _circles(spec, n_samples, random_state):
@@ -273,9 +308,8 @@ def draw_fresh(spec, n_samples: int, random_state: int, noise: float | None = No
 
 def _split(spec, X: np.ndarray, y: np.ndarray):
     """X_train, X_dev, y_train, y_dev: the one train/dev split every command shares."""
-    from sklearn.model_selection import train_test_split
-
-    return train_test_split(X, y, test_size=spec.dev_size, random_state=spec.split_random_state)
+    train, dev = split_indices(len(X), spec.dev_size, spec.split_random_state)
+    return X[train], X[dev], y[train], y[dev]
 
 
 def dev_split(spec) -> tuple[np.ndarray, np.ndarray]:
