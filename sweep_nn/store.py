@@ -12,7 +12,9 @@ constructors; any other global is refused before anything runs.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import io
 import os
 import pickle
@@ -63,19 +65,33 @@ def _storage_error(exc: OSError, what: Path) -> StorageError:
     return StorageError(f"cannot write {what}: {reason}")
 
 
+TEMP_MARK = ".tmp-"  # atomic_write's temporary names: .<name>.tmp-<pid>
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the new, never a mix."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(f".{path.name}{TEMP_MARK}{os.getpid()}")
     try:
         with open(tmp, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except OSError as exc:
+    except BaseException as exc:  # also Ctrl-C: leave no temporary file behind
         tmp.unlink(missing_ok=True)
-        raise _storage_error(exc, path) from None
+        if isinstance(exc, OSError):
+            raise _storage_error(exc, path) from None
+        raise
     _fsync_dir(path.parent)
+
+
+def remove_temporaries(folder: Path) -> None:
+    """Delete what :func:`atomic_write` left in ``folder`` when its process was killed.
+
+    Only call this while holding the folder's lock: then no live writer owns them.
+    """
+    for tmp in folder.glob(f".*{TEMP_MARK}*"):
+        tmp.unlink(missing_ok=True)
 
 
 def format_row(row: dict) -> str:
@@ -109,10 +125,15 @@ class ResultsWriter:
 
     def _write(self, text: str) -> None:
         data = text.encode("utf-8")
-        written = os.write(self._fd, data)
-        if written != len(data):  # a short write on a full disk: keep the file whole
-            raise OSError(28, "short write (disk full?)")
-        os.fsync(self._fd)
+        end = os.lseek(self._fd, 0, os.SEEK_END)
+        try:
+            if os.write(self._fd, data) != len(data):  # a short write: the disk is full
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            os.fsync(self._fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, end)  # never leave part of a row behind
+            raise
 
     def append(self, row: dict) -> None:
         try:
@@ -227,25 +248,44 @@ def find_latest_results(root: Path) -> Path:
     """The most recently written ``results.csv`` below ``root``."""
     found = sorted(root.glob(f"**/{RESULTS_FILE}"), key=lambda p: p.stat().st_mtime)
     if not found:
-        raise ResultsError(f"no {RESULTS_FILE} found under {root}/; run a sweep first or name the file")
+        raise ResultsError(
+            f"no {RESULTS_FILE} found under {root}/; run a sweep first or name the file"
+        )
     return found[-1]
 
 
 # --- loading parameters safely -------------------------------------------------------------
 
+
+def _latin1(text: Any, encoding: str = "latin1") -> bytes:
+    """``_codecs.encode`` as protocols 0-2 use it to spell bytes, and no other way."""
+    if not isinstance(text, str) or encoding != "latin1":
+        raise ParamsError("refused: the file calls _codecs.encode in a way bytes never need")
+    return text.encode("latin1")
+
+
+def _empty_bytes(*args: Any) -> bytes:
+    """``bytes()`` as protocols 0-2 spell empty bytes (``bytes(n)`` would allocate n bytes)."""
+    if args:
+        raise ParamsError("refused: the file calls bytes() with arguments")
+    return b""
+
+
 _ALLOWED_GLOBALS = {
     # NumPy arrays and dtypes as NumPy 1.x (numpy.core) and 2.x (numpy._core) pickle them
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"),
-    ("numpy.core.numeric", "_frombuffer"),
-    ("numpy._core.numeric", "_frombuffer"),
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-    # how protocols 0-2 spell a bytes object
-    ("_codecs", "encode"),
-}
+    ("numpy.core.multiarray", "_reconstruct"): None,
+    ("numpy._core.multiarray", "_reconstruct"): None,
+    ("numpy.core.multiarray", "scalar"): None,
+    ("numpy._core.multiarray", "scalar"): None,
+    ("numpy.core.numeric", "_frombuffer"): None,
+    ("numpy._core.numeric", "_frombuffer"): None,
+    ("numpy", "ndarray"): None,
+    ("numpy", "dtype"): None,
+    # how protocols 0-2 spell bytes: through stand-ins that accept only that use
+    ("_codecs", "encode"): _latin1,
+    ("__builtin__", "bytes"): _empty_bytes,
+    ("builtins", "bytes"): _empty_bytes,
+}  # (module, name) -> None to load the real global, or the stand-in to use instead
 
 
 class _SafeUnpickler(pickle.Unpickler):
@@ -255,7 +295,7 @@ class _SafeUnpickler(pickle.Unpickler):
                 f"refused: the file asks to load {module}.{name}, which a parameters file never "
                 "needs (it could run code)"
             )
-        return super().find_class(module, name)
+        return _ALLOWED_GLOBALS[module, name] or super().find_class(module, name)
 
     def persistent_load(self, pid):
         raise ParamsError("refused: the file uses persistent references")
@@ -269,9 +309,11 @@ def safe_unpickle(data: bytes, source: str = "file") -> Any:
         return _SafeUnpickler(io.BytesIO(data)).load()
     except ParamsError as exc:
         raise ParamsError(f"{source}: {exc}") from None
-    except Exception as exc:  # truncated or random bytes raise many kinds of error
-        kind = type(exc).__name__
-        raise ParamsError(f"{source} is not a readable parameters file ({kind}: {exc})") from None
+    except Exception as exc:  # noqa: BLE001 - truncated or random bytes raise many kinds
+        reason = " ".join(str(exc).split())[:200]  # one line, whatever the error said
+        raise ParamsError(
+            f"{source} is not a readable parameters file ({type(exc).__name__}: {reason})"
+        ) from None
 
 
 def load_params(path: Path) -> dict:
@@ -315,6 +357,51 @@ def check_params(obj: Any, source: str) -> None:
             )
     if h == 0 or n_in == 0 or n_out == 0:
         raise ParamsError(f"{source}: empty weight matrices")
+    if obj.get("format") == PARAMS_FORMAT:
+        _check_description(obj, source, n_in)
+
+
+def _check_description(obj: dict, source: str, n_in: int) -> None:
+    """A sweep-nn file must also say how its network was trained and on what data."""
+    from .network import ACTIVATIONS, OUTPUTS
+
+    if obj.get("version") != PARAMS_VERSION:
+        raise ParamsError(
+            f"{source}: parameters format version {obj.get('version')!r} is not supported "
+            f"(this sweep-nn reads version {PARAMS_VERSION})"
+        )
+    missing = [k for k in ("config", "train", "data", "task", "classes", "scaler") if k not in obj]
+    if missing:
+        raise ParamsError(
+            f"{source}: incomplete sweep-nn parameters file, missing {', '.join(missing)}"
+        )
+    rules = [
+        ("config", isinstance(obj["config"], dict), "a dict"),
+        ("train", isinstance(obj["train"], dict), "a dict"),
+        ("data", isinstance(obj["data"], dict), "a dict"),
+        ("task", obj["task"] in ("classification", "regression"), "classification or regression"),
+        ("classes", obj["classes"] is None or isinstance(obj["classes"], list), "a list or None"),
+        ("scaler", obj["scaler"] is None or isinstance(obj["scaler"], dict), "a dict or None"),
+    ]
+    for key, ok, rule in rules:
+        if not ok:
+            raise ParamsError(f"{source}: {key} must be {rule}, found {_shape_of(obj[key])}")
+    activation, output = obj["config"].get("activation"), obj["train"].get("output")
+    if not isinstance(activation, str) or activation not in ACTIVATIONS:
+        raise ParamsError(
+            f"{source}: config.activation {activation!r} is not one of {', '.join(ACTIVATIONS)}"
+        )
+    if not isinstance(output, str) or output not in OUTPUTS:
+        raise ParamsError(f"{source}: train.output {output!r} is not one of {', '.join(OUTPUTS)}")
+    if obj["scaler"] is not None:
+        for k in ("mean", "scale"):
+            v = obj["scaler"].get(k)
+            if not isinstance(v, np.ndarray) or v.shape != (n_in,) or v.dtype.kind != "f":
+                raise ParamsError(
+                    f"{source}: scaler.{k} must be {n_in} numbers, found {_shape_of(v)}"
+                )
+            if not np.isfinite(v).all():
+                raise ParamsError(f"{source}: scaler.{k} holds non-finite values (inf or nan)")
 
 
 def _shape_of(v: Any) -> str:

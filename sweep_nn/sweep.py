@@ -3,7 +3,8 @@
 The parent process builds the data once, sends jobs longest-first to joblib workers and
 writes every result as it arrives (parameters first, then the row). An output folder that
 already holds results is resumed: configurations recorded ``ok`` or ``diverged`` are
-skipped. A worker that dies costs only the jobs it held; they are retried once.
+skipped. A worker that dies costs only the jobs it held: they are rerun once, alone, and
+recorded ``failed`` only if their worker dies again.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import json
 import os
 import signal
 import time
+import warnings
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 import yaml
 
@@ -29,7 +31,6 @@ from .train import TrainingData, run_jobs
 CONFIG_COPY = "config.yaml"
 BASELINE_FILE = "baseline.json"
 DONE_STATUSES = ("ok", "diverged")  # deterministic outcomes: not rerun on resume
-MAX_ATTEMPTS = 2  # a job whose worker dies is retried once
 
 
 @dataclass
@@ -45,6 +46,8 @@ class SweepSummary:
     baseline: dict | None = None
     interrupted: bool = False
     moved_to: Path | None = None  # where --fresh put the previous results
+    rerun: int = 0  # training runs rerun because their worker process died
+    failures: list[str] = field(default_factory=list)  # "config_id: error" of a few failed rows
 
 
 def default_out_dir(cfg: SweepConfig, root: Path = Path("output")) -> Path:
@@ -56,7 +59,9 @@ def resolve_n_jobs(n_jobs: int) -> int:
     if n_jobs == -1:
         return os.cpu_count() or 1
     if n_jobs < 1:
-        raise UsageError(f"--n-jobs must be a positive number of workers or -1 (all cores); got {n_jobs}")
+        raise UsageError(
+            f"--n-jobs must be a positive number of workers or -1 (all cores); got {n_jobs}"
+        )
     return n_jobs
 
 
@@ -89,6 +94,18 @@ def locked(out_dir: Path) -> Iterator[None]:
         lock.release()
 
 
+def _make_folder(folder: Path, out_dir: Path) -> None:
+    """Create ``folder`` (and its parents) for the output folder ``out_dir``, or say why not."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        blocker = next(
+            (p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None
+        )
+        why = f"{blocker} is a file, not a folder" if blocker else exc.strerror
+        raise StorageError(f"cannot create output folder {out_dir}: {why}") from None
+
+
 def _prepare_folder(cfg: SweepConfig, out_dir: Path, fresh: bool) -> Path | None:
     """Create ``out_dir`` (moving old results aside if ``fresh``); check it fits ``cfg``."""
     moved = None
@@ -98,10 +115,9 @@ def _prepare_folder(cfg: SweepConfig, out_dir: Path, fresh: bool) -> Path | None
         while moved.exists():
             moved, n = moved.with_name(f"{moved.name}-{n}"), n + 1
         os.replace(out_dir, moved)
-    try:
-        (out_dir / store.PARAMS_DIR).mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StorageError(f"cannot create output folder {out_dir}: {exc.strerror}") from None
+    _make_folder(out_dir / store.PARAMS_DIR, out_dir)
+    for folder in (out_dir, out_dir / store.PARAMS_DIR):
+        store.remove_temporaries(folder)  # left by a run that was killed mid-write
     if not os.access(out_dir, os.W_OK):
         raise StorageError(f"cannot write to output folder {out_dir}: permission denied")
     copy = out_dir / CONFIG_COPY
@@ -109,7 +125,7 @@ def _prepare_folder(cfg: SweepConfig, out_dir: Path, fresh: bool) -> Path | None
         try:
             old = yaml.safe_load(copy.read_text())
             old_fp = {"task": old["task"], "data": old["data"], "train": old["train"]}
-        except Exception:
+        except (OSError, yaml.YAMLError, KeyError, TypeError):  # unreadable: not the same sweep
             old_fp = None
         if old_fp != grid.settings_fingerprint(cfg):
             raise ConfigError(
@@ -147,6 +163,7 @@ def plan_tasks(jobs: list[grid.Job], n_workers: int) -> list[list[grid.Job]]:
 @contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
     """A terminal closing (SIGHUP) or SIGTERM stops the sweep the way Ctrl-C does."""
+
     def handler(signum, frame):
         raise KeyboardInterrupt
 
@@ -164,9 +181,12 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def _worker_died(exc: BaseException) -> bool:
+    """True if ``exc`` says a worker process died (local loky workers, or Dask's)."""
     from joblib.externals.loky.process_executor import BrokenProcessPool, TerminatedWorkerError
 
-    return isinstance(exc, (TerminatedWorkerError, BrokenProcessPool))
+    from .cluster import worker_lost
+
+    return isinstance(exc, (TerminatedWorkerError, BrokenProcessPool)) or worker_lost(exc)
 
 
 def _parallel_backend(backend: str, scheduler: str | None, n_jobs: int, data: TrainingData):
@@ -174,10 +194,36 @@ def _parallel_backend(backend: str, scheduler: str | None, n_jobs: int, data: Tr
     import joblib
 
     if backend == "local":
-        return joblib.parallel_config(backend="loky", n_jobs=n_jobs, inner_max_num_threads=1)
+        # Ctrl-C reaches the whole process group: the parent stops the workers (SIGKILL), so
+        # they ignore SIGINT rather than each printing a traceback
+        return joblib.parallel_config(
+            backend="loky", n_jobs=n_jobs, inner_max_num_threads=1,
+            initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN),
+        )  # fmt: skip
     from .cluster import dask_backend
 
     return dask_backend(scheduler, n_jobs, data)
+
+
+@contextlib.contextmanager
+def _workers_start_deaf_to_ctrl_c(local_workers: bool) -> Iterator[None]:
+    """Block SIGINT in this thread while it starts worker processes, which inherit the mask.
+
+    Ctrl-C reaches the whole process group; the parent stops the workers itself. A worker
+    still importing when it arrives would otherwise print a traceback. The parent loses
+    nothing: a SIGINT that arrives meanwhile is delivered when the block ends.
+    """
+    if not local_workers or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()  # started later, it would unblock SIGINT on its way
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _run_tasks(
@@ -187,51 +233,86 @@ def _run_tasks(
     backend: str,
     scheduler: str | None,
     on_result: Callable[[list[dict]], None],
-) -> None:
+    work: Callable = run_jobs,
+) -> int:
     """Run every task, calling ``on_result(results_of_one_job)`` as each job finishes.
 
-    A task whose worker process died is split into single jobs and retried; a job that
-    dies :data:`MAX_ATTEMPTS` times is reported as failed.
+    When a worker process dies, the jobs handed out but not yet returned are suspects:
+    the dying worker's own, and innocent ones lost with the pool. After the other tasks,
+    each suspect reruns alone, so a death then names its cause: that job is reported as
+    failed and nothing else is. Returns the number of jobs rerun this way.
+
+    ``work(jobs, data)`` computes one task in a worker (:func:`~sweep_nn.train.run_jobs`).
+    """
+    pending = list(tasks)
+    suspects: list[grid.Job] = []
+    while pending:
+        suspects += _run_until_death(pending, data, n_jobs, backend, scheduler, on_result, work)
+    for job in suspects:
+        if _run_until_death([[job]], data, n_jobs, backend, scheduler, on_result, work):
+            on_result(
+                _failed(
+                    job,
+                    "the worker process died twice while training this configuration "
+                    "(killed, or out of memory)",
+                )
+            )
+    return len(suspects)
+
+
+def _run_until_death(pending, data, n_jobs, backend, scheduler, on_result, work) -> list[grid.Job]:
+    """Run tasks taken from ``pending`` until none is left or a worker process dies.
+
+    Returns the jobs lost to the death (taken from ``pending`` but not finished).
     """
     from joblib import Parallel, delayed
     from threadpoolctl import threadpool_limits
 
-    attempts: Counter = Counter()
-    pending = list(tasks)
-    while pending:
-        pulled: list[list[grid.Job]] = []
-        finished: set[str] = set()
+    taken: list[list[grid.Job]] = []
+    finished: set[str] = set()
 
-        def feed():
-            while pending:
-                task = pending.pop(0)
-                pulled.append(task)
-                yield delayed(run_jobs)(task, data)
+    def feed():
+        while pending:
+            task = pending.pop(0)
+            taken.append(task)
+            yield delayed(work)(task, data)
 
-        try:
-            with _parallel_backend(backend, scheduler, n_jobs, data), threadpool_limits(1):
-                parallel = Parallel(return_as="generator_unordered", pre_dispatch="n_jobs", batch_size=1)
-                for task_results in parallel(feed()):
+    try:
+        with (
+            _parallel_backend(backend, scheduler, n_jobs, data),
+            threadpool_limits(1),
+            warnings.catch_warnings(),
+        ):
+            # stopping early (Ctrl-C, a storage error) cancels tasks on purpose; joblib warns
+            warnings.filterwarnings("ignore", "[0-9]+ tasks which were still being processed")
+            parallel = Parallel(
+                return_as="generator_unordered", pre_dispatch="n_jobs", batch_size=1
+            )
+            outputs = None
+            try:
+                # this call starts the local worker processes, if any
+                with _workers_start_deaf_to_ctrl_c(backend == "local" and n_jobs > 1):
+                    outputs = parallel(feed())
+                for task_results in outputs:
                     for job_results in task_results:
                         finished.add(job_results[0]["row"]["key"])
                         on_result(job_results)
-        except Exception as exc:
-            if not _worker_died(exc):
-                raise
-            lost = [j for t in pulled for j in t if j.keys[0] not in finished]
-            retry = []
-            for job in lost:
-                attempts[job.keys[0]] += 1
-                if attempts[job.keys[0]] >= MAX_ATTEMPTS:
-                    on_result(_failed(job, "worker process died twice while training this configuration"))
-                else:
-                    retry.append([job])
-            pending[:0] = retry
+            finally:
+                if outputs is not None:
+                    outputs.close()  # on any error, stop the workers now, not at garbage collection
+    except Exception as exc:
+        if not _worker_died(exc):
+            raise
+        return [job for task in taken for job in task if job.keys[0] not in finished]
+    return []
 
 
 def _failed(job: grid.Job, message: str) -> list[dict]:
     return [
-        {"row": {**_identity(job, i), "fit_seconds": 0.0, "status": "failed", "error": message}, "params": None}
+        {
+            "row": {**_identity(job, i), "fit_seconds": 0.0, "status": "failed", "error": message},
+            "params": None,
+        }
         for i in range(len(job.budgets))
     ]
 
@@ -256,7 +337,9 @@ def baseline(ds: data_mod.Dataset) -> dict:
         from sklearn.linear_model import LogisticRegression
 
         model = LogisticRegression(max_iter=5000).fit(ds.X_train, ds.y_train)
-        train, dev = (100.0 * model.score(X, y) for X, y in ((ds.X_train, ds.y_train), (ds.X_dev, ds.y_dev)))
+        train, dev = (
+            100.0 * model.score(X, y) for X, y in ((ds.X_train, ds.y_train), (ds.X_dev, ds.y_dev))
+        )
         return {"model": "logistic regression", "train_acc": float(train), "dev_acc": float(dev)}
     from sklearn.linear_model import LinearRegression
 
@@ -290,12 +373,10 @@ def run_sweep(
     n_workers = resolve_n_jobs(n_jobs)
     started = time.perf_counter()
     out_dir = Path(out_dir)
-    try:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StorageError(f"cannot create {out_dir.parent}: {exc.strerror}") from None
+    _make_folder(out_dir.parent, out_dir)
     with locked(out_dir):
-        ds = data_mod.load(cfg.data, cfg.task)  # before touching the folder: bad data writes nothing
+        # the data before the folder: bad data writes nothing
+        ds = data_mod.load(cfg.data, cfg.task)
         output = data_mod.resolve_output(ds, cfg.train.output)
         moved = _prepare_folder(cfg, out_dir, fresh)
         results_path = out_dir / store.RESULTS_FILE
@@ -305,7 +386,9 @@ def run_sweep(
         jobs = grid.expand(cfg, output)
         wanted = {k for j in jobs for k in j.keys}
         todo = [j for j in jobs if not all(k in done for k in j.keys)]
-        summary = SweepSummary(out_dir, results_path, total=len(wanted), skipped=len(wanted & done.keys()))
+        summary = SweepSummary(
+            out_dir, results_path, total=len(wanted), skipped=len(wanted & done.keys())
+        )
         summary.moved_to = moved
         summary.baseline = baseline(ds)
         store.atomic_write(out_dir / BASELINE_FILE, json.dumps(summary.baseline, indent=2).encode())
@@ -322,10 +405,21 @@ def run_sweep(
                         continue  # a budget recorded before the resume
                     if res["params"] is not None:
                         rel = f"{store.PARAMS_DIR}/{row['config_id']}.pkl"
-                        config = {k: row[k] for k in ("hidden_size", "activation", "learning_rate",
-                                                      "iterations", "batch_size", "seed")}
-                        store.write_params(out_dir / rel, store.params_payload(
-                            res["params"], config=config, **meta))
+                        config = {
+                            k: row[k]
+                            for k in (
+                                "hidden_size",
+                                "activation",
+                                "learning_rate",
+                                "iterations",
+                                "batch_size",
+                                "seed",
+                            )
+                        }
+                        store.write_params(
+                            out_dir / rel,
+                            store.params_payload(res["params"], config=config, **meta),
+                        )
                         row["params_path"] = rel
                     writer.append(row)
                     if on_row:
@@ -333,13 +427,27 @@ def run_sweep(
 
             try:
                 with _sigterm_as_interrupt():
-                    _run_tasks(plan_tasks(todo, n_workers), data_mod.to_training(ds, output),
-                               n_workers, backend, scheduler, on_result)
+                    summary.rerun = _run_tasks(
+                        plan_tasks(todo, n_workers),
+                        data_mod.to_training(ds, output),
+                        n_workers,
+                        backend,
+                        scheduler,
+                        on_result,
+                    )
             except KeyboardInterrupt:
                 summary.interrupted = True
+            except StorageError as exc:
+                raise StorageError(
+                    f"{exc}; the rows already written are kept: make room, then run the same "
+                    "command again to resume"
+                ) from None
 
-        final = store.latest_rows(store.read_rows(results_path))
-        summary.counts = Counter(r["status"] for r in final if r["key"] in wanted)
+        final = [r for r in store.latest_rows(store.read_rows(results_path)) if r["key"] in wanted]
+        summary.counts = Counter(r["status"] for r in final)
+        summary.failures = [
+            f"{r['config_id']}: {r['error']}" for r in final if r["status"] == "failed"
+        ]
         summary.wall_seconds = time.perf_counter() - started
         return summary
 
