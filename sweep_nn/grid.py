@@ -16,6 +16,9 @@ if TYPE_CHECKING:  # workers import this module: keep pydantic out of them
     from .config import SweepConfig
 
 
+STEP_OVERHEAD = 5000  # fixed cost of one training step, in example x hidden-unit units
+
+
 @dataclass(frozen=True)
 class Job:
     """One training run, and the result rows (one per budget) it produces."""
@@ -34,10 +37,15 @@ class Job:
     output: str  # a key of network.OUTPUTS (resolved, never "auto")
     loss_points: int
 
-    @property
-    def cost(self) -> float:
-        """Relative cost estimate (hidden size x largest budget), for longest-first order."""
-        return self.budgets[-1] * (self.hidden_size + 4)
+    def cost(self, n_train: int) -> float:
+        """Estimated training cost, for longest-first order: budget x steps x cost of a step.
+
+        A step costs about one unit per example and hidden unit, plus a fixed overhead of
+        some 25 NumPy calls (STEP_OVERHEAD units), so mini-batches cost more per iteration.
+        """
+        batch = n_train if self.batch_size is None else min(self.batch_size, n_train)
+        steps = -(-n_train // batch)
+        return self.budgets[-1] * (n_train * (self.hidden_size + 1) + STEP_OVERHEAD * steps)
 
 
 def config_id(hidden_size, activation, learning_rate, iterations, batch_size=None, seed=0) -> str:

@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import signal
+import threading
 import time
 import warnings
 from collections import Counter
@@ -140,19 +141,19 @@ def _prepare_folder(cfg: SweepConfig, out_dir: Path, fresh: bool) -> Path | None
 # --- scheduling ------------------------------------------------------------------------------
 
 
-def plan_tasks(jobs: list[grid.Job], n_workers: int) -> list[list[grid.Job]]:
+def plan_tasks(jobs: list[grid.Job], n_workers: int, n_train: int) -> list[list[grid.Job]]:
     """Longest job first; the smallest are grouped so each dispatch carries real work."""
-    jobs = sorted(jobs, key=lambda j: j.cost, reverse=True)
-    total = sum(j.cost for j in jobs)
-    floor = total / (n_workers * 100)
+    cost = {job.keys[0]: job.cost(n_train) for job in jobs}
+    jobs = sorted(jobs, key=lambda j: cost[j.keys[0]], reverse=True)
+    floor = sum(cost.values()) / (n_workers * 100)
     tasks: list[list[grid.Job]] = []
     group: list[grid.Job] = []
     for job in jobs:
-        if job.cost >= floor:
+        if cost[job.keys[0]] >= floor:
             tasks.append([job])
             continue
         group.append(job)
-        if sum(j.cost for j in group) >= floor:
+        if sum(cost[j.keys[0]] for j in group) >= floor:
             tasks.append(group)
             group = []
     if group:
@@ -329,6 +330,27 @@ def _identity(job: grid.Job, i: int) -> dict:
 # --- the baseline ----------------------------------------------------------------------------
 
 
+class _Background:
+    """Run ``fn(*args)`` in a daemon thread; :meth:`result` waits for it (or re-raises)."""
+
+    def __init__(self, fn, *args):
+        self._out: dict = {}
+        self._thread = threading.Thread(target=self._run, args=(fn, args), daemon=True)
+        self._thread.start()
+
+    def _run(self, fn, args) -> None:
+        try:
+            self._out["value"] = fn(*args)
+        except BaseException as exc:  # handed to the caller by result()
+            self._out["error"] = exc
+
+    def result(self):
+        self._thread.join()
+        if "error" in self._out:
+            raise self._out["error"]
+        return self._out["value"]
+
+
 def baseline(ds: data_mod.Dataset) -> dict:
     """Logistic (classification) or linear (regression) regression on the same split."""
     import numpy as np
@@ -349,6 +371,14 @@ def baseline(ds: data_mod.Dataset) -> dict:
         out[f"{split}_r2"] = float(model.score(X, y))
         out[f"{split}_rmse"] = float(np.sqrt(np.mean((model.predict(X) - y) ** 2)))
     return out
+
+
+def _saved_or_fitted_baseline(path: Path, ds: data_mod.Dataset) -> dict:
+    """The baseline saved by an earlier run on this folder (same data), or a new fit."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return baseline(ds)
 
 
 # --- the sweep -------------------------------------------------------------------------------
@@ -390,8 +420,8 @@ def run_sweep(
             out_dir, results_path, total=len(wanted), skipped=len(wanted & done.keys())
         )
         summary.moved_to = moved
-        summary.baseline = baseline(ds)
-        store.atomic_write(out_dir / BASELINE_FILE, json.dumps(summary.baseline, indent=2).encode())
+        # fitted alongside the training (its imports take seconds); kept from an earlier run
+        baseline_thread = _Background(_saved_or_fitted_baseline, out_dir / BASELINE_FILE, ds)
         if on_start:
             on_start(summary.total, summary.skipped)
 
@@ -428,7 +458,7 @@ def run_sweep(
             try:
                 with _sigterm_as_interrupt():
                     summary.rerun = _run_tasks(
-                        plan_tasks(todo, n_workers),
+                        plan_tasks(todo, n_workers, len(ds.y_train)),
                         data_mod.to_training(ds, output),
                         n_workers,
                         backend,
@@ -443,6 +473,10 @@ def run_sweep(
                     "command again to resume"
                 ) from None
 
+        if not summary.interrupted:
+            summary.baseline = baseline_thread.result()
+            blob = json.dumps(summary.baseline, indent=2).encode()
+            store.atomic_write(out_dir / BASELINE_FILE, blob)
         final = [r for r in store.latest_rows(store.read_rows(results_path)) if r["key"] in wanted]
         summary.counts = Counter(r["status"] for r in final)
         summary.failures = [
