@@ -226,7 +226,7 @@ def _emit(df, fmt: Format, total: int, aggregated: bool) -> None:
         sys.stdout.write(df.to_csv(index=False))
         return
     if fmt is Format.json:
-        sys.stdout.write(df.to_json(orient="records", indent=2) + "\n")
+        sys.stdout.write(df.to_json(orient="records", indent=2, double_precision=15) + "\n")
         return
     from rich.console import Console
     from rich.table import Table

@@ -247,18 +247,30 @@ def _run_tasks(
     """
     pending = list(tasks)
     suspects: list[grid.Job] = []
-    while pending:
-        suspects += _run_until_death(pending, data, n_jobs, backend, scheduler, on_result, work)
-    for job in suspects:
-        if _run_until_death([[job]], data, n_jobs, backend, scheduler, on_result, work):
-            on_result(
-                _failed(
-                    job,
-                    "the worker process died twice while training this configuration "
-                    "(killed, or out of memory)",
-                )
+    with _one_cluster(backend, scheduler, n_jobs) as scheduler:
+        while pending:
+            suspects += _run_until_death(
+                pending, data, n_jobs, backend, scheduler, on_result, work
             )
+        for job in suspects:
+            if _run_until_death([[job]], data, n_jobs, backend, scheduler, on_result, work):
+                on_result(
+                    _failed(
+                        job,
+                        "the worker process died twice while training this configuration "
+                        "(killed, or out of memory)",
+                    )
+                )
     return len(suspects)
+
+
+def _one_cluster(backend: str, scheduler: str | None, n_jobs: int):
+    """With --backend dask and no scheduler: one local cluster for the whole sweep."""
+    if backend != "dask" or scheduler is not None:
+        return contextlib.nullcontext(scheduler)
+    from .cluster import local_cluster
+
+    return local_cluster(n_jobs)
 
 
 def _run_until_death(pending, data, n_jobs, backend, scheduler, on_result, work) -> list[grid.Job]:
@@ -401,6 +413,10 @@ def run_sweep(
     returns a summary with ``interrupted=True``; every finished row is kept.
     """
     n_workers = resolve_n_jobs(n_jobs)
+    if backend == "dask":
+        from .cluster import require_dask
+
+        require_dask()  # before anything is written
     started = time.perf_counter()
     out_dir = Path(out_dir)
     _make_folder(out_dir.parent, out_dir)
