@@ -136,6 +136,7 @@ class Model:
     scaler: dict | None
     data: dict  # the training data spec
     source: str  # "sweep-nn" or "study"
+    features: list[str] | None = None  # CSV feature column names, in training order
 
     def prepare(self, X: np.ndarray) -> np.ndarray:
         """Scale ``X`` (m, n) as in training and lay it out features-first."""
@@ -163,6 +164,7 @@ def load_model(path: Path, activation: str | None = None) -> Model:
                 p["scaler"],
                 p["data"],
                 "sweep-nn",
+                p.get("features"),
             )
         except (KeyError, TypeError) as exc:
             raise ParamsError(
@@ -235,6 +237,27 @@ def fresh_data(model: Model, n_samples: int, seed: int | None, noise: float | No
     seed = cfg.random_state + 1 if seed is None else seed
     X, y = data_mod.draw_fresh(cfg, n_samples, seed, noise)
     return X, y, seed
+
+
+def eval_inputs(
+    model: Model,
+    data: Path | None = None,
+    n_samples: int = 500,
+    seed: int | None = None,
+    noise: float | None = None,
+):
+    """The samples ``eval`` scores: (X, y, a description of them).
+
+    A CSV file when ``data`` is given (feature columns matched by name when the model was
+    trained on a CSV, by position otherwise); else :func:`eval_data`.
+    """
+    if n_samples < 1:
+        raise UsageError(f"--n-samples / n_samples must be >= 1; got {n_samples}")
+    if data is None:
+        return eval_data(model, n_samples, seed, noise)
+    target = model.data.get("target") if model.data.get("dataset") == "csv" else None
+    X, y, _ = data_mod.read_csv(Path(data), target, model.features)
+    return X, y, str(data)
 
 
 def eval_data(model: Model, n_samples: int, seed: int | None, noise: float | None):

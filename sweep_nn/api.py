@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import analysis, config, store, sweep
-from . import data as data_mod
-from .errors import ConfigError, UsageError
+from .errors import ConfigError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -163,14 +162,9 @@ def evaluate(
     """
     import numpy as np
 
-    if n_samples < 1:
-        raise UsageError(f"n_samples must be >= 1; got {n_samples}")
     model = analysis.load_model(Path(params_path), activation)
-    if data is None:
-        X, y, _ = analysis.eval_data(model, n_samples, seed, noise)
-    elif isinstance(data, (str, Path)):
-        target = model.data.get("target") if model.data.get("dataset") == "csv" else None
-        X, y, _ = data_mod.read_csv(Path(data), target)
+    if data is None or isinstance(data, (str, Path)):
+        X, y, _ = analysis.eval_inputs(model, data, n_samples, seed, noise)
     else:
         X, y = (np.asarray(a) for a in data)
     return analysis.evaluate(model, np.asarray(X, dtype=np.float64), y)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import sys
+from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Iterator, Optional
+from typing import Annotated
 
 import typer
 
@@ -70,12 +72,20 @@ class Format(str, Enum):
 @app.command()
 def run(
     config_file: Annotated[Path, typer.Argument(help="YAML sweep file.", show_default=False)],
-    out: Annotated[Optional[Path], typer.Option(help="Output folder [default: output/<name>].")] = None,
-    n_jobs: Annotated[int, typer.Option("--n-jobs", "-j", help="Worker processes; -1 = all cores.")] = -1,
-    fresh: Annotated[bool, typer.Option(help="Start over; keep old results aside as <out>.old-<time>.")] = False,
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder \\[default: output/<name>].")
+    ] = None,
+    n_jobs: Annotated[
+        int, typer.Option("--n-jobs", "-j", help="Worker processes; -1 = all cores.")
+    ] = -1,
+    fresh: Annotated[
+        bool, typer.Option(help="Start over; keep old results aside as <out>.old-<time>.")
+    ] = False,
     strict: Annotated[bool, typer.Option(help="Exit 1 if any configuration failed.")] = False,
     backend: Annotated[Backend, typer.Option(help="Where workers run.")] = Backend.local,
-    scheduler: Annotated[Optional[str], typer.Option(help="Dask scheduler address (tcp://HOST:PORT).")] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler address (tcp://HOST:PORT).")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Train every configuration of CONFIG_FILE and write results.csv and parameter files.
@@ -94,10 +104,20 @@ def run(
         out_dir = out if out is not None else sweep.default_out_dir(cfg, DEFAULT_ROOT)
         try:
             with _progress(quiet) as (on_start, on_row):
-                summary = sweep.run_sweep(cfg, out_dir, n_jobs=n_jobs, fresh=fresh, backend=backend.value,
-                                          scheduler=scheduler, on_start=on_start, on_row=on_row)
+                summary = sweep.run_sweep(
+                    cfg,
+                    out_dir,
+                    n_jobs=n_jobs,
+                    fresh=fresh,
+                    backend=backend.value,
+                    scheduler=scheduler,
+                    on_start=on_start,
+                    on_row=on_row,
+                )
         except KeyboardInterrupt:  # before the workers started, or a second Ctrl-C while stopping
-            _err(f"interrupted: finished rows are kept; resume with: {_resume_command(config_file, out)}")
+            _err(
+                f"interrupted: finished rows are kept; resume with: {_resume_command(config_file, out)}"
+            )
             raise typer.Exit(EXIT_INTERRUPTED) from None
         _print_summary(summary, config_file, out)
         if summary.interrupted:
@@ -111,14 +131,27 @@ def run(
 def _progress(quiet: bool):
     """A rich progress bar (on stderr) counting result rows; callbacks for the sweep."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     console = Console(stderr=True)
     if quiet or not console.is_terminal:
         yield (lambda total, done: None), (lambda row: None)
         return
-    bar = Progress(TextColumn("configurations"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("time left"), TimeRemainingColumn(), console=console, transient=True)
+    bar = Progress(
+        TextColumn("configurations"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("time left"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
     task = None
 
     def on_start(total: int, done: int) -> None:
@@ -143,11 +176,15 @@ def _print_summary(s, config_file: Path, out: Path | None) -> None:
     if s.moved_to:
         console.print(f"previous results moved to {s.moved_to}")
     not_run = s.total - sum(s.counts.values())
-    counts = ", ".join([f"{n} {status}" for status, n in sorted(s.counts.items())]
-                       + ([f"{not_run} not run yet"] if not_run else []))
+    counts = ", ".join(
+        [f"{n} {status}" for status, n in sorted(s.counts.items())]
+        + ([f"{not_run} not run yet"] if not_run else [])
+    )
     ran = s.total - s.skipped
-    console.print(f"{s.total} configurations: {counts}"
-                  + (f" ({s.skipped} already recorded, {ran} to run)" if s.skipped else ""))
+    console.print(
+        f"{s.total} configurations: {counts}"
+        + (f" ({s.skipped} already recorded, {ran} to run)" if s.skipped else "")
+    )
     if s.rerun:
         console.print(f"{s.rerun} training run(s) restarted after their worker process died")
     for failure in s.failures[:3]:
@@ -155,12 +192,18 @@ def _print_summary(s, config_file: Path, out: Path | None) -> None:
     if s.baseline:
         b = s.baseline
         if "dev_acc" in b:
-            console.print(f"baseline ({b['model']}): train {b['train_acc']:.2f}%, dev {b['dev_acc']:.2f}%")
+            console.print(
+                f"baseline ({b['model']}): train {b['train_acc']:.2f}%, dev {b['dev_acc']:.2f}%"
+            )
         else:
-            console.print(f"baseline ({b['model']}): train R2 {b['train_r2']:.3f}, dev R2 {b['dev_r2']:.3f}")
+            console.print(
+                f"baseline ({b['model']}): train R2 {b['train_r2']:.3f}, dev R2 {b['dev_r2']:.3f}"
+            )
     console.print(f"results: {s.results_path}  ({s.wall_seconds:.1f} s)")
     if s.interrupted:
-        console.print(f"interrupted: finished rows are kept; resume with: {_resume_command(config_file, out)}")
+        console.print(
+            f"interrupted: finished rows are kept; resume with: {_resume_command(config_file, out)}"
+        )
     else:
         console.print(f"next: sweep-nn filter {s.results_path}")
 
@@ -182,24 +225,37 @@ def _results_path(results: Path | None) -> Path:
 
 def _check_nonnegative(**options) -> None:
     for name, value in options.items():
-        if value is not None and (value != value or value < 0):
+        if value is not None and (math.isnan(value) or value < 0):
             raise UsageError(f"--{name.replace('_', '-')} must be >= 0; got {value}")
 
 
 @app.command("filter")
 def filter_cmd(
-    results: Annotated[Optional[Path], typer.Argument(help="results.csv or its folder [default: newest under output/].", show_default=False)] = None,
-    min_acc: Annotated[Optional[float], typer.Option(help="Train accuracy >= this (percent).")] = None,
-    max_gap: Annotated[Optional[float], typer.Option(help="|train - dev| <= this (accuracy points, or R2).")] = None,
-    max_time: Annotated[Optional[float], typer.Option(help="fit_seconds <= this.")] = None,
-    min_dev_acc: Annotated[Optional[float], typer.Option(help="Dev accuracy >= this (percent).")] = None,
-    min_r2: Annotated[Optional[float], typer.Option(help="Train R2 >= this (regression).")] = None,
-    min_dev_r2: Annotated[Optional[float], typer.Option(help="Dev R2 >= this (regression).")] = None,
+    results: Annotated[
+        Path | None,
+        typer.Argument(
+            help="results.csv or its folder \\[default: newest under output/].", show_default=False
+        ),
+    ] = None,
+    min_acc: Annotated[float | None, typer.Option(help="Train accuracy >= this (percent).")] = None,
+    max_gap: Annotated[
+        float | None, typer.Option(help="|train - dev| <= this (accuracy points, or R2).")
+    ] = None,
+    max_time: Annotated[float | None, typer.Option(help="fit_seconds <= this.")] = None,
+    min_dev_acc: Annotated[
+        float | None, typer.Option(help="Dev accuracy >= this (percent).")
+    ] = None,
+    min_r2: Annotated[float | None, typer.Option(help="Train R2 >= this (regression).")] = None,
+    min_dev_r2: Annotated[float | None, typer.Option(help="Dev R2 >= this (regression).")] = None,
     sort: Annotated[str, typer.Option(help="Column to sort by.")] = "fit_seconds",
     desc: Annotated[bool, typer.Option("--desc", help="Sort descending.")] = False,
-    top: Annotated[Optional[int], typer.Option(help="Show only the first N rows.")] = None,
-    aggregate: Annotated[bool, typer.Option(help="Average rows that differ only in seed (mean, std, n_seeds).")] = False,
-    all_status: Annotated[bool, typer.Option("--all-status", help="Include diverged and failed rows.")] = False,
+    top: Annotated[int | None, typer.Option(help="Show only the first N rows.")] = None,
+    aggregate: Annotated[
+        bool, typer.Option(help="Average rows that differ only in seed (mean, std, n_seeds).")
+    ] = False,
+    all_status: Annotated[
+        bool, typer.Option("--all-status", help="Include diverged and failed rows.")
+    ] = False,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
 ) -> None:
     """List the configurations that pass every condition, best first by --sort.
@@ -214,10 +270,23 @@ def filter_cmd(
             raise UsageError(f"--top must be >= 1; got {top}")
         path = _results_path(results)
         df = store.read_results(path)
-        criteria = analysis.Criteria(min_acc=min_acc, max_gap=max_gap, max_time=max_time,
-                                     min_r2=min_r2, min_dev_acc=min_dev_acc, min_dev_r2=min_dev_r2)
-        kept = analysis.filter_results(df, criteria, sort=sort, descending=desc, top=top,
-                                       aggregate_seeds=aggregate, include_failed=all_status)
+        criteria = analysis.Criteria(
+            min_acc=min_acc,
+            max_gap=max_gap,
+            max_time=max_time,
+            min_r2=min_r2,
+            min_dev_acc=min_dev_acc,
+            min_dev_r2=min_dev_r2,
+        )
+        kept = analysis.filter_results(
+            df,
+            criteria,
+            sort=sort,
+            descending=desc,
+            top=top,
+            aggregate_seeds=aggregate,
+            include_failed=all_status,
+        )
         _emit(kept, fmt, len(df), aggregate)
 
 
@@ -234,7 +303,9 @@ def _emit(df, fmt: Format, total: int, aggregated: bool) -> None:
     table = Table(title=f"{len(df)} of {total} configurations")
     columns = _table_columns(df, aggregated)
     for name, _ in columns:
-        table.add_column(name, justify="left" if name in ("config_id", "activation", "status") else "right")
+        table.add_column(
+            name, justify="left" if name in ("config_id", "activation", "status") else "right"
+        )
     for _, row in df.iterrows():
         table.add_row(*[fmt_(row) for _, fmt_ in columns])
     Console(highlight=False).print(table)
@@ -242,6 +313,7 @@ def _emit(df, fmt: Format, total: int, aggregated: bool) -> None:
 
 def _table_columns(df, aggregated: bool):
     """(header, row -> text) pairs for the table view; only the columns that say something."""
+
     def num(col, spec):
         return lambda r: "" if r[col] != r[col] else format(r[col], spec)
 
@@ -259,7 +331,10 @@ def _table_columns(df, aggregated: bool):
         cols += [("train_acc", metric("train_acc", ".2f")), ("dev_acc", metric("dev_acc", ".2f"))]
     if df["train_r2"].notna().any():
         cols += [("train_r2", metric("train_r2", ".4f")), ("dev_r2", metric("dev_r2", ".4f"))]
-    cols += [("gap", num("gap", ".2f")), ("fit_seconds", metric("fit_seconds", ".3f"))]
+    cols += [
+        ("gap", num("gap", ".4f" if df["train_acc"].isna().all() else ".2f")),
+        ("fit_seconds", metric("fit_seconds", ".3f")),
+    ]
     if not aggregated and (df["status"] != "ok").any():
         cols.append(("status", lambda r: str(r["status"])))
     return cols
@@ -270,13 +345,33 @@ def _table_columns(df, aggregated: bool):
 
 @app.command()
 def plot(
-    results: Annotated[Optional[Path], typer.Argument(help="results.csv or its folder [default: newest under output/].", show_default=False)] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Folder for the images [default: plots/ beside the results].")] = None,
-    min_acc: Annotated[Optional[float], typer.Option(help="Highlight train accuracy >= this (percent).")] = None,
-    max_gap: Annotated[Optional[float], typer.Option(help="Highlight |train - dev| <= this (accuracy points, or R2).")] = None,
-    max_time: Annotated[Optional[float], typer.Option(help="Highlight fit_seconds <= this.")] = None,
-    min_r2: Annotated[Optional[float], typer.Option(help="Highlight train R2 >= this (regression).")] = None,
-    only: Annotated[Optional[list[str]], typer.Option(metavar="NAME", help="Draw only this figure; repeatable. One of: overview, train_vs_dev, time_vs_dev, heatmap, hidden_size, learning_curves, data.")] = None,
+    results: Annotated[
+        Path | None,
+        typer.Argument(
+            help="results.csv or its folder \\[default: newest under output/].", show_default=False
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Folder for the images \\[default: plots/ beside the results]."),
+    ] = None,
+    min_acc: Annotated[
+        float | None, typer.Option(help="Highlight train accuracy >= this (percent).")
+    ] = None,
+    max_gap: Annotated[
+        float | None, typer.Option(help="Highlight |train - dev| <= this (accuracy points, or R2).")
+    ] = None,
+    max_time: Annotated[float | None, typer.Option(help="Highlight fit_seconds <= this.")] = None,
+    min_r2: Annotated[
+        float | None, typer.Option(help="Highlight train R2 >= this (regression).")
+    ] = None,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="NAME",
+            help="Draw only this figure; repeatable. One of: overview, train_vs_dev, time_vs_dev, heatmap, hidden_size, learning_curves, data.",
+        ),
+    ] = None,
 ) -> None:
     """Draw the sweep's figures, one PNG each, and print their paths.
 
@@ -292,7 +387,9 @@ def plot(
     with _errors():
         _check_nonnegative(max_gap=max_gap, max_time=max_time)
         path = _results_path(results)
-        criteria = analysis.Criteria(min_acc=min_acc, max_gap=max_gap, max_time=max_time, min_r2=min_r2)
+        criteria = analysis.Criteria(
+            min_acc=min_acc, max_gap=max_gap, max_time=max_time, min_r2=min_r2
+        )
         report = plots.plot_sweep(path, out, criteria, only=only)
         for name, reason in report.skipped:
             _err(f"skipped {name}: {reason}")
@@ -305,14 +402,32 @@ def plot(
 
 @app.command("eval")
 def eval_cmd(
-    params_file: Annotated[Path, typer.Argument(help="A parameters file (.pkl).", show_default=False)],
-    data: Annotated[Optional[Path], typer.Option("--data", help="Evaluate on this CSV (same columns as training).")] = None,
-    n_samples: Annotated[int, typer.Option(help="Fresh samples to draw from the training generator.")] = 500,
-    seed: Annotated[Optional[int], typer.Option(help="Seed for fresh samples [default: training's + 1].")] = None,
-    noise: Annotated[Optional[float], typer.Option(help="Noise for fresh samples [default: training's].")] = None,
-    activation: Annotated[Optional[str], typer.Option(help="Hidden activation, for weights-only files.")] = None,
+    params_file: Annotated[
+        Path, typer.Argument(help="A parameters file (.pkl).", show_default=False)
+    ],
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Evaluate on this CSV (same columns as training).")
+    ] = None,
+    n_samples: Annotated[
+        int, typer.Option(help="Fresh samples to draw from the training generator.")
+    ] = 500,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed for fresh samples \\[default: training's + 1].")
+    ] = None,
+    noise: Annotated[
+        float | None, typer.Option(help="Noise for fresh samples \\[default: training's].")
+    ] = None,
+    activation: Annotated[
+        str | None, typer.Option(help="Hidden activation, for weights-only files.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
-    plot: Annotated[Optional[Path], typer.Option(metavar="FILE.png", help="Also draw the decision boundary over the evaluation data (2-D inputs).")] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE.png",
+            help="Also draw the decision boundary over the evaluation data (2-D inputs).",
+        ),
+    ] = None,
 ) -> None:
     """Rebuild the network in PARAMS_FILE and report accuracy and loss on new data.
 
@@ -326,36 +441,37 @@ def eval_cmd(
     Example: sweep-nn eval output/reference-study/params/h3-tanh-lr0.6-it10000.pkl --seed 0
     """
     from . import analysis
-    from . import data as data_mod
     from .network import ACTIVATIONS
 
     with _errors():
         if activation is not None and activation not in ACTIVATIONS:
-            raise UsageError(f"--activation must be one of {', '.join(ACTIVATIONS)}; got {activation!r}")
-        if n_samples < 1:
-            raise UsageError(f"--n-samples must be >= 1; got {n_samples}")
+            raise UsageError(
+                f"--activation must be one of {', '.join(ACTIVATIONS)}; got {activation!r}"
+            )
         _check_nonnegative(noise=noise, seed=seed)
         model = analysis.load_model(params_file, activation)
         if plot is not None:
             from . import plots
 
             plots.check_boundary(model, plot)
-        if data is not None:
-            target = model.data.get("target") if model.data.get("dataset") == "csv" else None
-            X, y, _ = data_mod.read_csv(data, target)
-            source = str(data)
-        else:
-            X, y, source = analysis.eval_data(model, n_samples, seed, noise)
+        X, y, source = analysis.eval_inputs(model, data, n_samples, seed, noise)
         result = analysis.evaluate(model, X, y)
         if plot is not None:
-            plots.decision_boundary(model, X, y, result["accuracy"], plot, f"{params_file.name}, {source}")
+            plots.decision_boundary(
+                model, X, y, result["accuracy"], plot, f"{params_file.name}, {source}"
+            )
             _err(f"decision boundary: {plot}")
         if as_json:
             typer.echo(json.dumps(result))
             return
-        metric = (f"accuracy {result['accuracy']:.2f}%" if "accuracy" in result
-                  else f"R2 {result['r2']:.4f}, RMSE {result['rmse']:.4g}")
-        typer.echo(f"{params_file}: {metric}, loss {result['loss']:.4f} on {result['n_samples']} samples ({source})")
+        metric = (
+            f"accuracy {result['accuracy']:.2f}%"
+            if "accuracy" in result
+            else f"R2 {result['r2']:.4f}, RMSE {result['rmse']:.4g}"
+        )
+        typer.echo(
+            f"{params_file}: {metric}, loss {result['loss']:.4f} on {result['n_samples']} samples ({source})"
+        )
 
 
 def main() -> None:

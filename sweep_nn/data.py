@@ -222,11 +222,15 @@ COMMON_KEYS = frozenset({"dataset", "dev_size", "split_random_state", "scale"})
 # --- reading a CSV -------------------------------------------------------------------------
 
 
-def read_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def read_csv(
+    path: Path, target: str | None, features: list[str] | None = None
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Read features and target from a CSV with a header row.
 
-    ``target`` names the target column (default: the last one). Features must be numeric;
-    the target may hold numbers or text labels. Returns (X (m, n), y (m,) or (m, k), names).
+    ``target`` names the target column (default: the last one). ``features`` names the
+    feature columns to take, in that order (default: every other column, as they stand).
+    Features must be numeric; the target may hold numbers or text labels.
+    Returns (X (m, n), y (m,), feature names).
     """
     import pandas as pd
 
@@ -243,7 +247,15 @@ def read_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, li
         raise DataError(
             f"{path}: target column {target!r} not found (columns: {', '.join(map(str, frame.columns))})"
         )
-    features = frame.drop(columns=[target])
+    if features is None:
+        features = frame.drop(columns=[target])
+    else:
+        missing = [c for c in features if c not in frame.columns]
+        if missing:
+            raise DataError(
+                f"{path}: missing feature column(s) {', '.join(missing)} the network was trained on"
+            )
+        features = frame[features]
     bad = [str(c) for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
     if bad:
         raise DataError(f"{path}: feature columns must be numeric; not numeric: {', '.join(bad)}")
@@ -257,6 +269,13 @@ def read_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, li
         frame[target].to_numpy(),
         [str(c) for c in features.columns],
     )
+
+
+def feature_names(spec) -> list[str] | None:
+    """The feature column names of a ``csv`` dataset (its header); None for other datasets."""
+    if spec.dataset != "csv":
+        return None
+    return read_csv(Path(spec.path), spec.target)[2]
 
 
 # --- the dataset as the sweep sees it ------------------------------------------------------

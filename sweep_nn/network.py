@@ -358,19 +358,17 @@ class Workspace:
         self.trainer(p, X, Y, learning_rate)(1)
 
 
+def _workspace_for(p: Params, X: np.ndarray, activation: str, output: str) -> Workspace:
+    """A workspace sized for parameters ``p`` and inputs ``X`` (n_in, m)."""
+    (n_hidden, n_in), n_out = p["W1"].shape, p["W2"].shape[0]
+    return Workspace(n_in, n_hidden, n_out, X.shape[1], activation, output, p["W1"].dtype.type)
+
+
 def forward(
     p: Params, X: np.ndarray, activation: str, output: str
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return (Z2, A2) for inputs ``X`` (n_in, m), allocating fresh arrays."""
-    ws = Workspace(
-        X.shape[0],
-        p["W1"].shape[0],
-        p["W2"].shape[0],
-        X.shape[1],
-        activation,
-        output,
-        p["W1"].dtype.type,
-    )
+    ws = _workspace_for(p, X, activation, output)
     A2 = ws.forward(p, X)
     return ws.Z2.copy(), A2.copy()
 
@@ -383,15 +381,7 @@ def loss(p: Params, X: np.ndarray, Y: np.ndarray, activation: str, output: str) 
 
 def gradients(p: Params, X: np.ndarray, Y: np.ndarray, activation: str, output: str) -> Params:
     """Gradients of :func:`loss` with respect to each parameter (copies)."""
-    ws = Workspace(
-        X.shape[0],
-        p["W1"].shape[0],
-        p["W2"].shape[0],
-        X.shape[1],
-        activation,
-        output,
-        p["W1"].dtype.type,
-    )
+    ws = _workspace_for(p, X, activation, output)
     ws.forward(p, X)
     return {k: v.copy() for k, v in ws.backward(p, X, Y).items()}
 

@@ -247,13 +247,11 @@ def _run_tasks(
     """
     pending = list(tasks)
     suspects: list[grid.Job] = []
-    with _one_cluster(backend, scheduler, n_jobs) as scheduler:
+    with _one_cluster(backend, scheduler, n_jobs) as address:
         while pending:
-            suspects += _run_until_death(
-                pending, data, n_jobs, backend, scheduler, on_result, work
-            )
+            suspects += _run_until_death(pending, data, n_jobs, backend, address, on_result, work)
         for job in suspects:
-            if _run_until_death([[job]], data, n_jobs, backend, scheduler, on_result, work):
+            if _run_until_death([[job]], data, n_jobs, backend, address, on_result, work):
                 on_result(
                     _failed(
                         job,
@@ -353,7 +351,7 @@ class _Background:
     def _run(self, fn, args) -> None:
         try:
             self._out["value"] = fn(*args)
-        except BaseException as exc:  # handed to the caller by result()
+        except Exception as exc:  # noqa: BLE001 - handed to the caller by result()
             self._out["error"] = exc
 
     def result(self):
@@ -511,4 +509,5 @@ def _params_meta(cfg: SweepConfig, ds: data_mod.Dataset, output: str) -> dict:
         "classes": ds.classes,
         "scaler": ds.scaler,
         "n_features": int(ds.X_train.shape[1]),
+        "features": data_mod.feature_names(cfg.data),  # lets eval --data match columns by name
     }

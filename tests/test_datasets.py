@@ -160,6 +160,32 @@ def test_csv_with_text_labels_sweeps_and_evals_on_another_csv_of_the_same_column
     assert result["accuracy"] >= 90
 
 
+def test_eval_data_matches_csv_columns_by_name_not_position(tmp_path):
+    write_labelled_csv(tmp_path / "train.csv", 150, seed=0)
+    write_labelled_csv(tmp_path / "new.csv", 60, seed=1)
+    out = sweep(
+        tmp_path,
+        {"data": {"dataset": "csv", "path": "train.csv", "target": "colour"}, "grid": one_grid(5)},
+    )
+    params = out / rows(out)[0]["params_path"]
+    with open(tmp_path / "new.csv") as fh:
+        table = list(csv.reader(fh))
+    header = table[0]
+    order = [header.index(c) for c in reversed(header)]  # same columns, reversed
+    with open(tmp_path / "reordered.csv", "w", newline="") as fh:
+        csv.writer(fh).writerows([[r[i] for i in order] for r in table])
+    straight = eval_json(params, "--data", str(tmp_path / "new.csv"))
+    assert eval_json(params, "--data", str(tmp_path / "reordered.csv")) == straight
+
+    feature = next(c for c in header if c != "colour")
+    with open(tmp_path / "short.csv", "w", newline="") as fh:
+        keep = [i for i, c in enumerate(header) if c != feature]
+        csv.writer(fh).writerows([[r[i] for i in keep] for r in table])
+    result = CliRunner().invoke(app, ["eval", str(params), "--data", str(tmp_path / "short.csv")])
+    assert result.exit_code == 2
+    assert f"missing feature column(s) {feature}" in result.stderr
+
+
 def test_eval_data_with_a_label_unseen_in_training_is_a_clear_error(tmp_path):
     write_labelled_csv(tmp_path / "train.csv", 90, seed=0)
     out = sweep(
