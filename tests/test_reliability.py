@@ -8,7 +8,6 @@ a given number of rows.
 
 from __future__ import annotations
 
-import errno
 import functools
 import os
 import signal
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from disks import FillingDisk
 
 from sweep_nn import config, grid, store, sweep
 from sweep_nn import data as data_mod
@@ -499,23 +499,6 @@ def test_a_read_only_output_folder_is_a_storage_error(tmp_path, sweep_file, runn
         parent.chmod(0o700)
     assert result.exit_code == 4
     assert "Permission denied" in result.stderr
-
-
-class FillingDisk:
-    """Stands in for ``os`` inside sweep_nn.store: the disk has room for ``room`` more bytes."""
-
-    def __init__(self, room: int):
-        self.room = room
-
-    def __getattr__(self, name):
-        return getattr(os, name)
-
-    def write(self, fd, data):
-        if self.room <= 0:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        n = os.write(fd, data[: self.room])  # a short write, as a nearly full disk gives
-        self.room -= n
-        return n
 
 
 def test_a_full_disk_stops_with_exit_4_keeping_whole_rows_then_resumes(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import errno
 import os
 import pickle
 
 import numpy as np
 import pytest
+from disks import FillingDisk
 
 from sweep_nn import store
 from sweep_nn.errors import ResultsError, StorageError
@@ -45,23 +45,6 @@ class CountingOs:
     def fsync(self, fd):
         self.fsyncs += 1
         return os.fsync(fd)
-
-
-class FillingDisk:
-    """Stands in for ``os`` inside sweep_nn.store: the disk has room for ``room`` more bytes."""
-
-    def __init__(self, room: int):
-        self.room = room
-
-    def __getattr__(self, name):
-        return getattr(os, name)
-
-    def write(self, fd, data):
-        if self.room <= 0:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        n = os.write(fd, data[: self.room])  # a short write, as a nearly full disk gives
-        self.room -= n
-        return n
 
 
 # --- writing ---------------------------------------------------------------------------------
