@@ -27,7 +27,7 @@ from . import data as data_mod
 from . import grid, store
 from .config import SweepConfig
 from .errors import ConfigError, LockedError, StorageError, UsageError
-from .train import TrainingData, run_jobs
+from .train import TrainingData, failed, run_jobs
 
 CONFIG_COPY = "config.yaml"
 BASELINE_FILE = "baseline.json"
@@ -253,7 +253,7 @@ def _run_tasks(
         for job in suspects:
             if _run_until_death([[job]], data, n_jobs, backend, address, on_result, work):
                 on_result(
-                    _failed(
+                    failed(
                         job,
                         "the worker process died twice while training this configuration "
                         "(killed, or out of memory)",
@@ -316,25 +316,6 @@ def _run_until_death(pending, data, n_jobs, backend, scheduler, on_result, work)
             raise
         return [job for task in taken for job in task if job.keys[0] not in finished]
     return []
-
-
-def _failed(job: grid.Job, message: str) -> list[dict]:
-    return [
-        {
-            "row": {**_identity(job, i), "fit_seconds": 0.0, "status": "failed", "error": message},
-            "params": None,
-        }
-        for i in range(len(job.budgets))
-    ]
-
-
-def _identity(job: grid.Job, i: int) -> dict:
-    return {
-        "config_id": job.config_ids[i], "key": job.keys[i], "hidden_size": job.hidden_size,
-        "activation": job.activation, "learning_rate": job.learning_rate,
-        "iterations": job.budgets[i], "seed": job.seed, "dtype": job.dtype,
-        "batch_size": "full" if job.batch_size is None else job.batch_size,
-    }  # fmt: skip
 
 
 # --- the baseline ----------------------------------------------------------------------------

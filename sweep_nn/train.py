@@ -184,10 +184,15 @@ def run_job(job: Job, data: TrainingData) -> list[dict]:
     try:
         return train(job, data)
     except Exception as exc:  # noqa: BLE001 - one configuration's failure must not stop the sweep
-        message = f"{type(exc).__name__}: {exc}".replace("\n", " ")[:500]
-        return [
-            {"row": _row(job, b, 0.0, "failed", error=message), "params": None} for b in job.budgets
-        ]
+        return failed(job, f"{type(exc).__name__}: {exc}")
+
+
+def failed(job: Job, message: str) -> list[dict]:
+    """Results recording every budget of ``job`` as ``status=failed`` with ``message``."""
+    message = message.replace("\n", " ")[:500]
+    return [
+        {"row": _row(job, b, 0.0, "failed", error=message), "params": None} for b in job.budgets
+    ]
 
 
 def run_jobs(jobs: list[Job], data: TrainingData) -> list[list[dict]]:
