@@ -1,6 +1,7 @@
 # Two entry points that set everything up on a machine with only Python 3.10+:
 #   make demo   - a quick sweep (seconds), then the filter's answer
 #   make test   - the whole test suite
+#   make bench  - the proxy-grid benchmark (about 15 minutes)
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
@@ -19,6 +20,9 @@ demo: $(BIN)/sweep-nn
 
 test: $(BIN)/sweep-nn
 	$(BIN)/python -m pytest
+
+bench: $(BIN)/sweep-nn
+	$(BIN)/python benchmarks/bench.py --grid proxy --repeats 3
 
 clean:
 	rm -rf $(VENV) output/*/ .pytest_cache
