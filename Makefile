@@ -25,4 +25,4 @@ bench: $(BIN)/sweep-nn
 	$(BIN)/python benchmarks/bench.py --grid proxy --repeats 3
 
 clean:
-	rm -rf $(VENV) output/*/ .pytest_cache
+	rm -rf $(VENV) .pytest_cache   # never output/: results are kept
