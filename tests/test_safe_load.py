@@ -196,6 +196,16 @@ def _with(**changes):
     return {**good_params(), **changes}
 
 
+def _assert_refused(tmp_path, runner, obj, message, *eval_options):
+    """Loading ``obj`` pickled raises ParamsError matching ``message``; eval exits 2 cleanly."""
+    path = tmp_path / "p.pkl"
+    path.write_bytes(pickle.dumps(obj))
+    with pytest.raises(ParamsError, match=message):
+        store.load_params(path)
+    result = runner.invoke(app, ["eval", str(path), *eval_options])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+
+
 @pytest.mark.parametrize(
     ("obj", "message"),
     [
@@ -224,12 +234,7 @@ def _with(**changes):
     ],
 )
 def test_well_formed_files_with_unusable_weights_say_what_is_wrong(tmp_path, runner, obj, message):
-    path = tmp_path / "p.pkl"
-    path.write_bytes(pickle.dumps(obj))
-    with pytest.raises(ParamsError, match=message):
-        store.load_params(path)
-    result = runner.invoke(app, ["eval", str(path), "--activation", "tanh"])
-    assert result.exit_code == 2 and "Traceback" not in result.output
+    _assert_refused(tmp_path, runner, obj, message, "--activation", "tanh")
 
 
 def described(**changes) -> dict:
@@ -280,12 +285,7 @@ def described(**changes) -> dict:
     ],
 )
 def test_sweep_files_missing_their_description_say_what_is_wrong(tmp_path, runner, obj, message):
-    path = tmp_path / "p.pkl"
-    path.write_bytes(pickle.dumps(obj))
-    with pytest.raises(ParamsError, match=message):
-        store.load_params(path)
-    result = runner.invoke(app, ["eval", str(path)])
-    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    _assert_refused(tmp_path, runner, obj, message)
 
 
 # --- what must still load ----------------------------------------------------------------------
