@@ -67,15 +67,19 @@ SKLEARN_ACTIVATION = {"tanh": "tanh", "sigmoid": "logistic", "relu": "relu"}
 # --- set-up --------------------------------------------------------------------------------
 
 
-def sweep_config(grid: dict, name: str, dtype: str = "float64", **extra_grid) -> dict:
+def sweep_config(grid: dict, name: str, dtype: str = "float64", stack: bool = False) -> dict:
     """A sweep-nn YAML document: the reference study's data section and ``grid``."""
     reference = yaml.safe_load(REFERENCE_CONFIG.read_text())
-    return {
-        "name": name,
-        "data": reference["data"],
-        "grid": {**grid, **extra_grid},
-        "train": {"dtype": dtype},
-    }
+    train = {"dtype": dtype, **({"stack": True} if stack else {})}
+    return {"name": name, "data": reference["data"], "grid": grid, "train": train}
+
+
+SWEEPS = {  # timing key -> (label, dtype, stack)
+    "sweep64": ("sweep-nn run, float64", "float64", False),
+    "sweep32": ("sweep-nn run, float32", "float32", False),
+    "stack64": ("sweep-nn run, float64, stack: true", "float64", True),
+    "stack32": ("sweep-nn run, float32, stack: true", "float32", True),
+}
 
 
 def configurations(grid: dict) -> list[tuple[int, str, float]]:
@@ -223,7 +227,7 @@ def run_sweep_nn(doc: dict, workdir: Path) -> dict:
     wall = time.perf_counter() - started
     watcher.join()
     if proc.returncode != 0:
-        raise SystemExit(f"sweep-nn run failed ({proc.returncode}):\n{stdout}\n{stderr}")
+        raise RuntimeError(f"sweep-nn run failed ({proc.returncode}):\n{stdout}\n{stderr}")
     with open(out / "results.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     return {
@@ -322,6 +326,9 @@ def main(argv=None) -> None:
         "--repeats", type=int, default=1, help="side-by-side runs; medians reported"
     )
     parser.add_argument("--skip-gridsearch", action="store_true")
+    parser.add_argument(
+        "--stack", action="store_true", help="also time sweep-nn with train: {stack: true}"
+    )
     parser.add_argument("--skip-single", action="store_true", help="no per-iteration table")
     parser.add_argument("--skip-memory", action="store_true", help="no memory table")
     parser.add_argument(
@@ -340,50 +347,60 @@ def main(argv=None) -> None:
     if not args.skip_gridsearch:
         check_mlp_runs_every_epoch(ds)
 
-    times = {k: [] for k in ("study", "gridsearch", "sweep64", "sweep32")}
+    sweeps = [k for k in SWEEPS if args.stack or not SWEEPS[k][2]]
+    times = {k: [] for k in ("study", "gridsearch", *sweeps)}
     float32_diffs = []
+    expected = n_configs * len(grid["iterations"])
     with tempfile.TemporaryDirectory(prefix="sweep-nn-bench-") as tmp_name:
         tmp = Path(tmp_name)
         for rep in range(args.repeats):
             seconds, study_acc = run_study(grid, td)
             times["study"].append(seconds)
+            print(f"repeat {rep + 1}: the study's loop {seconds:.1f} s", flush=True)
             if not args.skip_gridsearch:
                 times["gridsearch"].append(run_gridsearch(grid, ds))
-            res64 = run_sweep_nn(sweep_config(grid, "bench"), tmp / f"f64-{rep}")
-            res32 = run_sweep_nn(sweep_config(grid, "bench", "float32"), tmp / f"f32-{rep}")
-            times["sweep64"].append(res64["seconds"])
-            times["sweep32"].append(res32["seconds"])
+                print(f"repeat {rep + 1}: GridSearchCV {times['gridsearch'][-1]:.1f} s", flush=True)
+            accuracies = {}
+            for key in sweeps:
+                label, dtype, stack = SWEEPS[key]
+                try:
+                    res = run_sweep_nn(
+                        sweep_config(grid, "bench", dtype, stack), tmp / f"{key}-{rep}"
+                    )
+                except RuntimeError as exc:  # report it, and go on with the other measurements
+                    print(f"repeat {rep + 1}: {label} FAILED: {exc}", flush=True)
+                    times[key].append(float("nan"))
+                    continue
+                times[key].append(res["seconds"])
+                accuracies[key] = accuracies_of(res["rows"])
+                check = ""
+                if dtype == "float64":  # real work: every accuracy equals the study loop's
+                    same = sum(accuracies[key].get(k) == v for k, v in study_acc.items())
+                    check = f", accuracies equal to the study loop's: {same}/{len(study_acc)}"
+                print(f"repeat {rep + 1}: {label} {res['seconds']:.1f} s, "
+                      f"rows {len(res['rows'])}/{expected}{check}", flush=True)  # fmt: skip
+            if "sweep64" in accuracies and "sweep32" in accuracies:
+                acc64, acc32 = accuracies["sweep64"], accuracies["sweep32"]
+                float32_diffs = [
+                    abs(a - b)
+                    for k in acc64.keys() & acc32.keys()
+                    for a, b in zip(acc64[k], acc32[k])
+                ]
 
-            acc64, acc32 = accuracies_of(res64["rows"]), accuracies_of(res32["rows"])
-            expected = n_configs * len(grid["iterations"])
-            same = sum(acc64.get(k) == v for k, v in study_acc.items())
-            print(f"repeat {rep + 1}: study {seconds:.1f} s, "
-                  + (f"GridSearchCV {times['gridsearch'][-1]:.1f} s, " if times["gridsearch"] else "")
-                  + f"sweep-nn f64 {res64['seconds']:.1f} s, f32 {res32['seconds']:.1f} s; "
-                  f"rows {len(res64['rows'])}/{expected}, float64 accuracies equal to the study "
-                  f"loop's: {same}/{len(study_acc)}", flush=True)  # fmt: skip
-            float32_diffs = [
-                abs(a - b) for k in acc64.keys() & acc32.keys() for a, b in zip(acc64[k], acc32[k])
-            ]
+        def ratio(key, over):
+            return median([a / b for a, b in zip(times[key], times[over]) if not math.isnan(a / b)])
 
         print(f"\n## Whole grid, wall seconds (median of {args.repeats})\n")
-        print("| method | seconds | study / method | vs sweep-nn f64 | vs sweep-nn f32 |")
+        print("| method | seconds | study's loop / method | vs sweep-nn f64 | vs sweep-nn f32 |")
         print("| --- | ---: | ---: | ---: | ---: |")
-        study = median(times["study"])
-        rows = [("study's loop (serial)", "study"), ("GridSearchCV + MLPClassifier", "gridsearch"),
-                ("sweep-nn run, float64", "sweep64"), ("sweep-nn run, float32", "sweep32")]  # fmt: skip
-        for label, key in rows:
-            if not times[key]:
+        labels = {"study": "the study's loop (serial)", "gridsearch": "GridSearchCV + MLPClassifier",
+                  **{k: v[0] for k, v in SWEEPS.items()}}  # fmt: skip
+        for key, values in times.items():
+            if not values:
                 continue
-            t = median(times[key])
-            ratio64 = median([a / b for a, b in zip(times[key], times["sweep64"])])
-            ratio32 = median([a / b for a, b in zip(times[key], times["sweep32"])])
-            print(f"| {label} | {t:.1f} | {study / t:.2f}x | {ratio64:.2f}x | {ratio32:.2f}x |")
-        print(
-            f"\nratios are medians of per-repeat ratios; study / sweep-nn: "
-            f"{median([a / b for a, b in zip(times['study'], times['sweep64'])]):.2f}x (float64), "
-            f"{median([a / b for a, b in zip(times['study'], times['sweep32'])]):.2f}x (float32)"
-        )
+            print(f"| {labels[key]} | {median(values):.1f} | {ratio('study', key):.2f}x | "
+                  f"{ratio(key, 'sweep64'):.2f}x | {ratio(key, 'sweep32'):.2f}x |")  # fmt: skip
+        print("\nratios are medians of per-repeat ratios")
         if float32_diffs:
             print(
                 f"float32 vs float64 accuracy |diff| over {len(float32_diffs)} values "
