@@ -117,6 +117,9 @@ class TrainConfig(_Strict):
     init_scale: float = Field(0.01, gt=0)
     output: OutputName = "auto"  # auto: sigmoid (2 classes), softmax (more), linear (regression)
     loss_points: int = Field(100, ge=0)  # training-loss samples kept per run, for learning curves
+    # train small configurations that differ only in learning rate or seed side by side in
+    # one stacked array (same results; fit_seconds becomes the stack's time / stack_size)
+    stack: bool = False
 
 
 class SweepConfig(_Strict):

@@ -17,6 +17,12 @@ if TYPE_CHECKING:  # workers import this module: keep pydantic out of them
 
 
 STEP_OVERHEAD = 5000  # fixed cost of one training step, in example x hidden-unit units
+# Stacking (train: {stack: true}) pays where a step's fixed cost of NumPy calls outweighs its
+# per-element work: up to this many hidden units x examples per model. Larger layers train
+# alone, as they are no faster stacked. Stacks are capped so that work still spreads out.
+STACK_MAX_ELEMENTS = 8000
+STACK_MAX_MODELS = 8
+EXECUTION_ONLY = ("stack",)  # train settings that change how, not what, is computed
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,7 @@ class Job:
     init_scale: float
     output: str  # a key of network.OUTPUTS (resolved, never "auto")
     loss_points: int
+    stack: bool = False  # may train in a stack with jobs that differ only in rate and seed
 
     def cost(self, n_train: int) -> float:
         """Estimated training cost, for longest-first order: budget x steps x cost of a step.
@@ -63,8 +70,13 @@ def settings_fingerprint(cfg: SweepConfig) -> dict:
     return {
         "task": cfg.task,
         "data": cfg.data.resolved(),
-        "train": cfg.train.model_dump(mode="json"),
+        "train": result_settings(cfg.train.model_dump(mode="json")),
     }
+
+
+def result_settings(train: dict) -> dict:
+    """The train settings that decide results: all but :data:`EXECUTION_ONLY`."""
+    return {k: v for k, v in train.items() if k not in EXECUTION_ONLY}
 
 
 def _key(fingerprint: dict, **axes) -> str:
@@ -103,6 +115,36 @@ def expand(cfg: SweepConfig, output: str) -> list[Job]:
                 init_scale=cfg.train.init_scale,
                 output=output,
                 loss_points=cfg.train.loss_points,
+                stack=cfg.train.stack,
             )
         )
     return jobs
+
+
+def stacks(jobs: list[Job], n_train: int) -> list[list[Job]]:
+    """Split ``jobs`` into training runs: stacks of jobs trained together, or single jobs.
+
+    Jobs stack when they allow it, train full-batch on a small layer (hidden units x
+    examples <= :data:`STACK_MAX_ELEMENTS`) and agree on everything but learning rate and
+    seed. A group larger than :data:`STACK_MAX_MODELS` is cut into near-equal stacks.
+    Runs come in the order of their first job; order within a stack is kept.
+    """
+    groups: dict[object, list[Job]] = {}
+    for i, job in enumerate(jobs):
+        small = job.hidden_size * n_train <= STACK_MAX_ELEMENTS
+        if job.stack and job.batch_size is None and small:
+            shape = (job.hidden_size, job.activation, job.budgets, job.dtype, job.init,
+                     job.init_scale, job.output, job.loss_points)  # fmt: skip
+        else:
+            shape = i  # alone
+        groups.setdefault(shape, []).append(job)
+    runs = []
+    for group in groups.values():
+        n = -(-len(group) // STACK_MAX_MODELS)  # fewest stacks, as equal as can be
+        size, extra = divmod(len(group), n)
+        start = 0
+        for j in range(n):
+            end = start + size + (j < extra)
+            runs.append(group[start:end])
+            start = end
+    return runs

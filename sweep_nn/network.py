@@ -80,9 +80,10 @@ ACTIVATIONS: dict[str, Activation] = {
 
 
 def _softmax(Z: np.ndarray, out: np.ndarray) -> None:
-    np.subtract(Z, Z.max(axis=0, keepdims=True), out=out)
+    # classes along axis -2: (n_out, m) for one model, (models, n_out, m) for a stack
+    np.subtract(Z, Z.max(axis=-2, keepdims=True), out=out)
     np.exp(out, out=out)
-    out /= out.sum(axis=0, keepdims=True)
+    out /= out.sum(axis=-2, keepdims=True)
 
 
 def _identity(Z: np.ndarray, out: np.ndarray) -> None:
@@ -229,8 +230,41 @@ def pack(p: Params) -> np.ndarray:
     return flat
 
 
+def pack_stack(ps: list[Params]) -> np.ndarray:
+    """Move the parameters of several same-shaped models into one (models, size) buffer.
+
+    Row ``i`` holds ``ps[i]``, whose entries become views into it (values unchanged). A
+    single model is packed with :func:`pack` and its buffer returned as one row.
+    """
+    if len(ps) == 1:
+        return pack(ps[0])[None]
+    shapes = {name: ps[0][name].shape for name in PARAM_NAMES}
+    flat = np.empty((len(ps), sum(a.size for a in ps[0].values())), dtype=ps[0]["W1"].dtype)
+    for row, p in zip(flat, ps):
+        views = _views(row, shapes)
+        for name in PARAM_NAMES:
+            views[name][...] = p[name]
+        p.update(views)
+    return flat
+
+
+def _stacked_views(flat: np.ndarray, shapes: dict[str, tuple[int, int]]) -> Params:
+    """Like :func:`_views` for a (models, size) buffer: each entry gets a leading model axis."""
+    views, start = {}, 0
+    for name, shape in shapes.items():
+        size = shape[0] * shape[1]
+        views[name] = flat[:, start : start + size].reshape(len(flat), *shape)
+        start += size
+    return views
+
+
+def _flat_copy(p: Params) -> np.ndarray:
+    """A (1, size) buffer holding a copy of ``p``'s parameters, in pack order."""
+    return np.concatenate([p[name].ravel() for name in PARAM_NAMES])[None]
+
+
 class Workspace:
-    """Every buffer one forward/backward pass over ``m`` examples needs.
+    """Every buffer one forward/backward pass over ``m`` examples needs, for a stack of models.
 
     Parameters
     ----------
@@ -240,6 +274,9 @@ class Workspace:
         Keys of :data:`ACTIVATIONS` and :data:`OUTPUTS`.
     dtype : numpy dtype
         float64 (the study's) or float32.
+    n_models : int
+        How many models of these sizes train together (a leading "model" axis); they may
+        differ in their weights and learning rates, and see the same examples.
 
     Notes
     -----
@@ -249,30 +286,38 @@ class Workspace:
     What changes is the overhead around it: no array is allocated per step, the loss is
     not computed, the gradients and parameters each live in one buffer so that scaling
     and the update are one call each, and sigmoid hidden units get -Z straight from the
-    matrix product instead of negating Z.
+    matrix product instead of negating Z. In a stack, the matrix products are made model
+    by model (the same calls as for one model) and every elementwise pass and reduction
+    covers all models at once, which is where a stack of small models saves time: those
+    passes cost mostly their fixed call overhead.
     """
 
-    def __init__(self, n_in, n_hidden, n_out, m, activation, output, dtype=np.float64):
+    def __init__(self, n_in, n_hidden, n_out, m, activation, output, dtype=np.float64, n_models=1):
+        k = n_models
         self.activation = ACTIVATIONS[activation]
         self.output = OUTPUTS[output]
-        self.m = m
+        self.m, self.n_models = m, k
         self.dtype = np.dtype(dtype)
-        self.A1 = np.empty((n_hidden, m), dtype)  # Z1, A1 in place, then W2.T @ dZ2
-        self.G = np.empty((n_hidden, m), dtype)  # g'(Z1), then dZ1
-        self.Z2 = np.empty((n_out, m), dtype)  # Z2, then dZ2
-        self.A2 = np.empty((n_out, m), dtype)
-        self.grad = np.empty(n_hidden * (n_in + 1) + n_out * (n_hidden + 1), dtype)
-        self.grads = _views(self.grad, _shapes(n_in, n_hidden, n_out))  # views into grad
-        self._neg_W1 = np.empty((n_hidden, n_in), dtype)
+        self.shapes = _shapes(n_in, n_hidden, n_out)
+        self.A1 = np.empty((k, n_hidden, m), dtype)  # Z1, A1 in place, then W2.T @ dZ2
+        self.G = np.empty((k, n_hidden, m), dtype)  # g'(Z1), then dZ1
+        self.Z2 = np.empty((k, n_out, m), dtype)  # Z2, then dZ2
+        self.A2 = np.empty((k, n_out, m), dtype)
+        self.grad = np.empty((k, n_hidden * (n_in + 1) + n_out * (n_hidden + 1)), dtype)
+        self.grads = [_views(row, self.shapes) for row in self.grad]  # per model, into grad
+        self._neg_W1 = np.empty((k, n_hidden, n_in), dtype)
         self._inv_m = self.dtype.type(1.0 / m)
 
-    def passes(self, p: Params, X: np.ndarray, Y: np.ndarray | None = None):
-        """Return ``(forward, backward)``: argument-free functions bound to ``p``, ``X``, ``Y``.
+    def passes(self, flat: np.ndarray, X: np.ndarray, Y: np.ndarray | None = None):
+        """Return ``(forward, backward)``: argument-free functions bound to the models' packed
+        parameters ``flat`` (models, size), ``X`` and ``Y``.
 
         ``forward()`` fills A1, Z2 and A2; ``backward()`` then writes the gradients of the
-        mean loss into :attr:`grads` (overwriting Z2 and A1). Binding every array and ufunc
+        mean loss into :attr:`grad` (overwriting Z2 and A1). Binding every array and ufunc
         once keeps attribute and dict lookups out of the training loop.
         """
+        if len(flat) != self.n_models:
+            raise ValueError(f"{len(flat)} models for a workspace of {self.n_models}")
         dot, add, subtract, multiply, negative = (
             np.dot,
             np.add,
@@ -281,45 +326,60 @@ class Workspace:
             np.negative,
         )
         add_reduce = np.add.reduce
-        W1, b1, W2, b2 = (p[name] for name in PARAM_NAMES)
+        stacked = _stacked_views(flat, self.shapes)  # every model at once, for the biases
+        b1, b2 = stacked["b1"], stacked["b2"]
+        models = [_views(row, self.shapes) for row in flat]
         A1, G, Z2, A2 = self.A1, self.G, self.Z2, self.A2
-        gW1, gb1, gW2, gb2 = (self.grads[name] for name in PARAM_NAMES)
+        gb1, gb2 = (_stacked_views(self.grad, self.shapes)[name] for name in ("b1", "b2"))
         grad, inv_m, neg_W1 = self.grad, self._inv_m, self._neg_W1
         g, g_grad, g_of_negated = self.activation
         output_forward = self.output.forward
-        XT, A1T, W2T = X.T, A1.T, W2.T
+        XT = X.T
+        # the matrix products, model by model: (left, right, out) triples
+        first_layer = [(q["W1"], a1) for q, a1 in zip(models, A1)]
+        first_layer_negated = list(zip(neg_W1, A1))
+        second_layer = [(q["W2"], a1, z2) for q, a1, z2 in zip(models, A1, Z2)]
+        grad_W2 = [(z2, a1.T, gr["W2"]) for z2, a1, gr in zip(Z2, A1, self.grads)]
+        back = [(q["W2"].T, z2, a1) for q, z2, a1 in zip(models, Z2, A1)]
+        grad_W1 = [(gz, gr["W1"]) for gz, gr in zip(G, self.grads)]
 
         if g_of_negated is None:
 
             def hidden():
-                dot(W1, X, out=A1)
+                for w1, a1 in first_layer:
+                    dot(w1, X, out=a1)
                 add(A1, b1, out=A1)
                 g(A1)
 
         else:
 
             def hidden():
-                negative(W1, out=neg_W1)
-                dot(neg_W1, X, out=A1)
+                negative(stacked["W1"], out=neg_W1)
+                for nw1, a1 in first_layer_negated:
+                    dot(nw1, X, out=a1)
                 subtract(A1, b1, out=A1)  # -(W1 X + b1), exactly
                 g_of_negated(A1)
 
         def forward():
             hidden()
-            dot(W2, A1, out=Z2)
+            for w2, a1, z2 in second_layer:
+                dot(w2, a1, out=z2)
             add(Z2, b2, out=Z2)
             output_forward(Z2, A2)
 
         def backward():
             subtract(A2, Y, out=Z2)  # dZ2
-            dot(Z2, A1T, out=gW2)
-            add_reduce(Z2, axis=1, keepdims=True, out=gb2)
+            for z2, a1t, gw2 in grad_W2:
+                dot(z2, a1t, out=gw2)
+            add_reduce(Z2, axis=2, keepdims=True, out=gb2)
             g_grad(A1, G)
-            dot(W2T, Z2, out=A1)  # A1 is no longer needed: it takes W2.T @ dZ2
+            for w2t, z2, a1 in back:
+                dot(w2t, z2, out=a1)  # A1 is no longer needed: it takes W2.T @ dZ2
             multiply(G, A1, out=G)  # dZ1
-            dot(G, XT, out=gW1)
-            add_reduce(G, axis=1, keepdims=True, out=gb1)
-            multiply(grad, inv_m, out=grad)  # all four gradients at once
+            for gz, gw1 in grad_W1:
+                dot(gz, XT, out=gw1)
+            add_reduce(G, axis=2, keepdims=True, out=gb1)
+            multiply(grad, inv_m, out=grad)  # all four gradients of every model at once
 
         return forward, backward
 
@@ -329,10 +389,18 @@ class Workspace:
         ``p`` is packed first (see :func:`pack`); ``X`` (n_in, m) and ``Y`` (n_out, m) are
         read at every step, so a caller may refill them in place between calls.
         """
-        flat = pack(p)
-        forward, backward = self.passes(p, X, Y)
-        grad, lr = self.grad, self.dtype.type(learning_rate)
-        multiply, subtract = np.multiply, np.subtract
+        return self.stack_trainer([p], X, Y, [learning_rate])
+
+    def stack_trainer(self, ps: list[Params], X, Y, learning_rates: list[float]):
+        """:meth:`trainer` for a stack: model ``i`` has parameters ``ps[i]`` and rate
+        ``learning_rates[i]``; each model's steps are exactly those it would take alone."""
+        flat = pack_stack(ps)
+        forward, backward = self.passes(flat, X, Y)
+        grad, multiply, subtract = self.grad, np.multiply, np.subtract
+        if len(ps) == 1:
+            lr = self.dtype.type(learning_rates[0])
+        else:
+            lr = np.array(learning_rates, dtype=self.dtype)[:, None]  # one rate per row
 
         def run(n: int) -> None:
             for _ in range(n):
@@ -344,14 +412,14 @@ class Workspace:
         return run
 
     def forward(self, p: Params, X: np.ndarray) -> np.ndarray:
-        """Fill A1, Z2 and A2 for inputs ``X`` (n_in, m); return A2 (n_out, m)."""
-        self.passes(p, X)[0]()
-        return self.A2
+        """Fill A1, Z2 and A2 for inputs ``X`` (n_in, m); return A2 (n_out, m) of model 0."""
+        self.passes(_flat_copy(p), X)[0]()
+        return self.A2[0]
 
     def backward(self, p: Params, X: np.ndarray, Y: np.ndarray) -> Params:
         """Gradients of the mean loss after :meth:`forward`; overwrites Z2, A1 and G."""
-        self.passes(p, X, Y)[1]()
-        return self.grads
+        self.passes(_flat_copy(p), X, Y)[1]()
+        return self.grads[0]
 
     def step(self, p: Params, X: np.ndarray, Y: np.ndarray, learning_rate: float) -> None:
         """One gradient-descent step on ``p``, in place (``p`` is packed, see :func:`pack`)."""
@@ -370,7 +438,7 @@ def forward(
     """Return (Z2, A2) for inputs ``X`` (n_in, m), allocating fresh arrays."""
     ws = _workspace_for(p, X, activation, output)
     A2 = ws.forward(p, X)
-    return ws.Z2.copy(), A2.copy()
+    return ws.Z2[0].copy(), A2.copy()
 
 
 def loss(p: Params, X: np.ndarray, Y: np.ndarray, activation: str, output: str) -> float:

@@ -34,9 +34,9 @@ COLUMNS = [
     "config_id", "hidden_size", "activation", "learning_rate", "iterations", "batch_size", "seed",
     "train_acc", "dev_acc", "gap", "train_loss", "dev_loss",
     "train_r2", "dev_r2", "train_rmse", "dev_rmse",
-    "fit_seconds", "status", "diverged_at", "error", "dtype", "key", "params_path",
+    "fit_seconds", "status", "diverged_at", "error", "dtype", "key", "params_path", "stack_size",
 ]  # fmt: skip
-INT_COLUMNS = {"hidden_size", "iterations", "seed", "diverged_at"}
+INT_COLUMNS = {"hidden_size", "iterations", "seed", "diverged_at", "stack_size"}
 FLOAT_COLUMNS = {
     "learning_rate", "train_acc", "dev_acc", "gap", "train_loss", "dev_loss",
     "train_r2", "dev_r2", "train_rmse", "dev_rmse", "fit_seconds",

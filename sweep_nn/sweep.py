@@ -125,7 +125,8 @@ def _prepare_folder(cfg: SweepConfig, out_dir: Path, fresh: bool) -> Path | None
     if copy.exists():
         try:
             old = yaml.safe_load(copy.read_text())
-            old_fp = {"task": old["task"], "data": old["data"], "train": old["train"]}
+            train = grid.result_settings(old["train"])
+            old_fp = {"task": old["task"], "data": old["data"], "train": train}
         except (OSError, yaml.YAMLError, KeyError, TypeError):  # unreadable: not the same sweep
             old_fp = None
         if old_fp != grid.settings_fingerprint(cfg):
@@ -142,20 +143,24 @@ def _prepare_folder(cfg: SweepConfig, out_dir: Path, fresh: bool) -> Path | None
 
 
 def plan_tasks(jobs: list[grid.Job], n_workers: int, n_train: int) -> list[list[grid.Job]]:
-    """Longest job first; the smallest are grouped so each dispatch carries real work."""
-    cost = {job.keys[0]: job.cost(n_train) for job in jobs}
-    jobs = sorted(jobs, key=lambda j: cost[j.keys[0]], reverse=True)
-    floor = sum(cost.values()) / (n_workers * 100)
+    """Longest training run first; the smallest are grouped so each dispatch carries real
+    work. A run is one job, or a stack of jobs trained together (:func:`grid.stacks`),
+    which always travels whole."""
+    runs = [(sum(j.cost(n_train) for j in run), run) for run in grid.stacks(jobs, n_train)]
+    runs.sort(key=lambda item: item[0], reverse=True)
+    floor = sum(cost for cost, _ in runs) / (n_workers * 100)
     tasks: list[list[grid.Job]] = []
     group: list[grid.Job] = []
-    for job in jobs:
-        if cost[job.keys[0]] >= floor:
-            tasks.append([job])
+    group_cost = 0.0
+    for cost, run in runs:
+        if cost >= floor:
+            tasks.append(list(run))
             continue
-        group.append(job)
-        if sum(cost[j.keys[0]] for j in group) >= floor:
+        group += run
+        group_cost += cost
+        if group_cost >= floor:
             tasks.append(group)
-            group = []
+            group, group_cost = [], 0.0
     if group:
         tasks.append(group)
     return tasks

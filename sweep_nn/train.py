@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import network
-from .grid import Job
+from .grid import Job, stacks
 
 
 @dataclass
@@ -54,21 +54,24 @@ def _stops(budgets: tuple[int, ...], loss_points: int) -> tuple[list[int], set[i
     return sorted(record | set(budgets) | {0}), record
 
 
-def _make_advance(job: Job, data: TrainingData, p: network.Params, rng, dtype):
-    """A function ``advance(n)`` that runs ``n`` iterations on ``p`` in place.
+def _make_advance(jobs: list[Job], data: TrainingData, ps: list[network.Params], rng, dtype):
+    """A function ``advance(n)`` that runs ``n`` iterations on every ``ps[i]`` in place.
 
-    An iteration is one full-batch step, or one shuffled pass over the data in batches.
+    An iteration is one full-batch step, or one shuffled pass over the data in batches
+    (mini-batch jobs always train alone: ``jobs`` then holds one job).
     """
     X = data.X_train.astype(dtype)
     Y = data.Y_train.astype(dtype)
     n_in, m = X.shape
+    job = jobs[0]
     n_out, h = Y.shape[0], job.hidden_size
-    lr = job.learning_rate
     if job.batch_size is None or job.batch_size >= m:
-        ws = network.Workspace(n_in, h, n_out, m, job.activation, job.output, dtype)
-        return ws.trainer(p, X, Y, lr)
+        ws = network.Workspace(n_in, h, n_out, m, job.activation, job.output, dtype, len(jobs))
+        return ws.stack_trainer(ps, X, Y, [j.learning_rate for j in jobs])
+    if len(jobs) != 1:
+        raise ValueError("mini-batch jobs train alone")
 
-    size = job.batch_size
+    size, (p,), lr = job.batch_size, ps, job.learning_rate
     batches = {}  # batch length -> (X buffer, Y buffer, run), refilled in place each batch
     for b in {size, m % size} - {0}:
         Xb, Yb = np.empty((n_in, b), dtype), np.empty((n_out, b), dtype)
@@ -99,43 +102,64 @@ def train(job: Job, data: TrainingData) -> list[dict]:
     Each result is ``{"row": {...metrics...}, "params": {...arrays..., "loss_curve": ...}}``;
     ``params`` is None when the run diverged before that budget.
     """
-    dtype = np.dtype(job.dtype).type
-    rng = np.random.RandomState(job.seed)
+    return train_stack([job], data)[0]
+
+
+def train_stack(jobs: list[Job], data: TrainingData) -> list[list[dict]]:
+    """Train ``jobs`` side by side in one stack (see :func:`grid.stacks`); results per job.
+
+    Each model takes exactly the steps it would take alone. The time spent stepping is
+    shared: every row's ``fit_seconds`` is that time divided by ``stack_size``.
+    """
+    first, k = jobs[0], len(jobs)
+    dtype = np.dtype(first.dtype).type
     n_in, n_out = data.X_train.shape[0], data.Y_train.shape[0]
-    p = network.init_params(n_in, job.hidden_size, n_out, rng, job.init, job.init_scale, dtype)
-    advance = _make_advance(job, data, p, rng, dtype)
-    stops, record = _stops(job.budgets, job.loss_points)
-    curve_it: list[int] = []
-    curve_loss: list[float] = []
-    results, elapsed, done, diverged_at = [], 0.0, 0, None
+    ps, rngs = [], []
+    for job in jobs:
+        rngs.append(np.random.RandomState(job.seed))
+        ps.append(
+            network.init_params(
+                n_in, job.hidden_size, n_out, rngs[-1], job.init, job.init_scale, dtype
+            )
+        )
+    advance = _make_advance(jobs, data, ps, rngs[0], dtype)
+    stops, record = _stops(first.budgets, first.loss_points)
+    X_train = data.X_train.astype(dtype)
+    curves = [([], []) for _ in jobs]  # per job: (iterations, losses)
+    results: list[list[dict]] = [[] for _ in jobs]
+    diverged_at: list[int | None] = [None] * k
+    elapsed, done = 0.0, 0
     with np.errstate(all="ignore"):  # overflow is detected below and reported as divergence
         for stop in stops:
             t0 = time.perf_counter()
             advance(stop - done)
             elapsed += time.perf_counter() - t0
             done = stop
-            if stop in record:
-                value = network.loss(
-                    p, data.X_train.astype(dtype), data.Y_train, job.activation, job.output
-                )
-                curve_it.append(stop)
-                curve_loss.append(value)
-                if not np.isfinite(value):
-                    diverged_at = stop
-            if diverged_at is None and not _finite(p):
-                diverged_at = stop
-            if diverged_at is not None:
+            for i, (job, p, (curve_it, curve_loss)) in enumerate(zip(jobs, ps, curves)):
+                if diverged_at[i] is not None:
+                    continue  # it keeps stepping with its stack, unrecorded
+                if stop in record:
+                    value = network.loss(p, X_train, data.Y_train, job.activation, job.output)
+                    curve_it.append(stop)
+                    curve_loss.append(value)
+                    if not np.isfinite(value):
+                        diverged_at[i] = stop
+                if diverged_at[i] is None and not _finite(p):
+                    diverged_at[i] = stop
+                if diverged_at[i] is None and stop in job.budgets:
+                    results[i].append(
+                        _snapshot(job, data, p, stop, elapsed / k, k, curve_it, curve_loss)
+                    )
+            if all(d is not None for d in diverged_at):
                 break
-            if stop in job.budgets:
-                results.append(_snapshot(job, data, p, stop, elapsed, curve_it, curve_loss))
-    for budget in job.budgets[len(results) :]:
-        results.append(
-            {"row": _row(job, budget, elapsed, "diverged", diverged_at=diverged_at), "params": None}
-        )
+    for job, job_results, at in zip(jobs, results, diverged_at):
+        for budget in job.budgets[len(job_results) :]:
+            row = _row(job, budget, elapsed / k, "diverged", stack_size=k, diverged_at=at)
+            job_results.append({"row": row, "params": None})
     return results
 
 
-def _snapshot(job, data, p, budget, elapsed, curve_it, curve_loss) -> dict:
+def _snapshot(job, data, p, budget, elapsed, stack_size, curve_it, curve_loss) -> dict:
     train_m = score(
         p,
         data.X_train.astype(p["W1"].dtype),
@@ -147,7 +171,7 @@ def _snapshot(job, data, p, budget, elapsed, curve_it, curve_loss) -> dict:
     dev_m = score(
         p, data.X_dev.astype(p["W1"].dtype), data.Y_dev, data.labels_dev, job.activation, job.output
     )
-    row = _row(job, budget, elapsed, "ok")
+    row = _row(job, budget, elapsed, "ok", stack_size=stack_size)
     row["train_loss"], row["dev_loss"] = train_m["loss"], dev_m["loss"]
     if "acc" in train_m:
         row["train_acc"], row["dev_acc"] = train_m["acc"], dev_m["acc"]
@@ -161,7 +185,7 @@ def _snapshot(job, data, p, budget, elapsed, curve_it, curve_loss) -> dict:
     return {"row": row, "params": params}
 
 
-def _row(job: Job, budget: int, elapsed: float, status: str, **extra) -> dict:
+def _row(job: Job, budget: int, elapsed: float, status: str, stack_size=1, **extra) -> dict:
     i = job.budgets.index(budget)
     return {
         "config_id": job.config_ids[i],
@@ -174,17 +198,23 @@ def _row(job: Job, budget: int, elapsed: float, status: str, **extra) -> dict:
         "seed": job.seed,
         "dtype": job.dtype,
         "fit_seconds": elapsed,
+        "stack_size": stack_size,
         "status": status,
         **extra,
     }
 
 
-def run_job(job: Job, data: TrainingData) -> list[dict]:
-    """Worker entry point: :func:`train`, with any exception recorded as ``status=failed``."""
+def run_stack(jobs: list[Job], data: TrainingData) -> list[list[dict]]:
+    """:func:`train_stack`, with any exception recorded as ``status=failed`` for its jobs."""
     try:
-        return train(job, data)
+        return train_stack(jobs, data)
     except Exception as exc:  # noqa: BLE001 - one configuration's failure must not stop the sweep
-        return failed(job, f"{type(exc).__name__}: {exc}")
+        return [failed(job, f"{type(exc).__name__}: {exc}") for job in jobs]
+
+
+def run_job(job: Job, data: TrainingData) -> list[dict]:
+    """Worker entry point for one job: :func:`run_stack` of it alone."""
+    return run_stack([job], data)[0]
 
 
 def failed(job: Job, message: str) -> list[dict]:
@@ -196,5 +226,9 @@ def failed(job: Job, message: str) -> list[dict]:
 
 
 def run_jobs(jobs: list[Job], data: TrainingData) -> list[list[dict]]:
-    """Worker entry point for a group of small jobs sent together."""
-    return [run_job(job, data) for job in jobs]
+    """Worker entry point for a task: its jobs, stacked where :func:`grid.stacks` says."""
+    return [
+        job_results
+        for run in stacks(jobs, data.X_train.shape[1])
+        for job_results in run_stack(run, data)
+    ]
