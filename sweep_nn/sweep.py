@@ -23,8 +23,8 @@ from pathlib import Path
 
 import yaml
 
+from . import baseline, grid, store
 from . import data as data_mod
-from . import grid, store
 from .config import SweepConfig
 from .errors import ConfigError, LockedError, StorageError, UsageError
 from .train import TrainingData, failed, run_jobs
@@ -347,34 +347,12 @@ class _Background:
         return self._out["value"]
 
 
-def baseline(ds: data_mod.Dataset) -> dict:
-    """Logistic (classification) or linear (regression) regression on the same split."""
-    import numpy as np
-
-    if ds.task == "classification":
-        from sklearn.linear_model import LogisticRegression
-
-        model = LogisticRegression(max_iter=5000).fit(ds.X_train, ds.y_train)
-        train, dev = (
-            100.0 * model.score(X, y) for X, y in ((ds.X_train, ds.y_train), (ds.X_dev, ds.y_dev))
-        )
-        return {"model": "logistic regression", "train_acc": float(train), "dev_acc": float(dev)}
-    from sklearn.linear_model import LinearRegression
-
-    model = LinearRegression().fit(ds.X_train, ds.y_train)
-    out = {"model": "linear regression"}
-    for split, X, y in (("train", ds.X_train, ds.y_train), ("dev", ds.X_dev, ds.y_dev)):
-        out[f"{split}_r2"] = float(model.score(X, y))
-        out[f"{split}_rmse"] = float(np.sqrt(np.mean((model.predict(X) - y) ** 2)))
-    return out
-
-
 def _saved_or_fitted_baseline(path: Path, ds: data_mod.Dataset) -> dict:
     """The baseline saved by an earlier run on this folder (same data), or a new fit."""
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):
-        return baseline(ds)
+        return baseline.fit(ds)
 
 
 # --- the sweep -------------------------------------------------------------------------------
