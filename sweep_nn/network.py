@@ -183,50 +183,71 @@ def init_params(
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 
 
-def _shapes(n_in: int, n_hidden: int, n_out: int) -> dict[str, tuple[int, int]]:
-    return {"W1": (n_hidden, n_in), "b1": (n_hidden, 1), "W2": (n_out, n_hidden), "b2": (n_out, 1)}
+class Layout(NamedTuple):
+    """Where each parameter of a model lives in its packed buffer.
+
+    ``[W1 | b1]`` comes first as one (n_hidden, n_in + 1) block, so that ``W1 X + b1`` is a
+    single matrix product with a row of ones under ``X``; then ``W2`` and ``b2``.
+    """
+
+    n_in: int
+    n_hidden: int
+    n_out: int
+
+    @classmethod
+    def of(cls, p: Params) -> Layout:
+        (n_hidden, n_in), n_out = p["W1"].shape, p["W2"].shape[0]
+        return cls(n_in, n_hidden, n_out)
+
+    @property
+    def size(self) -> int:
+        return self.n_hidden * (self.n_in + 1) + self.n_out * (self.n_hidden + 1)
+
+    def views(self, flat: np.ndarray) -> Params:
+        """Views into ``flat``: (size,) for one model, or (models, size) for a stack, whose
+        views then have a leading model axis. ``W1b1`` is the ``[W1 | b1]`` block."""
+        lead, n, h, o = flat.shape[:-1], self.n_in, self.n_hidden, self.n_out
+        first = flat[..., : h * (n + 1)].reshape(*lead, h, n + 1)
+        second = flat[..., h * (n + 1) :]
+        return {
+            "W1": first[..., :n],
+            "b1": first[..., n:],
+            "W2": second[..., : o * h].reshape(*lead, o, h),
+            "b2": second[..., o * h :].reshape(*lead, o, 1),
+            "W1b1": first,
+        }
+
+    def fill(self, flat: np.ndarray, p: Params) -> Params:
+        """Copy ``p`` into ``flat`` (size,); return the views, for ``p.update``."""
+        views = self.views(flat)
+        for name in PARAM_NAMES:
+            views[name][...] = p[name]
+        return {name: views[name] for name in PARAM_NAMES}
 
 
-def _views(flat: np.ndarray, shapes: dict[str, tuple[int, int]]) -> Params:
-    """Consecutive slices of ``flat`` shaped as ``shapes``, in order."""
-    views, start = {}, 0
-    for name, shape in shapes.items():
-        size = shape[0] * shape[1]
-        views[name] = flat[start : start + size].reshape(shape)
-        start += size
-    return views
-
-
-def _shared_buffer(arrays: list[np.ndarray]) -> np.ndarray | None:
-    """The 1-D buffer ``arrays`` tile exactly, one after the other; None if there is none."""
-    base = arrays[0].base
-    if base is None or base.ndim != 1 or not base.flags.c_contiguous:
+def _packed_in(p: Params, layout: Layout) -> np.ndarray | None:
+    """The buffer ``p`` is packed in (its entries are its :meth:`Layout.views`), or None."""
+    base = p["W1"].base
+    if base is None or base.ndim != 1 or base.size != layout.size or base.dtype != p["W1"].dtype:
         return None
-    address = base.__array_interface__["data"][0]
-    for a in arrays:
-        if a.base is not base or not a.flags.c_contiguous:
-            return None
-        if a.__array_interface__["data"][0] != address:
-            return None
-        address += a.nbytes
-    return base if address == base.__array_interface__["data"][0] + base.nbytes else None
+    views = layout.views(base)
+    same = all(
+        p[name].__array_interface__ == views[name].__array_interface__ for name in PARAM_NAMES
+    )
+    return base if same else None
 
 
 def pack(p: Params) -> np.ndarray:
-    """Move ``p``'s arrays into one contiguous buffer and return it.
+    """Move ``p``'s arrays into one buffer laid out by :class:`Layout` and return it.
 
     The values do not change; ``p``'s entries become views into the buffer, so a single
     ufunc call updates every parameter. A ``p`` that is already packed is left as it is.
     """
-    arrays = [p[name] for name in PARAM_NAMES]
-    flat = _shared_buffer(arrays)
-    if flat is not None:
-        return flat
-    flat = np.empty(sum(a.size for a in arrays), dtype=arrays[0].dtype)
-    views = _views(flat, {name: a.shape for name, a in zip(PARAM_NAMES, arrays)})
-    for name, a in zip(PARAM_NAMES, arrays):
-        views[name][...] = a
-    p.update(views)
+    layout = Layout.of(p)
+    flat = _packed_in(p, layout)
+    if flat is None:
+        flat = np.empty(layout.size, dtype=p["W1"].dtype)
+        p.update(layout.fill(flat, p))
     return flat
 
 
@@ -238,29 +259,19 @@ def pack_stack(ps: list[Params]) -> np.ndarray:
     """
     if len(ps) == 1:
         return pack(ps[0])[None]
-    shapes = {name: ps[0][name].shape for name in PARAM_NAMES}
-    flat = np.empty((len(ps), sum(a.size for a in ps[0].values())), dtype=ps[0]["W1"].dtype)
+    layout = Layout.of(ps[0])
+    flat = np.empty((len(ps), layout.size), dtype=ps[0]["W1"].dtype)
     for row, p in zip(flat, ps):
-        views = _views(row, shapes)
-        for name in PARAM_NAMES:
-            views[name][...] = p[name]
-        p.update(views)
+        p.update(layout.fill(row, p))
     return flat
 
 
-def _stacked_views(flat: np.ndarray, shapes: dict[str, tuple[int, int]]) -> Params:
-    """Like :func:`_views` for a (models, size) buffer: each entry gets a leading model axis."""
-    views, start = {}, 0
-    for name, shape in shapes.items():
-        size = shape[0] * shape[1]
-        views[name] = flat[:, start : start + size].reshape(len(flat), *shape)
-        start += size
-    return views
-
-
 def _flat_copy(p: Params) -> np.ndarray:
-    """A (1, size) buffer holding a copy of ``p``'s parameters, in pack order."""
-    return np.concatenate([p[name].ravel() for name in PARAM_NAMES])[None]
+    """A (1, size) buffer holding a copy of ``p``'s parameters."""
+    layout = Layout.of(p)
+    flat = np.empty((1, layout.size), dtype=p["W1"].dtype)
+    layout.fill(flat[0], p)
+    return flat
 
 
 class Workspace:
@@ -298,14 +309,17 @@ class Workspace:
         self.output = OUTPUTS[output]
         self.m, self.n_models = m, k
         self.dtype = np.dtype(dtype)
-        self.shapes = _shapes(n_in, n_hidden, n_out)
+        self.layout = Layout(n_in, n_hidden, n_out)
+        self.X1 = np.ones((n_in + 1, m), dtype)  # the inputs, over a row of ones
+        self.X = self.X1[:n_in]  # where the inputs go (a caller may refill it between steps)
         self.A1 = np.empty((k, n_hidden, m), dtype)  # Z1, A1 in place, then W2.T @ dZ2
         self.G = np.empty((k, n_hidden, m), dtype)  # g'(Z1), then dZ1
         self.Z2 = np.empty((k, n_out, m), dtype)  # Z2, then dZ2
         self.A2 = np.empty((k, n_out, m), dtype)
-        self.grad = np.empty((k, n_hidden * (n_in + 1) + n_out * (n_hidden + 1)), dtype)
-        self.grads = [_views(row, self.shapes) for row in self.grad]  # per model, into grad
-        self._neg_W1 = np.empty((k, n_hidden, n_in), dtype)
+        self.grad = np.empty((k, self.layout.size), dtype)
+        self.grads = [self.layout.views(row) for row in self.grad]  # per model, into grad
+        self._gW1 = np.empty((k, n_hidden, n_in), dtype)  # dW1 before it joins grad's block
+        self._neg_W1b1 = np.empty((k, n_hidden, n_in + 1), dtype)
         self._inv_m = self.dtype.type(1.0 / m)
 
     def passes(self, flat: np.ndarray, X: np.ndarray, Y: np.ndarray | None = None):
@@ -326,38 +340,42 @@ class Workspace:
             np.negative,
         )
         add_reduce = np.add.reduce
-        stacked = _stacked_views(flat, self.shapes)  # every model at once, for the biases
-        b1, b2 = stacked["b1"], stacked["b2"]
-        models = [_views(row, self.shapes) for row in flat]
+        if X is not self.X:
+            np.copyto(self.X, X)
+        X1, XT, layout = self.X1, self.X.T, self.layout
+        stacked = layout.views(flat)  # every model at once
+        models = [layout.views(row) for row in flat]  # model by model, for the products
+        b2 = stacked["b2"]
         A1, G, Z2, A2 = self.A1, self.G, self.Z2, self.A2
-        gb1, gb2 = (_stacked_views(self.grad, self.shapes)[name] for name in ("b1", "b2"))
-        grad, inv_m, neg_W1 = self.grad, self._inv_m, self._neg_W1
+        g_stacked = layout.views(self.grad)
+        gW1, gb1, gb2, gW1_tmp = g_stacked["W1"], g_stacked["b1"], g_stacked["b2"], self._gW1
+        grad, inv_m, neg_W1b1 = self.grad, self._inv_m, self._neg_W1b1
         g, g_grad, g_of_negated = self.activation
         output_forward = self.output.forward
-        XT = X.T
+        copyto = np.copyto
         # the matrix products, model by model: (left, right, out) triples
-        first_layer = [(q["W1"], a1) for q, a1 in zip(models, A1)]
-        first_layer_negated = list(zip(neg_W1, A1))
+        first_layer = [(q["W1b1"], a1) for q, a1 in zip(models, A1)]
+        first_layer_negated = list(zip(neg_W1b1, A1))
         second_layer = [(q["W2"], a1, z2) for q, a1, z2 in zip(models, A1, Z2)]
         grad_W2 = [(z2, a1.T, gr["W2"]) for z2, a1, gr in zip(Z2, A1, self.grads)]
         back = [(q["W2"].T, z2, a1) for q, z2, a1 in zip(models, Z2, A1)]
-        grad_W1 = [(gz, gr["W1"]) for gz, gr in zip(G, self.grads)]
+        grad_W1 = list(zip(G, gW1_tmp))
 
+        # W1 X + b1 as one product, [W1 | b1] [X; 1]: exactly the study's sum, as the
+        # product accumulates w.x first and then adds b1 x 1, one rounding per step
         if g_of_negated is None:
 
             def hidden():
-                for w1, a1 in first_layer:
-                    dot(w1, X, out=a1)
-                add(A1, b1, out=A1)
+                for w1b1, a1 in first_layer:
+                    dot(w1b1, X1, out=a1)
                 g(A1)
 
         else:
 
             def hidden():
-                negative(stacked["W1"], out=neg_W1)
-                for nw1, a1 in first_layer_negated:
-                    dot(nw1, X, out=a1)
-                subtract(A1, b1, out=A1)  # -(W1 X + b1), exactly
+                negative(stacked["W1b1"], out=neg_W1b1)
+                for nw1b1, a1 in first_layer_negated:
+                    dot(nw1b1, X1, out=a1)  # -(W1 X + b1), exactly
                 g_of_negated(A1)
 
         def forward():
@@ -378,6 +396,7 @@ class Workspace:
             multiply(G, A1, out=G)  # dZ1
             for gz, gw1 in grad_W1:
                 dot(gz, XT, out=gw1)
+            copyto(gW1, gW1_tmp)  # into the [dW1 | db1] block of every model
             add_reduce(G, axis=2, keepdims=True, out=gb1)
             multiply(grad, inv_m, out=grad)  # all four gradients of every model at once
 
@@ -386,8 +405,9 @@ class Workspace:
     def trainer(self, p: Params, X: np.ndarray, Y: np.ndarray, learning_rate: float):
         """Return ``run(n)``, which takes ``n`` gradient-descent steps on ``p`` in place.
 
-        ``p`` is packed first (see :func:`pack`); ``X`` (n_in, m) and ``Y`` (n_out, m) are
-        read at every step, so a caller may refill them in place between calls.
+        ``p`` is packed first (see :func:`pack`). ``X`` (n_in, m) is copied into :attr:`X`
+        unless it is :attr:`X` itself; :attr:`X` and ``Y`` (n_out, m) are read at every
+        step, so a caller may refill them in place between calls.
         """
         return self.stack_trainer([p], X, Y, [learning_rate])
 
@@ -419,7 +439,7 @@ class Workspace:
     def backward(self, p: Params, X: np.ndarray, Y: np.ndarray) -> Params:
         """Gradients of the mean loss after :meth:`forward`; overwrites Z2, A1 and G."""
         self.passes(_flat_copy(p), X, Y)[1]()
-        return self.grads[0]
+        return {name: self.grads[0][name] for name in PARAM_NAMES}
 
     def step(self, p: Params, X: np.ndarray, Y: np.ndarray, learning_rate: float) -> None:
         """One gradient-descent step on ``p``, in place (``p`` is packed, see :func:`pack`)."""

@@ -74,9 +74,9 @@ def _make_advance(jobs: list[Job], data: TrainingData, ps: list[network.Params],
     size, (p,), lr = job.batch_size, ps, job.learning_rate
     batches = {}  # batch length -> (X buffer, Y buffer, run), refilled in place each batch
     for b in {size, m % size} - {0}:
-        Xb, Yb = np.empty((n_in, b), dtype), np.empty((n_out, b), dtype)
         ws = network.Workspace(n_in, h, n_out, b, job.activation, job.output, dtype)
-        batches[b] = (Xb, Yb, ws.trainer(p, Xb, Yb, lr))
+        Yb = np.empty((n_out, b), dtype)
+        batches[b] = (ws.X, Yb, ws.trainer(p, ws.X, Yb, lr))  # ws.X: the batch's inputs
     take = np.take
 
     def advance(n: int) -> None:
