@@ -6,6 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
+from problems import examples
 
 from sweep_nn import config, grid, network, train
 
@@ -50,13 +51,7 @@ def reference_step(p, X, Y, activation, output, lr):
 
 def _problem(output, m=37, n_in=3, n_hidden=4, seed=0):
     rng = np.random.RandomState(seed)
-    X = rng.randn(n_in, m)
-    if output == "sigmoid":
-        Y = (rng.rand(1, m) > 0.5).astype(float)
-    elif output == "softmax":
-        Y = np.eye(3)[:, rng.randint(0, 3, m)]
-    else:
-        Y = rng.randn(2, m)
+    X, Y = examples(output, rng, m, n_in)
     p = network.init_params(n_in, n_hidden, Y.shape[0], rng, init_scale=0.5)
     return p, X, Y
 

@@ -15,6 +15,7 @@ import types
 import numpy as np
 import pytest
 import yaml
+from problems import examples
 
 from sweep_nn import data as data_mod
 from sweep_nn import grid, network, store, sweep
@@ -35,14 +36,7 @@ def _without(row, columns=EXECUTION_COLUMNS):
 
 
 def _data(output, m=37, n_in=3, dtype=np.float64):
-    rng = np.random.RandomState(0)
-    X = rng.randn(n_in, m)
-    if output == "sigmoid":
-        Y = (rng.rand(1, m) > 0.5).astype(float)
-    elif output == "softmax":
-        Y = np.eye(3)[:, rng.randint(0, 3, m)]
-    else:
-        Y = rng.randn(2, m)
+    X, Y = examples(output, np.random.RandomState(0), m, n_in)
     return X.astype(dtype), Y.astype(dtype)
 
 
