@@ -353,7 +353,7 @@ class Workspace:
         g, g_grad, g_of_negated = self.activation
         output_forward = self.output.forward
         copyto = np.copyto
-        # the matrix products, model by model: (left, right, out) triples
+        # the matrix products, model by model: their operands, bound once
         first_layer = [(q["W1b1"], a1) for q, a1 in zip(models, A1)]
         first_layer_negated = list(zip(neg_W1b1, A1))
         second_layer = [(q["W2"], a1, z2) for q, a1, z2 in zip(models, A1, Z2)]
@@ -361,8 +361,9 @@ class Workspace:
         back = [(q["W2"].T, z2, a1) for q, z2, a1 in zip(models, Z2, A1)]
         grad_W1 = list(zip(G, gW1_tmp))
 
-        # W1 X + b1 as one product, [W1 | b1] [X; 1]: exactly the study's sum, as the
-        # product accumulates w.x first and then adds b1 x 1, one rounding per step
+        # W1 X + b1 as one product, [W1 | b1] [X; 1]: the product accumulates w.x, then
+        # adds b1 x 1 with one rounding, as the study's separate add does (the
+        # reproduction tests check this against the study's loop on the installed BLAS)
         if g_of_negated is None:
 
             def hidden():

@@ -128,6 +128,7 @@ def train_stack(jobs: list[Job], data: TrainingData) -> list[list[dict]]:
     curves = [([], []) for _ in jobs]  # per job: (iterations, losses)
     results: list[list[dict]] = [[] for _ in jobs]
     diverged_at: list[int | None] = [None] * k
+    stopped = [0.0] * k  # stepping time when each job's training ended
     elapsed, done = 0.0, 0
     with np.errstate(all="ignore"):  # overflow is detected below and reported as divergence
         for stop in stops:
@@ -146,15 +147,16 @@ def train_stack(jobs: list[Job], data: TrainingData) -> list[list[dict]]:
                         diverged_at[i] = stop
                 if diverged_at[i] is None and not _finite(p):
                     diverged_at[i] = stop
+                stopped[i] = elapsed
                 if diverged_at[i] is None and stop in job.budgets:
                     results[i].append(
                         _snapshot(job, data, p, stop, elapsed / k, k, curve_it, curve_loss)
                     )
             if all(d is not None for d in diverged_at):
                 break
-    for job, job_results, at in zip(jobs, results, diverged_at):
+    for job, job_results, at, seconds in zip(jobs, results, diverged_at, stopped):
         for budget in job.budgets[len(job_results) :]:
-            row = _row(job, budget, elapsed / k, "diverged", stack_size=k, diverged_at=at)
+            row = _row(job, budget, seconds / k, "diverged", stack_size=k, diverged_at=at)
             job_results.append({"row": row, "params": None})
     return results
 
