@@ -36,6 +36,9 @@ COLUMNS = [
     "train_r2", "dev_r2", "train_rmse", "dev_rmse",
     "fit_seconds", "status", "diverged_at", "error", "dtype", "key", "params_path", "stack_size",
 ]  # fmt: skip
+# results files written before stack_size existed: still read, and brought up to date
+# (stack_size 1) when a run resumes them
+EARLIER_COLUMNS = COLUMNS[:-1]
 INT_COLUMNS = {"hidden_size", "iterations", "seed", "diverged_at", "stack_size"}
 FLOAT_COLUMNS = {
     "learning_rate", "train_acc", "dev_acc", "gap", "train_loss", "dev_loss",
@@ -199,7 +202,9 @@ def read_rows(path: Path, repair: bool = False) -> list[dict]:
     except UnicodeDecodeError:
         raise ResultsError(f"{path} is not text: not a sweep-nn results file") from None
     lines = text.splitlines()
-    if not lines or lines[0].split(",")[: len(COLUMNS)] != COLUMNS:
+    header = lines[0].split(",") if lines else []
+    columns = EARLIER_COLUMNS if header == EARLIER_COLUMNS else COLUMNS
+    if header[: len(columns)] != columns:
         head = (lines[0] if lines else raw[:60].decode("utf-8", "replace"))[:80]
         raise ResultsError(
             f"{path} is not a sweep-nn results file (its first line is {head!r}; "
@@ -207,12 +212,12 @@ def read_rows(path: Path, repair: bool = False) -> list[dict]:
         )
     rows = []
     for number, fields in enumerate(csv.reader(lines[1:]), start=2):
-        if len(fields) != len(COLUMNS):
+        if len(fields) != len(columns):
             raise ResultsError(
-                f"{path}, line {number}: damaged row ({len(fields)} fields, expected {len(COLUMNS)})"
+                f"{path}, line {number}: damaged row ({len(fields)} fields, expected {len(columns)})"
             )
         try:
-            row = {c: _parse(v, c) for c, v in zip(COLUMNS, fields)}
+            row = {"stack_size": 1} | {c: _parse(v, c) for c, v in zip(columns, fields)}
         except ValueError as exc:
             raise ResultsError(f"{path}, line {number}: damaged row ({exc})") from None
         if row["status"] not in STATUSES or not row["config_id"] or not row["key"]:
@@ -225,6 +230,9 @@ def read_rows(path: Path, repair: bool = False) -> list[dict]:
                 os.fsync(fh.fileno())
         except OSError as exc:
             raise _storage_error(exc, path) from None
+    if repair and columns is EARLIER_COLUMNS:  # rows appended next will have every column
+        blob = ",".join(COLUMNS) + "\n" + "".join(format_row(row) for row in rows)
+        atomic_write(path, blob.encode())
     return rows
 
 

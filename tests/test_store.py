@@ -203,3 +203,25 @@ def test_results_written_then_read_keep_their_types(tmp_path):
     assert back["diverged_at"] == 100 and back["hidden_size"] == 1
     assert back["learning_rate"] == 0.5 and back["train_acc"] is not None
     assert pickle.loads(pickle.dumps(back)) == back
+
+
+def test_results_from_before_stack_size_are_read_and_resumed(tmp_path, write_config, runner):
+    from sweep_nn.cli import app
+
+    cfg, out = write_config(), tmp_path / "out"
+    assert runner.invoke(app, ["run", str(cfg), "--out", str(out), "-j", "1", "-q"]).exit_code == 0
+    results = out / store.RESULTS_FILE
+    current = store.read_rows(results)
+    # the same results as an earlier version wrote them: no stack_size column
+    lines = results.read_text().splitlines()
+    earlier = "".join(line.rsplit(",", 1)[0] + "\n" for line in lines)
+    results.write_text(earlier)
+
+    assert store.read_rows(results) == current  # read as they are, stack_size 1
+    assert results.read_text() == earlier  # reading does not change the file
+
+    done = runner.invoke(app, ["run", str(cfg), "--out", str(out), "-j", "1"])
+    assert done.exit_code == 0, done.output
+    assert f"({len(current)} already recorded" in done.stderr
+    assert results.read_text().splitlines()[0] == ",".join(store.COLUMNS)  # brought up to date
+    assert store.read_rows(results) == current
