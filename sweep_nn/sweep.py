@@ -167,20 +167,27 @@ def plan_tasks(jobs: list[grid.Job], n_workers: int, n_train: int) -> list[list[
 
 
 @contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """A terminal closing (SIGHUP) or SIGTERM stops the sweep the way Ctrl-C does."""
+def _stop_signals() -> Iterator[threading.Event]:
+    """Ctrl-C (SIGINT), a terminal closing (SIGHUP) and SIGTERM stop the sweep.
+
+    Each raises KeyboardInterrupt and sets the yielded event. The event is checked after
+    every result, so an interrupt raised where Python cannot propagate it (inside a
+    finalizer or a callback, where it is only printed) still stops the sweep.
+    """
+    requested = threading.Event()
 
     def handler(signum, frame):
+        requested.set()
         raise KeyboardInterrupt
 
     previous = {}
-    for sig in (signal.SIGTERM, signal.SIGHUP):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         try:
             previous[sig] = signal.signal(sig, handler)
         except (ValueError, OSError):  # not the main thread
             pass
     try:
-        yield
+        yield requested
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
@@ -434,15 +441,23 @@ def run_sweep(
                         on_row(row)
 
             try:
-                with _sigterm_as_interrupt():
+                with _stop_signals() as stop_requested:
+
+                    def record(job_results: list[dict]) -> None:
+                        on_result(job_results)
+                        if stop_requested.is_set():
+                            raise KeyboardInterrupt
+
                     summary.rerun = _run_tasks(
                         plan_tasks(todo, n_workers, len(ds.y_train)),
                         data_mod.to_training(ds, output),
                         n_workers,
                         backend,
                         scheduler,
-                        on_result,
+                        record,
                     )
+                    if stop_requested.is_set():
+                        raise KeyboardInterrupt
             except KeyboardInterrupt:
                 summary.interrupted = True
             except StorageError as exc:
