@@ -307,7 +307,7 @@ class Workspace:
         k = n_models
         self.activation = ACTIVATIONS[activation]
         self.output = OUTPUTS[output]
-        self.m, self.n_models = m, k
+        self.n_models = k
         self.dtype = np.dtype(dtype)
         self.layout = Layout(n_in, n_hidden, n_out)
         self.X1 = np.ones((n_in + 1, m), dtype)  # the inputs, over a row of ones

@@ -230,6 +230,26 @@ def test_ctrl_c_stops_within_10_s_keeps_rows_and_the_rerun_completes(tmp_path, s
     assert_complete(out, cfg_path)
 
 
+def test_an_interrupt_swallowed_on_its_way_still_stops_the_sweep(tmp_path):
+    # Python only prints a KeyboardInterrupt raised inside a finalizer or a callback; the
+    # sweep must stop anyway, with the rows written so far kept
+    cfg = config.parse(yaml.safe_dump(grid_config(TINY_GRID, hidden_sizes=[1, 2, 3, 4])))
+    seen = []
+
+    def on_row(row):
+        seen.append(row["config_id"])
+        if len(seen) == 1:
+            try:
+                os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, handled right here...
+            except KeyboardInterrupt:
+                pass  # ...and lost, as in a finalizer
+
+    summary = sweep.run_sweep(cfg, tmp_path / "out", n_jobs=1, on_row=on_row)
+    assert summary.interrupted
+    kept = store.read_rows(tmp_path / "out" / store.RESULTS_FILE)
+    assert 1 <= len(kept) < 8 and [r["config_id"] for r in kept] == seen
+
+
 @pytest.mark.slow
 def test_a_worker_killed_mid_sweep_costs_only_a_rerun_of_its_work(tmp_path, sweep_file):
     cfg_path = sweep_file(SHORT_GRID)
