@@ -49,7 +49,7 @@ import study_loop
 
 from sweep_nn import config as config_mod
 from sweep_nn import data as data_mod
-from sweep_nn import network
+from sweep_nn.nn import engine, plain
 
 REFERENCE_CONFIG = ROOT / "configs" / "reference_study.yaml"
 ALL_HIDDEN = [1, 2, 3, 4, 5, 10, 50]
@@ -257,8 +257,8 @@ def per_iteration_us(td, hidden: int, activation: str, engine_dtype, iterations:
         study_loop.fit(td.X_train, td.Y_train, hidden, activation, 0.6, iterations)
         return (time.process_time() - started) / iterations * 1e6
     X, Y = td.X_train.astype(engine_dtype), td.Y_train.astype(engine_dtype)
-    p = network.init_params(X.shape[0], hidden, 1, np.random.RandomState(0), dtype=engine_dtype)
-    ws = network.Workspace(X.shape[0], hidden, 1, X.shape[1], activation, "sigmoid", engine_dtype)
+    p = plain.init_params(X.shape[0], hidden, 1, np.random.RandomState(0), dtype=engine_dtype)
+    ws = engine.Workspace(X.shape[0], hidden, 1, X.shape[1], activation, "sigmoid", engine_dtype)
     run = ws.trainer(p, X, Y, 0.6)  # what sweep-nn's training loop runs
     with np.errstate(all="ignore"):
         started = time.process_time()

@@ -5,7 +5,7 @@ From Python: ``load_config``, ``run``, ``read_results``, ``filter`` and ``evalua
 and ``TwoLayerNetRegressor`` (see :mod:`sweep_nn.estimator`).
 
 They are imported on first use, so that ``import sweep_nn`` stays light: worker
-processes import ``sweep_nn.train`` and need NumPy only, not pandas, scikit-learn or
+processes import ``sweep_nn.sweep.worker`` and need NumPy only, not pandas, scikit-learn or
 pydantic.
 """
 

@@ -17,8 +17,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import analysis, config, store, sweep
+from . import config
 from .errors import ConfigError
+from .results import evaluate as evaluate_mod
+from .results import query, store
+from .results.schema import RESULTS_FILE
+from .sweep.folder import default_out_dir
+from .sweep.run import run_sweep
 
 if TYPE_CHECKING:
     import numpy as np
@@ -27,7 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["evaluate", "filter", "load_config", "read_results", "run"]
 
 
-def load_config(source: str | Path | Mapping[str, Any]) -> config.SweepConfig:
+def load_config(source: config.SweepConfig | str | Path | Mapping[str, Any]) -> config.SweepConfig:
     """Validate a sweep configuration: a YAML file's path, or the same content as a dict.
 
     Raises :class:`~sweep_nn.errors.ConfigError` listing every problem. A dict is checked
@@ -93,8 +98,8 @@ def run(
         If interrupted; every finished row is kept and calling ``run`` again resumes.
     """
     cfg = load_config(cfg)
-    out_dir = Path(out) if out is not None else sweep.default_out_dir(cfg)
-    summary = sweep.run_sweep(
+    out_dir = Path(out) if out is not None else default_out_dir(cfg)
+    summary = run_sweep(
         cfg, out_dir, n_jobs=n_jobs, fresh=fresh, backend=backend, scheduler=scheduler
     )
     if summary.interrupted:
@@ -105,7 +110,7 @@ def run(
 def read_results(path: str | Path) -> pd.DataFrame:
     """The results of a sweep: ``results.csv`` or the folder holding it."""
     path = Path(path)
-    return store.read_results(path / store.RESULTS_FILE if path.is_dir() else path)
+    return store.read_results(path / RESULTS_FILE if path.is_dir() else path)
 
 
 def filter(  # the name of the command it mirrors
@@ -131,11 +136,11 @@ def filter(  # the name of the command it mirrors
     Rows that diverged or failed are left out unless ``include_failed``.
     """
     df = results if hasattr(results, "columns") else read_results(results)
-    criteria = analysis.Criteria(
+    criteria = query.Criteria(
         min_acc=min_acc, max_gap=max_gap, max_time=max_time,
         min_r2=min_r2, min_dev_acc=min_dev_acc, min_dev_r2=min_dev_r2,
     )  # fmt: skip
-    return analysis.filter_results(
+    return query.filter_results(
         df, criteria, sort=sort, descending=descending, top=top,
         aggregate_seeds=aggregate, include_failed=include_failed,
     )  # fmt: skip
@@ -162,9 +167,10 @@ def evaluate(
     """
     import numpy as np
 
-    model = analysis.load_model(Path(params_path), activation)
+    model = evaluate_mod.load_model(Path(params_path), activation)
     if data is None or isinstance(data, (str, Path)):
-        X, y, _ = analysis.eval_inputs(model, data, n_samples, seed, noise)
+        path = None if data is None else Path(data)
+        X, y, _ = evaluate_mod.eval_inputs(model, path, n_samples, seed, noise)
     else:
         X, y = (np.asarray(a) for a in data)
-    return analysis.evaluate(model, np.asarray(X, dtype=np.float64), y)
+    return evaluate_mod.evaluate(model, np.asarray(X, dtype=np.float64), y)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .data import COMMON_KEYS, DATASETS
 from .errors import ConfigError
-from .network import ACTIVATIONS, INITS, OUTPUTS
+from .nn.plain import ACTIVATIONS, INITS, OUTPUTS
 
 ActivationName = Literal[tuple(ACTIVATIONS)]  # type: ignore[valid-type]
 DatasetName = Literal[tuple(DATASETS)]  # type: ignore[valid-type]

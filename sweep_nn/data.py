@@ -394,10 +394,21 @@ def _plain(v):
     return v.item() if isinstance(v, np.generic) else v
 
 
-def to_training(ds: Dataset, output: str):
-    """Encode a :class:`Dataset` for the network (features-first arrays)."""
-    from .train import TrainingData
+@dataclass
+class TrainingData:
+    """Encoded train and dev sets, features-first, float64 (as the network sees them)."""
 
+    X_train: np.ndarray  # (n_in, m_train)
+    Y_train: np.ndarray  # (n_out, m_train)
+    X_dev: np.ndarray  # (n_in, m_dev)
+    Y_dev: np.ndarray  # (n_out, m_dev)
+    labels_train: np.ndarray | None  # (m_train,) class indices; None for regression
+    labels_dev: np.ndarray | None
+    task: str  # "classification" or "regression"
+
+
+def to_training(ds: Dataset, output: str) -> TrainingData:
+    """Encode a :class:`Dataset` for the network (features-first arrays)."""
     Y_train, labels_train = encode_targets(ds.y_train, ds.task, ds.classes, output)
     Y_dev, labels_dev = encode_targets(ds.y_dev, ds.task, ds.classes, output)
     return TrainingData(

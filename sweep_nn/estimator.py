@@ -21,9 +21,9 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
 
 from . import data as data_mod
-from . import network
-from .grid import Job
-from .train import train
+from .nn import plain
+from .sweep.jobs import Job, TrainSettings
+from .sweep.worker import train
 
 LOSS_POINTS = 100  # training-loss samples kept in loss_curve_, as a sweep keeps by default
 DTYPES = ("float64", "float32")
@@ -75,8 +75,8 @@ class _TwoLayerNet(BaseEstimator):
         positive("learning_rate", numbers.Real, "a positive number")
         positive("iterations", numbers.Integral, "a positive integer")
         positive("init_scale", numbers.Real, "a positive number")
-        one_of("activation", tuple(network.ACTIVATIONS))
-        one_of("init", tuple(network.INITS))
+        one_of("activation", tuple(plain.ACTIVATIONS))
+        one_of("init", tuple(plain.INITS))
         one_of("dtype", DTYPES)
         if self.batch_size not in (None, "full"):
             positive("batch_size", numbers.Integral, "None, 'full' or a positive integer")
@@ -95,26 +95,29 @@ class _TwoLayerNet(BaseEstimator):
         ds = data_mod.Dataset(X, y, X, y, task, classes, None)  # no dev split: dev = train
         training = data_mod.to_training(ds, output)
         batch = None if self.batch_size in (None, "full") else int(self.batch_size)
-        job = Job(
-            hidden_size=int(self.hidden_size),
-            activation=self.activation,
-            learning_rate=float(self.learning_rate),
-            batch_size=batch,
-            seed=self._seed(),
+        settings = TrainSettings(
             budgets=(int(self.iterations),),
-            config_ids=("estimator",),
-            keys=("estimator",),
             dtype=self.dtype,
             init=self.init,
             init_scale=float(self.init_scale),
             output=output,
             loss_points=min(LOSS_POINTS, int(self.iterations)),
         )
+        job = Job(
+            hidden_size=int(self.hidden_size),
+            activation=self.activation,
+            learning_rate=float(self.learning_rate),
+            batch_size=batch,
+            seed=self._seed(),
+            settings=settings,
+            config_ids=("estimator",),
+            keys=("estimator",),
+        )
         [result] = train(job, training)
-        row, params = result["row"], result["params"]
+        row, params = result.row, result.params
         if params is None:
             raise ValueError(
-                f"{type(self).__name__} diverged at iteration {row['diverged_at']}: the "
+                f"{type(self).__name__} diverged at iteration {row.diverged_at}: the "
                 f"weights or the loss stopped being finite. Lower learning_rate (now "
                 f"{self.learning_rate}) or standardise X (StandardScaler)."
             )
@@ -135,7 +138,7 @@ class _TwoLayerNet(BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=np.float64)
         Xf = np.ascontiguousarray(X.T, dtype=self.params_["W1"].dtype)
         with np.errstate(all="ignore"):
-            _, A2 = network.forward(self.params_, Xf, self.activation, self.output_)
+            A2 = plain.forward(self.params_, Xf, self.activation, self.output_).A2
         return A2.astype(np.float64)
 
 
@@ -214,7 +217,7 @@ class TwoLayerNetClassifier(ClassifierMixin, _TwoLayerNet):
     def predict(self, X) -> np.ndarray:
         """Predicted class labels, shape (n_samples,)."""
         A2 = self._forward(X)
-        return self.classes_[network.OUTPUTS[self.output_].predict(A2)]
+        return self.classes_[plain.OUTPUTS[self.output_].predict(A2)]
 
 
 class TwoLayerNetRegressor(RegressorMixin, _TwoLayerNet):

@@ -5,7 +5,7 @@ import os
 
 
 class FillingDisk:
-    """Stands in for ``os`` inside sweep_nn.store: the disk has room for ``room`` more bytes."""
+    """Stands in for ``os`` inside sweep_nn.results.store: the disk has room for ``room`` more bytes."""
 
     def __init__(self, room: int):
         self.room = room

@@ -12,8 +12,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from sweep_nn import analysis, store
 from sweep_nn.cli import app
+from sweep_nn.results import query as analysis
+from sweep_nn.results import schema
 
 WIDE = {"COLUMNS": "200"}
 SEEDS = [0, 1, 2, 3, 4]
@@ -104,7 +105,7 @@ def frame(rows: list[dict]) -> pd.DataFrame:
     for r in rows:
         metric = "acc" if "train_acc" in r else "r2"
         full.append({**base, "gap": r[f"train_{metric}"] - r[f"dev_{metric}"], **r})
-    return pd.DataFrame(full, columns=store.COLUMNS)
+    return pd.DataFrame(full, columns=schema.COLUMNS)
 
 
 def test_a_mean_passes_a_threshold_that_one_seed_misses():

@@ -15,8 +15,9 @@ import pandas as pd
 import pytest
 
 import sweep_nn
-from sweep_nn import api, cli, store
+from sweep_nn import api, cli
 from sweep_nn.errors import ConfigError, UsageError
+from sweep_nn.results import schema, store
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 PYTHON_SECTION = "Use from Python / scikit-learn"
@@ -54,7 +55,7 @@ def test_load_config_checks_a_dict_exactly_as_a_yaml_file(write_config):
 
 def test_run_returns_the_results_file_as_a_dataframe_and_resumes(swept):
     results, out = swept
-    assert list(results.columns) == store.COLUMNS
+    assert list(results.columns) == schema.COLUMNS
     assert sorted(results["config_id"]) == sorted(
         f"h{h}-tanh-lr0.6-it{it}" for h in (1, 3) for it in (50, 2000)
     )
@@ -115,7 +116,7 @@ def test_package_exports_the_api_and_estimators_on_first_use():
 
 def test_importing_sweep_nn_and_its_worker_module_loads_no_heavy_library():
     code = (
-        "import sys, sweep_nn, sweep_nn.train; "
+        "import sys, sweep_nn, sweep_nn.sweep.worker; "
         "print(sorted(m for m in ('pandas', 'sklearn', 'pydantic', 'matplotlib', 'distributed') "
         "if m in sys.modules))"
     )

@@ -11,7 +11,8 @@ import pytest
 import yaml
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
-from sweep_nn import baseline, config, data
+from sweep_nn import config, data
+from sweep_nn.sweep import baseline
 
 
 def dataset(**spec):
@@ -69,7 +70,8 @@ def test_a_moons_sweep_never_imports_scikit_learn(tmp_path):
     # scikit-learn takes seconds to import: a moons sweep (the study's) must not pay for it
     script = textwrap.dedent(f"""
         import sys
-        from sweep_nn import config, sweep
+        from sweep_nn import config
+        from sweep_nn.sweep import run as sweep
         cfg = config.parse('''
             name: m
             data: {{n_samples: 200}}

@@ -16,9 +16,10 @@ import pytest
 import yaml
 from sklearn.datasets import make_moons
 
-from sweep_nn import store
 from sweep_nn.cli import app
 from sweep_nn.config import load
+from sweep_nn.results import params as params_mod
+from sweep_nn.results import store
 
 REQUIRED_COLUMNS = [
     "config_id", "hidden_size", "activation", "learning_rate", "iterations", "train_acc",
@@ -96,7 +97,7 @@ def test_run_writes_a_self_describing_parameters_file_per_row(swept):
     )
     for r in rows:
         assert r["params_path"] == f"params/{r['config_id']}.pkl"  # relative to results.csv
-        p = store.load_params(folder / r["params_path"])
+        p = params_mod.load_params(folder / r["params_path"])
         assert p["W1"].shape == (r["hidden_size"], 2)
         assert p["W2"].shape == (1, r["hidden_size"])
         assert p["config"]["activation"] == "tanh"

@@ -16,9 +16,14 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
-from sweep_nn import cli, cluster, config, store, sweep
+from sweep_nn import cli, config
+from sweep_nn.data import TrainingData
 from sweep_nn.errors import MissingExtraError
-from sweep_nn.train import TrainingData, run_jobs
+from sweep_nn.results import params as params_mod
+from sweep_nn.results import store
+from sweep_nn.sweep import dask as cluster
+from sweep_nn.sweep import dispatch, jobs, run, schedule
+from sweep_nn.sweep.worker import run_task
 
 SMALL = {  # 8 jobs, 16 rows, a fraction of a second each
     "name": "small",
@@ -81,7 +86,7 @@ def test_dask_sweep_writes_the_same_rows_and_weights_as_local_workers(
     assert len(got) == 16 and (got["status"] == "ok").all()
     pd.testing.assert_frame_equal(got, expected, check_exact=True)
     for rel in expected["params_path"]:
-        a, b = store.load_params(local / rel), store.load_params(remote / rel)
+        a, b = params_mod.load_params(local / rel), params_mod.load_params(remote / rel)
         for name in WEIGHTS:
             np.testing.assert_array_equal(b[name], a[name], err_msg=f"{rel} {name}")
         assert b["loss_curve"] == a["loss_curve"]
@@ -97,18 +102,18 @@ def test_training_data_reaches_the_cluster_once_not_with_each_job(
         if any(isinstance(a, TrainingData) for a in args):
             with_data.append(func)  # the one task that holds the data
         for _, task_args, _ in kwargs.get("tasks", []):
-            by_reference.append(task_args[1])  # a job: run_jobs(task, data)
+            by_reference.append(task_args[1])  # a task: run_task(task, data)
         return real_submit(self, func, *args, **kwargs)
 
     monkeypatch.setattr(distributed.Client, "submit", submit)
     cfg = config.load(write_config(SMALL))
-    summary = sweep.run_sweep(
+    summary = run.run_sweep(
         cfg, tmp_path / "out", n_jobs=2, backend="dask", scheduler=dask_cluster.address
     )
 
     assert summary.counts["ok"] == 16
     assert with_data == [cluster._same]
-    assert len(by_reference) == len(sweep.plan_tasks(sweep.grid.expand(cfg, "sigmoid"), 2, 160))
+    assert len(by_reference) == len(schedule.plan_tasks(jobs.expand(cfg, "sigmoid"), 2, 160))
     assert all(isinstance(arg, distributed.Future) for arg in by_reference)
 
 
@@ -128,7 +133,7 @@ def test_killing_a_worker_mid_sweep_still_records_every_configuration_once(
             killed.append(pids[busy[0]])
 
     cfg = config.load(write_config(LONGER))
-    summary = sweep.run_sweep(
+    summary = run.run_sweep(
         cfg,
         tmp_path / "out",
         n_jobs=2,
@@ -163,11 +168,15 @@ def test_task_that_keeps_killing_workers_is_recognised_as_a_lost_worker(dask_clu
     assert not cluster.worker_lost(ValueError("an ordinary error"))
 
 
-def _poisoned(jobs, data):
+def _poisoned(task, data):
     """A worker task that kills its own process when it meets h4 relu lr 0.1."""
-    if any((j.hidden_size, j.activation, j.learning_rate) == (4, "relu", 0.1) for j in jobs):
+    if any(
+        (j.hidden_size, j.activation, j.learning_rate) == (4, "relu", 0.1)
+        for stack in task
+        for j in stack
+    ):
         os._exit(1)
-    return run_jobs(jobs, data)
+    return run_task(task, data)
 
 
 def test_sweep_records_a_job_that_kills_its_dask_workers_as_failed_and_the_rest_ok(
@@ -177,16 +186,16 @@ def test_sweep_records_a_job_that_kills_its_dask_workers_as_failed_and_the_rest_
 
     cfg = config.load(write_config(SMALL))
     ds = data_mod.load(cfg.data, cfg.task)
-    jobs = sweep.grid.expand(cfg, "sigmoid")
+    expanded = jobs.expand(cfg, "sigmoid")
     monkeypatch.setattr(dask_cluster.local.scheduler, "allowed_failures", 0)
     rows = []
-    sweep._run_tasks(
-        [[job] for job in jobs],
+    dispatch.run_tasks(
+        [[[job]] for job in expanded],
         data_mod.to_training(ds, "sigmoid"),
         2,
         "dask",
         dask_cluster.address,
-        lambda results: rows.extend(r["row"] for r in results),
+        lambda results: rows.extend(r.row.values() for r in results),
         work=_poisoned,
     )
     status = {r["config_id"]: r["status"] for r in rows}

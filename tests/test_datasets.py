@@ -13,8 +13,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from sweep_nn import config, data, store
+from sweep_nn import config, data
 from sweep_nn.cli import app
+from sweep_nn.results.params import load_params
 
 CONFIGS = Path(__file__).parent.parent / "configs"
 
@@ -64,7 +65,7 @@ def best_dev(out: Path, column: str = "dev_acc") -> float:
 def test_iris_trains_a_softmax_output_to_90_percent_dev_accuracy(tmp_path):
     out = sweep(tmp_path, {"data": {"dataset": "iris", "scale": "standard"}, "grid": one_grid(5)})
     assert best_dev(out) >= 90
-    p = store.load_params(out / rows(out)[0]["params_path"])
+    p = load_params(out / rows(out)[0]["params_path"])
     assert p["train"]["output"] == "softmax"
     assert p["W2"].shape == (3, 5)  # one output unit per class
 
@@ -77,7 +78,7 @@ def test_digits_trains_a_softmax_output_to_90_percent_dev_accuracy(tmp_path):
     }
     out = sweep(tmp_path, cfg)
     assert best_dev(out) >= 90
-    assert store.load_params(out / rows(out)[0]["params_path"])["W2"].shape == (10, 32)
+    assert load_params(out / rows(out)[0]["params_path"])["W2"].shape == (10, 32)
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +93,7 @@ def test_breast_cancer_scaled_reaches_94_percent_dev_accuracy(breast_cancer):
 
 
 def test_scaling_statistics_come_from_the_training_split_and_are_stored(breast_cancer):
-    p = store.load_params(breast_cancer / rows(breast_cancer)[0]["params_path"])
+    p = load_params(breast_cancer / rows(breast_cancer)[0]["params_path"])
     ds = data.load(config.DataConfig(dataset="breast_cancer"))  # unscaled, same split
     np.testing.assert_allclose(p["scaler"]["mean"], ds.X_train.mean(axis=0))
     np.testing.assert_allclose(p["scaler"]["scale"], ds.X_train.std(axis=0))
@@ -154,7 +155,7 @@ def test_csv_with_text_labels_sweeps_and_evals_on_another_csv_of_the_same_column
     row = rows(out)[0]
     assert float(row["dev_acc"]) >= 90
     params = out / row["params_path"]
-    assert store.load_params(params)["classes"] == ["blue", "green", "red"]
+    assert load_params(params)["classes"] == ["blue", "green", "red"]
     result = eval_json(params, "--data", str(tmp_path / "new.csv"))
     assert result["n_samples"] == 60
     assert result["accuracy"] >= 90
@@ -253,7 +254,7 @@ def test_minibatch_rows_carry_their_batch_size_and_differ_from_full_batch(tmp_pa
 
 def test_the_study_setting_keeps_one_sigmoid_unit_in_float64(tmp_path, tiny_config):
     out = sweep(tmp_path, tiny_config)
-    p = store.load_params(out / rows(out)[0]["params_path"])
+    p = load_params(out / rows(out)[0]["params_path"])
     assert p["train"]["output"] == "sigmoid" and p["train"]["dtype"] == "float64"
     assert p["W2"].shape == (1, 2) and p["W1"].dtype == np.float64
     assert p["scaler"] is None
@@ -262,7 +263,7 @@ def test_the_study_setting_keeps_one_sigmoid_unit_in_float64(tmp_path, tiny_conf
 def test_softmax_can_be_chosen_for_two_classes(tmp_path, tiny_config):
     cfg = {**tiny_config, "train": {"output": "softmax"}, "grid": one_grid(2, iterations=(300,))}
     row = rows(sweep(tmp_path, cfg))[0]
-    p = store.load_params(tmp_path / "out-sweep" / row["params_path"])
+    p = load_params(tmp_path / "out-sweep" / row["params_path"])
     assert p["train"]["output"] == "softmax" and p["W2"].shape == (2, 2)
     assert float(row["dev_acc"]) > 80
 
@@ -289,7 +290,7 @@ def test_regression_reaches_a_clearly_positive_dev_r2_with_rmse_columns(tmp_path
     assert float(row["train_r2"]) > 0.8
     assert 0 < float(row["dev_rmse"]) < 30 and float(row["train_rmse"]) > 0
     assert row["train_acc"] == row["dev_acc"] == ""
-    assert store.load_params(out / row["params_path"])["train"]["output"] == "linear"
+    assert load_params(out / row["params_path"])["train"]["output"] == "linear"
     dev_r2 = float(row["dev_r2"])
     for threshold, expected in ((dev_r2 - 1e-6, 1), (dev_r2 + 1e-6, 0)):
         kept = CliRunner().invoke(
@@ -322,7 +323,7 @@ def test_a_continuous_csv_target_is_inferred_as_regression(tmp_path):
 def test_two_target_regression_evaluates_on_fresh_samples_of_the_same_problem(two_targets):
     row = rows(two_targets)[0]
     params = two_targets / row["params_path"]
-    assert store.load_params(params)["W2"].shape == (2, 8)
+    assert load_params(params)["W2"].shape == (2, 8)
     assert float(row["dev_r2"]) > 0.8
     result = CliRunner().invoke(app, ["eval", str(params), "--n-samples", "200"])
     assert result.exit_code == 0, result.output

@@ -1,4 +1,4 @@
-"""The fast training engine gives the numbers of a plain, straightforward NumPy loop."""
+"""The exact NumPy engine gives the numbers of the plain maths (nn.plain), bit for bit."""
 
 from __future__ import annotations
 
@@ -8,51 +8,22 @@ import numpy as np
 import pytest
 from problems import examples
 
-from sweep_nn import config, grid, network, train
+from sweep_nn import config, data
+from sweep_nn.nn import engine, plain
+from sweep_nn.sweep import jobs, worker
 
-NAMES = network.PARAM_NAMES
-
-
-# --- a plain reference: fresh arrays every step, each formula written out ---------------------
-
-
-def _sigmoid(Z):
-    return 1 / (1 + np.exp(-Z))
-
-
-def _softmax(Z):
-    E = np.exp(Z - Z.max(axis=0, keepdims=True))
-    return E / E.sum(axis=0, keepdims=True)
-
-
-HIDDEN = {
-    "tanh": (np.tanh, lambda A: 1 - np.power(A, 2)),
-    "sigmoid": (_sigmoid, lambda A: A * (1 - A)),
-    "relu": (lambda Z: np.maximum(0, Z), lambda A: np.where(A > 0, 1.0, 0.0)),
-}
-OUTPUT = {"sigmoid": _sigmoid, "softmax": _softmax, "linear": lambda Z: Z}
+NAMES = plain.PARAM_NAMES
 
 
 def reference_step(p, X, Y, activation, output, lr):
-    """One step of the study's gradient descent, written the obvious way."""
-    g, g_prime = HIDDEN[activation]
-    m = X.shape[1]
-    A1 = g(np.dot(p["W1"], X) + p["b1"])
-    A2 = OUTPUT[output](np.dot(p["W2"], A1) + p["b2"])
-    dZ2 = A2 - Y
-    dW2 = 1 / m * np.dot(dZ2, A1.T)
-    db2 = 1 / m * np.sum(dZ2, axis=1, keepdims=True)
-    dZ1 = np.dot(p["W2"].T, dZ2) * g_prime(A1)
-    dW1 = 1 / m * np.dot(dZ1, X.T)
-    db1 = 1 / m * np.sum(dZ1, axis=1, keepdims=True)
-    grads = {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
-    return {k: p[k] - lr * grads[k] for k in NAMES}
+    """One step of the plain maths: the study's gradient descent, written the obvious way."""
+    return plain.step(p, X, Y, lr, activation, output)
 
 
 def _problem(output, m=37, n_in=3, n_hidden=4, seed=0):
     rng = np.random.RandomState(seed)
     X, Y = examples(output, rng, m, n_in)
-    p = network.init_params(n_in, n_hidden, Y.shape[0], rng, init_scale=0.5)
+    p = plain.init_params(n_in, n_hidden, Y.shape[0], rng, init_scale=0.5)
     return p, X, Y
 
 
@@ -64,27 +35,27 @@ def _copy(p):
 
 
 @pytest.mark.parametrize(
-    ("activation", "output"), list(itertools.product(network.ACTIVATIONS, network.OUTPUTS))
+    ("activation", "output"), list(itertools.product(plain.ACTIVATIONS, plain.OUTPUTS))
 )
-def test_fast_steps_match_the_plain_reference(activation, output):
+def test_engine_steps_are_the_plain_steps_bit_for_bit(activation, output):
     p, X, Y = _problem(output)
     expected = _copy(p)
-    ws = network.Workspace(X.shape[0], 4, Y.shape[0], X.shape[1], activation, output)
+    ws = engine.Workspace(X.shape[0], 4, Y.shape[0], X.shape[1], activation, output)
     run = ws.trainer(p, X, Y, 0.3)
     for _ in range(8):
         expected = reference_step(expected, X, Y, activation, output, 0.3)
     run(8)
     for k in NAMES:
-        np.testing.assert_allclose(p[k], expected[k], rtol=1e-12, atol=1e-15, err_msg=k)
+        np.testing.assert_array_equal(p[k], expected[k], err_msg=k)
         assert not np.array_equal(p[k], _problem(output)[0][k]), f"{k} did not move"
 
 
-@pytest.mark.parametrize("activation", list(network.ACTIVATIONS))
+@pytest.mark.parametrize("activation", list(plain.ACTIVATIONS))
 def test_study_network_steps_are_bit_identical_to_the_plain_reference(activation):
     # The study's configuration (sigmoid output, float64) must give its exact numbers.
     p, X, Y = _problem("sigmoid", m=200, n_in=2, n_hidden=5, seed=1)
     expected = _copy(p)
-    run = network.Workspace(2, 5, 1, 200, activation, "sigmoid").trainer(p, X, Y, 1.2)
+    run = engine.Workspace(2, 5, 1, 200, activation, "sigmoid").trainer(p, X, Y, 1.2)
     for _ in range(30):
         expected = reference_step(expected, X, Y, activation, "sigmoid", 1.2)
     run(30)
@@ -95,10 +66,10 @@ def test_study_network_steps_are_bit_identical_to_the_plain_reference(activation
 def test_step_calls_add_up_to_one_run():
     p, X, Y = _problem("sigmoid")
     q = _copy(p)
-    ws = network.Workspace(3, 4, 1, X.shape[1], "tanh", "sigmoid")
+    ws = engine.Workspace(3, 4, 1, X.shape[1], "tanh", "sigmoid")
     for _ in range(5):
         ws.step(p, X, Y, 0.5)
-    network.Workspace(3, 4, 1, X.shape[1], "tanh", "sigmoid").trainer(q, X, Y, 0.5)(5)
+    engine.Workspace(3, 4, 1, X.shape[1], "tanh", "sigmoid").trainer(q, X, Y, 0.5)(5)
     for k in NAMES:
         np.testing.assert_array_equal(p[k], q[k])
 
@@ -106,36 +77,38 @@ def test_step_calls_add_up_to_one_run():
 def test_gradients_are_the_plain_reference_gradients():
     p, X, Y = _problem("sigmoid")
     expected = reference_step(_copy(p), X, Y, "relu", "sigmoid", 1.0)  # p - gradient
-    grads = network.gradients(p, X, Y, "relu", "sigmoid")
+    ws = engine.Workspace(3, 4, 1, X.shape[1], "relu", "sigmoid")
+    ws.forward(p, X)
+    grads = ws.backward(p, X, Y)
     for k in NAMES:
-        np.testing.assert_allclose(p[k] - grads[k], expected[k], rtol=1e-12, atol=1e-15)
+        np.testing.assert_array_equal(p[k] - grads[k], expected[k], err_msg=k)
 
 
 def test_pack_keeps_values_and_shares_one_buffer():
     p, _, _ = _problem("softmax")
     before = _copy(p)
-    flat = network.pack(p)
+    flat = engine.pack(p)
     assert flat.size == sum(v.size for v in before.values())
     for k in NAMES:
         np.testing.assert_array_equal(p[k], before[k])
         assert np.shares_memory(p[k], flat)
     flat -= 1.0  # one update reaches every parameter
     np.testing.assert_array_equal(p["b2"], before["b2"] - 1.0)
-    assert network.pack(p) is flat  # already packed: kept as it is
+    assert engine.pack(p) is flat  # already packed: kept as it is
 
 
 def test_float32_steps_stay_float32_and_close_to_float64():
     p64, X, Y = _problem("sigmoid", m=300, n_in=2, n_hidden=5)
     p32 = {k: v.astype(np.float32) for k, v in p64.items()}
-    network.Workspace(2, 5, 1, 300, "tanh", "sigmoid").trainer(p64, X, Y, 0.5)(50)
-    ws = network.Workspace(2, 5, 1, 300, "tanh", "sigmoid", np.float32)
+    engine.Workspace(2, 5, 1, 300, "tanh", "sigmoid").trainer(p64, X, Y, 0.5)(50)
+    ws = engine.Workspace(2, 5, 1, 300, "tanh", "sigmoid", np.float32)
     ws.trainer(p32, X.astype(np.float32), Y.astype(np.float32), 0.5)(50)
     for k in NAMES:
         assert p32[k].dtype == np.float32
         np.testing.assert_allclose(p32[k], p64[k], rtol=1e-3, atol=1e-5, err_msg=k)
 
 
-# --- through train.train ----------------------------------------------------------------------
+# --- through the worker ----------------------------------------------------------------------
 
 
 def _data(m=120, seed=3):
@@ -143,7 +116,7 @@ def _data(m=120, seed=3):
     X = rng.randn(2, m + 40)
     labels = (X[0] * X[1] > 0).astype(np.intp)
     Y = labels[None, :].astype(float)
-    return train.TrainingData(
+    return data.TrainingData(
         X_train=X[:, :m], Y_train=Y[:, :m], X_dev=X[:, m:], Y_dev=Y[:, m:],
         labels_train=labels[:m], labels_dev=labels[m:], task="classification",
     )  # fmt: skip
@@ -162,19 +135,19 @@ train:
   dtype: {dtype}
   loss_points: 0
 """
-    (job,) = grid.expand(config.parse(text), "sigmoid")
+    (job,) = jobs.expand(config.parse(text), "sigmoid")
     return job
 
 
-def _trained(job, data):
-    return [r["params"] for r in train.train(job, data)]
+def _trained(job, training):
+    return [r.params for r in worker.train(job, training)]
 
 
-@pytest.mark.parametrize("activation", list(network.ACTIVATIONS))
+@pytest.mark.parametrize("activation", list(plain.ACTIVATIONS))
 def test_full_batch_training_is_the_study_loop_bit_for_bit(activation):
     data = _data()
     (got,) = _trained(_job(activation), data)
-    p = network.init_params(2, 3, 1, np.random.RandomState(0))
+    p = plain.init_params(2, 3, 1, np.random.RandomState(0))
     for _ in range(40):
         p = reference_step(p, data.X_train, data.Y_train, activation, "sigmoid", 0.8)
     for k in NAMES:
@@ -185,7 +158,7 @@ def test_mini_batch_training_is_shuffled_batches_of_the_plain_step():
     data, size, epochs = _data(m=100), 32, 3  # batches of 32, 32, 32 and 4
     (got,) = _trained(_job("relu", batch_size=size, iterations=(epochs,)), data)
     rng = np.random.RandomState(0)
-    p = network.init_params(2, 3, 1, rng)
+    p = plain.init_params(2, 3, 1, rng)
     for _ in range(epochs):
         order = rng.permutation(100)
         for start in range(0, 100, size):

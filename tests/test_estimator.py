@@ -12,7 +12,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sweep_nn import TwoLayerNetClassifier, TwoLayerNetRegressor, cli, store
+from sweep_nn import TwoLayerNetClassifier, TwoLayerNetRegressor, cli
+from sweep_nn.results import store
+from sweep_nn.results.params import load_params
 
 # Every check passes, so nothing is listed as an expected failure.
 EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {}
@@ -38,7 +40,7 @@ def test_classifier_learns_the_same_weights_as_the_cli(write_config, runner, tmp
         cli.app, ["run", str(write_config(cfg)), "--out", str(out), "-j", "1", "-q"]
     )
     assert done.exit_code == 0, done.output
-    saved = store.load_params(out / "params" / "h3-tanh-lr0.6-it1000.pkl")
+    saved = load_params(out / "params" / "h3-tanh-lr0.6-it1000.pkl")
 
     X, y = make_moons(n_samples=2000, noise=0.25, random_state=0)
     X_train, _, y_train, _ = train_test_split(X, y, test_size=0.2, random_state=42)

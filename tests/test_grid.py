@@ -6,8 +6,8 @@ import copy
 
 import yaml
 
-from sweep_nn import grid
 from sweep_nn.config import SweepConfig, parse
+from sweep_nn.sweep import jobs as grid
 
 BASE = {
     "name": "g",
@@ -86,8 +86,11 @@ def test_every_row_has_a_distinct_id_and_key():
 
 
 def test_jobs_carry_the_training_settings():
-    job = grid.expand(config(train={"init_scale": 0.05, "dtype": "float32"}), "sigmoid")[0]
-    assert (job.init, job.init_scale, job.dtype, job.output, job.seed) == (
+    jobs = grid.expand(config(train={"init_scale": 0.05, "dtype": "float32"}), "sigmoid")
+    job = jobs[0]
+    assert all(j.settings is job.settings for j in jobs)  # one shared record
+    s = job.settings
+    assert (s.init, s.init_scale, s.dtype, s.output, job.seed) == (
         "normal",
         0.05,
         "float32",
@@ -150,3 +153,15 @@ def test_keys_do_not_change_when_defaults_are_written_out():
         train={"init_scale": 0.01},
     )
     assert all_keys(explicit) == all_keys(config())
+
+
+def test_the_fingerprint_of_a_folders_config_copy_is_the_sweeps():
+    # resume compares the copy written to config.yaml with the new sweep by one function
+    cfg = config(train={"stack": True})
+    copy_on_disk = yaml.safe_load(yaml.safe_dump(cfg.resolved()))
+    assert grid.fingerprint(copy_on_disk) == grid.fingerprint(cfg.resolved())
+    unstacked = config()
+    assert grid.fingerprint(unstacked.resolved()) == grid.fingerprint(cfg.resolved())
+    assert grid.fingerprint(config(data={"noise": 0.3}).resolved()) != grid.fingerprint(
+        cfg.resolved()
+    )

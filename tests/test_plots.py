@@ -10,8 +10,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from sweep_nn import analysis, plots
 from sweep_nn.cli import app
+from sweep_nn.plots import figures as plots
+from sweep_nn.results import query as analysis
+from sweep_nn.results.schema import METRICS
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 ALL_FIGURES = sorted(plots.FIGURES)
@@ -106,7 +108,7 @@ def test_plot_draws_r2_for_a_regression_sweep(regression, tmp_path):
     for path in tmp_path.glob("*.png"):
         assert_png(path)
     sweep = plots.load_sweep(regression / "results.csv", analysis.Criteria(min_r2=0.5))
-    assert sweep.metric is plots.METRICS["regression"]
+    assert sweep.metric is METRICS["regression"]
     assert sweep.rows["survives"].any()
 
 

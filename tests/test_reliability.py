@@ -20,9 +20,15 @@ import pytest
 import yaml
 from disks import FillingDisk
 
-from sweep_nn import config, grid, store, sweep
+from sweep_nn import config
 from sweep_nn import data as data_mod
 from sweep_nn.cli import app
+from sweep_nn.results import params as params_mod
+from sweep_nn.results import store
+from sweep_nn.results.schema import PARAMS_DIR, RESULTS_FILE
+from sweep_nn.sweep import dispatch
+from sweep_nn.sweep import jobs as grid
+from sweep_nn.sweep.run import run_sweep
 
 SWEEP_NN = [sys.executable, "-m", "sweep_nn"]
 
@@ -106,7 +112,7 @@ def log_of(out: Path) -> str:
 
 def rows_on_disk(out: Path) -> int:
     """Complete rows in the results file (its header excluded)."""
-    path = out / store.RESULTS_FILE
+    path = out / RESULTS_FILE
     return max(path.read_bytes().count(b"\n") - 1, 0) if path.exists() else 0
 
 
@@ -163,14 +169,14 @@ def worker_processes(pid: int) -> list[int]:
 
 def check_folder(out: Path) -> list[dict]:
     """The folder is consistent: results readable, every parameters file loads, no duplicate."""
-    rows = store.read_rows(out / store.RESULTS_FILE)  # tolerates a torn last line, repairs nothing
+    rows = store.read_rows(out / RESULTS_FILE)  # tolerates a torn last line, repairs nothing
     keys = [r["key"] for r in rows]
     assert len(keys) == len(set(keys)), "a configuration recorded twice"
     for r in rows:
         if r["status"] == "ok":
             assert (out / r["params_path"]).is_file(), r["config_id"]
-    for params in (out / store.PARAMS_DIR).glob("*.pkl"):
-        store.load_params(params)
+    for params in (out / PARAMS_DIR).glob("*.pkl"):
+        params_mod.load_params(params)
     return rows
 
 
@@ -179,8 +185,8 @@ def assert_complete(out: Path, cfg_path: Path) -> list[dict]:
     rows = check_folder(out)
     assert sorted(r["config_id"] for r in rows) == expected_ids(cfg_path)
     assert {r["status"] for r in rows} == {"ok"}
-    assert (out / store.RESULTS_FILE).read_bytes().endswith(b"\n")
-    assert not [p.name for p in (out / store.PARAMS_DIR).iterdir() if p.name.startswith(".")]
+    assert (out / RESULTS_FILE).read_bytes().endswith(b"\n")
+    assert not [p.name for p in (out / PARAMS_DIR).iterdir() if p.name.startswith(".")]
     return rows
 
 
@@ -204,7 +210,7 @@ def test_sweep_killed_at_several_points_resumes_to_every_configuration_once(tmp_
     proc = start_sweep(cfg_path, out)
     assert proc.wait(timeout=300) == 0, log_of(out)
     rows = assert_complete(out, cfg_path)
-    assert len(list((out / store.PARAMS_DIR).glob("*.pkl"))) == len(rows) == total
+    assert len(list((out / PARAMS_DIR).glob("*.pkl"))) == len(rows) == total
 
 
 @pytest.mark.slow
@@ -237,16 +243,16 @@ def test_an_interrupt_swallowed_on_its_way_still_stops_the_sweep(tmp_path):
     seen = []
 
     def on_row(row):
-        seen.append(row["config_id"])
+        seen.append(row.config_id)
         if len(seen) == 1:
             try:
                 os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, handled right here...
             except KeyboardInterrupt:
                 pass  # ...and lost, as in a finalizer
 
-    summary = sweep.run_sweep(cfg, tmp_path / "out", n_jobs=1, on_row=on_row)
+    summary = run_sweep(cfg, tmp_path / "out", n_jobs=1, on_row=on_row)
     assert summary.interrupted
-    kept = store.read_rows(tmp_path / "out" / store.RESULTS_FILE)
+    kept = store.read_rows(tmp_path / "out" / RESULTS_FILE)
     assert 1 <= len(kept) < 8 and [r["config_id"] for r in kept] == seen
 
 
@@ -264,14 +270,14 @@ def test_a_worker_killed_mid_sweep_costs_only_a_rerun_of_its_work(tmp_path, swee
     assert_complete(out, cfg_path)
 
 
-def kill_own_worker(jobs, data, *, poison: int, delay: float):
-    """Stands in for train.run_jobs: the job with hidden size ``poison`` kills its process."""
-    from sweep_nn.train import run_jobs
+def kill_own_worker(task, data, *, poison: int, delay: float):
+    """Stands in for worker.run_task: the job with hidden size ``poison`` kills its process."""
+    from sweep_nn.sweep.worker import run_task
 
-    if any(job.hidden_size == poison for job in jobs):
+    if any(job.hidden_size == poison for run in task for job in run):
         time.sleep(delay)  # let the other worker take a job: it is lost with the pool
         os.kill(os.getpid(), signal.SIGKILL)
-    return run_jobs(jobs, data)
+    return run_task(task, data)
 
 
 @pytest.mark.slow
@@ -280,11 +286,11 @@ def test_a_configuration_that_always_kills_its_worker_fails_alone():
     ds = data_mod.load(cfg.data, cfg.task)
     jobs = grid.expand(cfg, "sigmoid")  # the two poisoned jobs (tanh, relu) first
     results = []
-    rerun = sweep._run_tasks(
-        [[job] for job in jobs], data_mod.to_training(ds, "sigmoid"), 2, "local", None,
+    rerun = dispatch.run_tasks(
+        [[[job]] for job in jobs], data_mod.to_training(ds, "sigmoid"), 2, "local", None,
         results.append, work=functools.partial(kill_own_worker, poison=7, delay=0.3),
     )  # fmt: skip
-    rows = [res["row"] for job_results in results for res in job_results]
+    rows = [res.row.values() for job_results in results for res in job_results]
     assert sorted(r["config_id"] for r in rows) == sorted(c for j in jobs for c in j.config_ids)
     failed = {r["config_id"] for r in rows if r["status"] == "failed"}
     assert failed == {cid for job in jobs if job.hidden_size == 7 for cid in job.config_ids}
@@ -305,16 +311,16 @@ def test_a_diverging_learning_rate_is_recorded_diverged_and_the_sweep_exits_0(
     result = run_cli(runner, cfg_path, out, "-j", "1")
     assert result.exit_code == 0, result.output
     assert "4 configurations: 2 diverged, 2 ok" in result.stderr
-    rows = store.read_rows(out / store.RESULTS_FILE)
+    rows = store.read_rows(out / RESULTS_FILE)
     for r in rows:
         if r["learning_rate"] == 1e300:
             assert r["status"] == "diverged" and 0 < r["diverged_at"] <= 10 and not r["params_path"]
         else:
             assert r["status"] == "ok" and r["diverged_at"] is None
-    before = (out / store.RESULTS_FILE).read_bytes()
+    before = (out / RESULTS_FILE).read_bytes()
     result = run_cli(runner, cfg_path, out, "-j", "1")  # a diverged run is a result: not rerun
     assert result.exit_code == 0 and "(4 already recorded, 0 to run)" in result.stderr
-    assert (out / store.RESULTS_FILE).read_bytes() == before
+    assert (out / RESULTS_FILE).read_bytes() == before
 
 
 def test_a_sweep_where_every_configuration_fails_exits_1(tmp_path, sweep_file, runner):
@@ -331,7 +337,7 @@ def test_one_failure_exits_0_but_1_with_strict(tmp_path, sweep_file, runner):
     result = run_cli(runner, cfg_path, out, "-j", "1")
     assert result.exit_code == 0, result.output
     assert "4 configurations: 2 failed, 2 ok" in result.stderr
-    failed = [r for r in store.read_rows(out / store.RESULTS_FILE) if r["status"] == "failed"]
+    failed = [r for r in store.read_rows(out / RESULTS_FILE) if r["status"] == "failed"]
     assert len(failed) == 2 and all("array is too big" in r["error"] for r in failed)
     result = run_cli(runner, cfg_path, out, "-j", "1", "--strict")
     assert result.exit_code == 1
@@ -347,7 +353,7 @@ def test_a_second_run_on_a_busy_folder_is_refused_and_a_killed_runs_lock_does_no
     cfg_path = sweep_file(SHORT_GRID)
     out = tmp_path / "out"
     proc = start_sweep(cfg_path, out)
-    while not (out / store.RESULTS_FILE).exists():  # the first run is at work
+    while not (out / RESULTS_FILE).exists():  # the first run is at work
         assert proc.poll() is None, log_of(out)
         time.sleep(0.005)
     result = run_cli(runner, cfg_path, out, "-j", "1")
@@ -378,7 +384,7 @@ def tiny_run(tmp_path, sweep_file, runner):
 
 def test_a_torn_last_line_is_tolerated_then_recomputed_on_resume(tiny_run, runner):
     cfg_path, out = tiny_run
-    path = out / store.RESULTS_FILE
+    path = out / RESULTS_FILE
     whole = path.read_bytes()
     last = whole.rstrip(b"\n").rsplit(b"\n", 1)[1]
     path.write_bytes(whole[: len(whole) - len(last) // 2 - 1])  # a power cut mid-append
@@ -399,7 +405,7 @@ def test_damage_inside_the_results_file_is_refused_with_its_line_by_filter_and_r
     tiny_run, runner
 ):
     cfg_path, out = tiny_run
-    path = out / store.RESULTS_FILE
+    path = out / RESULTS_FILE
     lines = path.read_text().splitlines(keepends=True)
     lines[2] = lines[2][:40] + "\n"
     path.write_text("".join(lines))
@@ -414,7 +420,7 @@ def test_damage_inside_the_results_file_is_refused_with_its_line_by_filter_and_r
 def test_a_results_file_that_is_not_ours_is_refused_by_filter_and_run(tmp_path, sweep_file, runner):
     out = tmp_path / "out"
     out.mkdir()
-    path = out / store.RESULTS_FILE
+    path = out / RESULTS_FILE
     path.write_text("name,score\nalice,3\n")
     for args in (
         ["filter", str(path)],
@@ -431,25 +437,25 @@ def test_a_results_file_that_is_not_ours_is_refused_by_filter_and_run(tmp_path, 
 
 def test_fresh_moves_the_old_results_aside_and_starts_over(tiny_run, runner):
     cfg_path, out = tiny_run
-    old = (out / store.RESULTS_FILE).read_bytes()
+    old = (out / RESULTS_FILE).read_bytes()
     result = run_cli(runner, cfg_path, out, "-j", "1", "--fresh")
     assert result.exit_code == 0, result.output
     assert "already recorded" not in result.stderr
     moved = [p for p in out.parent.iterdir() if p.name.startswith("out.old-")]
     assert len(moved) == 1 and f"previous results moved to {moved[0]}" in result.stderr
-    assert (moved[0] / store.RESULTS_FILE).read_bytes() == old
-    assert len(list((moved[0] / store.PARAMS_DIR).glob("*.pkl"))) == 4
+    assert (moved[0] / RESULTS_FILE).read_bytes() == old
+    assert len(list((moved[0] / PARAMS_DIR).glob("*.pkl"))) == 4
     assert_complete(out, cfg_path)
 
 
 def test_a_grid_with_a_larger_budget_runs_only_the_new_rows(tiny_run, sweep_file, runner):
     _, out = tiny_run
-    before = (out / store.RESULTS_FILE).read_bytes()
+    before = (out / RESULTS_FILE).read_bytes()
     wider = sweep_file(grid_config(TINY_GRID, iterations=[10, 50, 80]), "wider.yaml")
     result = run_cli(runner, wider, out, "-j", "1")
     assert result.exit_code == 0, result.output
     assert "(4 already recorded, 2 to run)" in result.stderr
-    assert (out / store.RESULTS_FILE).read_bytes().startswith(before)  # old rows untouched
+    assert (out / RESULTS_FILE).read_bytes().startswith(before)  # old rows untouched
     assert_complete(out, wider)
 
 
@@ -492,7 +498,7 @@ def test_eval_data_without_the_target_column_is_refused(tmp_path, sweep_file, ru
                     "iterations": [5]}}  # fmt: skip
     out = tmp_path / "out"
     assert run_cli(runner, sweep_file(cfg), out, "-j", "1").exit_code == 0
-    params = next((out / store.PARAMS_DIR).glob("*.pkl"))
+    params = next((out / PARAMS_DIR).glob("*.pkl"))
     result = runner.invoke(app, ["eval", str(params), "--data", str(tmp_path / "other.csv")])
     assert result.exit_code == 2
     assert "target column 'label' not found (columns: x0, x1, y)" in result.stderr
@@ -525,7 +531,7 @@ def test_a_full_disk_stops_with_exit_4_keeping_whole_rows_then_resumes(
     tiny_run, runner, monkeypatch
 ):
     cfg_path, done = tiny_run
-    header, first = done.joinpath(store.RESULTS_FILE).read_bytes().split(b"\n")[:2]
+    header, first = done.joinpath(RESULTS_FILE).read_bytes().split(b"\n")[:2]
     out = done.parent / "full"
     monkeypatch.setattr(store, "os", FillingDisk(len(header) + len(first) + 2 + 30))
     result = run_cli(runner, cfg_path, out, "-j", "1")
@@ -535,9 +541,9 @@ def test_a_full_disk_stops_with_exit_4_keeping_whole_rows_then_resumes(
         "No space left on device" in result.stderr and "run the same command again" in result.stderr
     )
     assert "Traceback" not in result.output
-    kept = (out / store.RESULTS_FILE).read_bytes()
+    kept = (out / RESULTS_FILE).read_bytes()
     assert kept.startswith(header + b"\n") and kept.endswith(b"\n")  # whole rows only
-    assert [r["config_id"] for r in store.read_rows(out / store.RESULTS_FILE)] == [
+    assert [r["config_id"] for r in store.read_rows(out / RESULTS_FILE)] == [
         first.split(b",")[0].decode()
     ]
 

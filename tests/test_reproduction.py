@@ -14,9 +14,10 @@ import json
 
 import pytest
 
-from sweep_nn import store, sweep
 from sweep_nn.cli import app
 from sweep_nn.config import parse
+from sweep_nn.results import store
+from sweep_nn.sweep.run import run_sweep
 
 TOLERANCE = 0.01  # well under one example of the 400 in the dev set (0.25 points)
 
@@ -42,7 +43,7 @@ def run(tmp_path, hidden, activations, rates, iterations):
         f"  iterations: {iterations}\n"
     )
     out = tmp_path / "out"
-    summary = sweep.run_sweep(cfg, out, n_jobs=1)
+    summary = run_sweep(cfg, out, n_jobs=1)
     rows = store.read_rows(summary.results_path)
     return out, {
         (r["hidden_size"], r["activation"], r["learning_rate"], r["iterations"]): r for r in rows

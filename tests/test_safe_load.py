@@ -17,9 +17,9 @@ import textwrap
 import numpy as np
 import pytest
 
-from sweep_nn import store
 from sweep_nn.cli import app
 from sweep_nn.errors import ParamsError
+from sweep_nn.results import params as store
 
 PROTOCOLS = range(6)
 

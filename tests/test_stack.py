@@ -18,12 +18,18 @@ import yaml
 from problems import examples
 
 from sweep_nn import data as data_mod
-from sweep_nn import grid, network, store, sweep
-from sweep_nn import train as train_mod
 from sweep_nn.cli import app
 from sweep_nn.config import load, parse
+from sweep_nn.nn import engine, plain
+from sweep_nn.results import params as params_mod
+from sweep_nn.results import store
+from sweep_nn.results.schema import PARAMS_DIR, RESULTS_FILE
+from sweep_nn.sweep import jobs as grid
+from sweep_nn.sweep import schedule
+from sweep_nn.sweep import worker as train_mod
+from sweep_nn.sweep.run import run_sweep
 
-NAMES = network.PARAM_NAMES
+NAMES = plain.PARAM_NAMES
 N_TRAIN = 160  # moons with n_samples 200 and the default dev_size 0.2
 EXECUTION_COLUMNS = ("fit_seconds", "stack_size")  # the only columns a stack may change
 
@@ -43,7 +49,7 @@ def _data(output, m=37, n_in=3, dtype=np.float64):
 def _models(k, n_in, n_hidden, n_out, dtype):
     """``k`` models of one shape, each drawn from its own seed (different initial weights)."""
     return [
-        network.init_params(
+        plain.init_params(
             n_in, n_hidden, n_out, np.random.RandomState(10 + i), init_scale=0.5, dtype=dtype
         )
         for i in range(k)
@@ -70,7 +76,7 @@ def _rates(dtype):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize(
-    ("activation", "output"), list(itertools.product(network.ACTIVATIONS, network.OUTPUTS))
+    ("activation", "output"), list(itertools.product(plain.ACTIVATIONS, plain.OUTPUTS))
 )
 def test_each_model_of_a_stack_steps_exactly_as_it_would_alone(activation, output, dtype):
     X, Y = _data(output, dtype=dtype)
@@ -82,12 +88,12 @@ def test_each_model_of_a_stack_steps_exactly_as_it_would_alone(activation, outpu
     start = [_copy(p) for p in stacked]
 
     with np.errstate(all="ignore"):
-        ws = network.Workspace(n_in, h, n_out, m, activation, output, dtype, len(rates))
+        ws = engine.Workspace(n_in, h, n_out, m, activation, output, dtype, len(rates))
         run = ws.stack_trainer(stacked, X, Y, rates)
         run(10)
         run(15)  # a stack resumes where it stopped, as a single model does
         for p, lr in zip(alone, rates):
-            network.Workspace(n_in, h, n_out, m, activation, output, dtype).trainer(p, X, Y, lr)(25)
+            engine.Workspace(n_in, h, n_out, m, activation, output, dtype).trainer(p, X, Y, lr)(25)
 
     for i, (p, q) in enumerate(zip(stacked, alone)):
         for k in NAMES:
@@ -107,8 +113,8 @@ def test_a_stack_of_one_is_the_single_model_trainer(dtype):
     X, Y = _data("sigmoid", m=50, n_in=2, dtype=dtype)
     (p,) = _models(1, 2, 3, 1, dtype)
     q = _copy(p)
-    network.Workspace(2, 3, 1, 50, "tanh", "sigmoid", dtype).stack_trainer([p], X, Y, [1.2])(30)
-    network.Workspace(2, 3, 1, 50, "tanh", "sigmoid", dtype).trainer(q, X, Y, 1.2)(30)
+    engine.Workspace(2, 3, 1, 50, "tanh", "sigmoid", dtype).stack_trainer([p], X, Y, [1.2])(30)
+    engine.Workspace(2, 3, 1, 50, "tanh", "sigmoid", dtype).trainer(q, X, Y, 1.2)(30)
     for k in NAMES:
         np.testing.assert_array_equal(p[k], q[k], err_msg=k)
     assert not np.array_equal(p["W1"], _models(1, 2, 3, 1, dtype)[0]["W1"])
@@ -117,7 +123,7 @@ def test_a_stack_of_one_is_the_single_model_trainer(dtype):
 def test_a_stack_keeps_each_model_in_its_own_row_of_one_buffer():
     ps = _models(3, 2, 3, 1, np.float64)
     before = [_copy(p) for p in ps]
-    flat = network.pack_stack(ps)
+    flat = engine.pack_stack(ps)
     assert flat.shape == (3, 3 * 2 + 3 + 1 * 3 + 1)
     for row, p, b in zip(flat, ps, before):
         for k in NAMES:
@@ -127,22 +133,31 @@ def test_a_stack_keeps_each_model_in_its_own_row_of_one_buffer():
 
 def test_a_workspace_refuses_a_stack_of_another_size():
     X, Y = _data("sigmoid")
-    ws = network.Workspace(3, 4, 1, X.shape[1], "tanh", "sigmoid", n_models=3)
+    ws = engine.Workspace(3, 4, 1, X.shape[1], "tanh", "sigmoid", n_models=3)
     with pytest.raises(ValueError, match="2 models for a workspace of 3"):
         ws.stack_trainer(_models(2, 3, 4, 1, np.float64), X, Y, [0.1, 0.2])
 
 
 # --- grid.stacks: which jobs train together --------------------------------------------------
 
+SETTINGS = grid.TrainSettings(
+    budgets=(10, 100), dtype="float64", init="normal", init_scale=0.01, output="sigmoid",
+    loss_points=100, stack=True,
+)  # fmt: skip
 BASE_JOB = grid.Job(
     hidden_size=3, activation="tanh", learning_rate=0.5, batch_size=None, seed=0,
-    budgets=(10, 100), config_ids=("a", "b"), keys=("ka", "kb"), dtype="float64",
-    init="normal", init_scale=0.01, output="sigmoid", loss_points=100, stack=True,
+    settings=SETTINGS, config_ids=("a", "b"), keys=("ka", "kb"),
 )  # fmt: skip
+SETTING_NAMES = {f.name for f in dataclasses.fields(grid.TrainSettings)}
 
 
 def _job(n, **changes):
-    """A stackable job, numbered ``n`` (its learning rate) so each one is distinct."""
+    """A stackable job, numbered ``n`` (its learning rate) so each one is distinct.
+
+    ``changes`` may name job fields or training settings."""
+    settings = {k: changes.pop(k) for k in list(changes) if k in SETTING_NAMES}
+    if settings:
+        changes["settings"] = dataclasses.replace(SETTINGS, **settings)
     return dataclasses.replace(BASE_JOB, learning_rate=0.1 * (n + 1), **changes)
 
 
@@ -258,17 +273,17 @@ def test_every_stack_lands_whole_in_one_task(n_workers):
         "train": {"stack": True},
     }
     jobs = grid.expand(parse(yaml.safe_dump(raw)), "sigmoid")
-    tasks = sweep.plan_tasks(jobs, n_workers, N_TRAIN)
-    _check_partition(tasks, jobs)
-    task_of = {id(j): t for t, task in enumerate(tasks) for j in task}
+    tasks = schedule.plan_tasks(jobs, n_workers, N_TRAIN)
+    _check_partition([run for task in tasks for run in task], jobs)
+    task_of = {id(j): t for t, task in enumerate(tasks) for run in task for j in run}
     runs = grid.stacks(jobs, N_TRAIN)
     stacked = [run for run in runs if len(run) > 1]
     assert len(stacked) == 5 * 3 * 2  # five small sizes, three activations, 10 jobs -> 5 + 5
     for run in stacked:
         assert len({task_of[id(j)] for j in run}) == 1, [j.config_ids[0] for j in run]
-    # and a task's worker rebuilds the same stacks from its jobs
-    rebuilt = [run for task in tasks for run in grid.stacks(task, N_TRAIN)]
-    assert sorted(tuple(map(id, r)) for r in rebuilt) == sorted(tuple(map(id, r)) for r in runs)
+    # and tasks carry exactly those stacks, whole, to the workers
+    carried = [run for task in tasks for run in task]
+    assert sorted(tuple(map(id, r)) for r in carried) == sorted(tuple(map(id, r)) for r in runs)
 
 
 # --- train_stack: one stack, the results of each job alone -----------------------------------
@@ -296,19 +311,19 @@ def test_train_stack_gives_each_job_its_results_alone(tiny_config):
         alone = train_mod.train(job, data)
         assert len(results) == len(alone) == 2
         for res, ref in zip(results, alone):
-            row = res["row"]
-            assert _without(row) == _without(ref["row"]), row["config_id"]
-            assert (row["stack_size"], ref["row"]["stack_size"]) == (6, 1)
+            row = res.row.values()
+            assert _without(row) == _without(ref.row.values()), row["config_id"]
+            assert (row["stack_size"], ref.row.stack_size) == (6, 1)
             if job.learning_rate == 1e300:
-                assert row["status"] == "diverged" and res["params"] is None
+                assert row["status"] == "diverged" and res.params is None
                 continue
             assert row["status"] == "ok"
-            assert res["params"].keys() == ref["params"].keys()
+            assert res.params.keys() == ref.params.keys()
             for k in NAMES:
-                np.testing.assert_array_equal(res["params"][k], ref["params"][k])
-            assert res["params"]["loss_curve"] == ref["params"]["loss_curve"]
+                np.testing.assert_array_equal(res.params[k], ref.params[k])
+            assert res.params["loss_curve"] == ref.params["loss_curve"]
     # the seeds drew different starts: same rate, other seed, other weights
-    assert not np.array_equal(stacked[0][0]["params"]["W1"], stacked[1][0]["params"]["W1"])
+    assert not np.array_equal(stacked[0][0].params["W1"], stacked[1][0].params["W1"])
 
 
 def test_a_stacked_row_is_charged_its_share_of_the_stack_time(tiny_config, monkeypatch):
@@ -319,8 +334,8 @@ def test_a_stacked_row_is_charged_its_share_of_the_stack_time(tiny_config, monke
     jobs, data = _stack_jobs(tiny_config, learning_rates=[1.2, 0.6, 0.3, 0.1], iterations=[5, 10])
     # stops at 0, 1, 2, ..., 10 (loss_points 10): one second of stepping each
     for results in train_mod.train_stack(jobs, data):
-        assert [r["row"]["fit_seconds"] for r in results] == [6 / 4, 11 / 4]
-    assert [r["row"]["fit_seconds"] for r in train_mod.train(jobs[0], data)] == [6.0, 11.0]
+        assert [r.row.fit_seconds for r in results] == [6 / 4, 11 / 4]
+    assert [r.row.fit_seconds for r in train_mod.train(jobs[0], data)] == [6.0, 11.0]
 
 
 # --- end to end: a stacked sweep records what an unstacked one does ---------------------------
@@ -342,7 +357,7 @@ def _e2e_config(tiny_config, stack: bool) -> dict:
 
 
 def _rows_by_key(folder):
-    rows = store.read_rows(folder / store.RESULTS_FILE)
+    rows = store.read_rows(folder / RESULTS_FILE)
     by_key = {r["key"]: r for r in rows}
     assert len(by_key) == len(rows), "each configuration recorded once"
     return by_key
@@ -354,8 +369,8 @@ def test_a_stacked_sweep_records_exactly_what_an_unstacked_one_does(
     plain_cfg = load(write_config(_e2e_config(tiny_config, False), "plain.yaml"))
     stack_cfg = load(write_config(_e2e_config(tiny_config, True), "stack.yaml"))
     assert stack_cfg.train.stack and not plain_cfg.train.stack
-    plain = sweep.run_sweep(plain_cfg, tmp_path / "plain", n_jobs=1)
-    stacked = sweep.run_sweep(stack_cfg, tmp_path / "stack", n_jobs=1)
+    plain = run_sweep(plain_cfg, tmp_path / "plain", n_jobs=1)
+    stacked = run_sweep(stack_cfg, tmp_path / "stack", n_jobs=1)
     assert plain.total == stacked.total == 2 * 2 * 4 * 2 * 2
     assert plain.counts == stacked.counts == {"ok": 56, "diverged": 8}
 
@@ -383,8 +398,8 @@ def test_a_stacked_sweep_records_exactly_what_an_unstacked_one_does(
         if row["status"] != "ok":
             assert not row["params_path"]
             continue
-        p = store.load_params(tmp_path / "plain" / row["params_path"])
-        q = store.load_params(tmp_path / "stack" / row["params_path"])
+        p = params_mod.load_params(tmp_path / "plain" / row["params_path"])
+        q = params_mod.load_params(tmp_path / "stack" / row["params_path"])
         for k in NAMES:
             assert p[k].dtype == q[k].dtype == np.float64
             np.testing.assert_array_equal(p[k], q[k], err_msg=f"{row['config_id']} {k}")
@@ -402,18 +417,18 @@ def test_results_recorded_without_stacking_are_resumed_with_it(
     stack_cfg = load(stack_path)
     keys = [k for j in grid.expand(plain_cfg, "sigmoid") for k in j.keys]
     assert [k for j in grid.expand(stack_cfg, "sigmoid") for k in j.keys] == keys
-    assert grid.settings_fingerprint(stack_cfg) == grid.settings_fingerprint(plain_cfg)
+    assert grid.fingerprint(stack_cfg.resolved()) == grid.fingerprint(plain_cfg.resolved())
 
     out = tmp_path / "out"
-    first = sweep.run_sweep(plain_cfg, out, n_jobs=1)
+    first = run_sweep(plain_cfg, out, n_jobs=1)
     assert (first.skipped, first.total) == (0, 64)
-    results = out / store.RESULTS_FILE
+    results = out / RESULTS_FILE
     before = results.read_bytes()
-    params_before = {p.name: p.read_bytes() for p in (out / store.PARAMS_DIR).iterdir()}
+    params_before = {p.name: p.read_bytes() for p in (out / PARAMS_DIR).iterdir()}
     assert sorted(r["key"] for r in store.read_rows(results)) == sorted(keys)
 
     result = runner.invoke(app, ["run", str(stack_path), "--out", str(out), "-j", "1"])
     assert result.exit_code == 0, result.output
     assert "(64 already recorded, 0 to run)" in result.stderr
     assert results.read_bytes() == before  # nothing retrained, nothing appended
-    assert {p.name: p.read_bytes() for p in (out / store.PARAMS_DIR).iterdir()} == params_before
+    assert {p.name: p.read_bytes() for p in (out / PARAMS_DIR).iterdir()} == params_before

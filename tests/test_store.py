@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 from disks import FillingDisk
 
-from sweep_nn import store
 from sweep_nn.errors import ResultsError, StorageError
+from sweep_nn.results import params as params_mod
+from sweep_nn.results import store
+from sweep_nn.results.schema import COLUMNS, RESULTS_FILE
 
 
 def row(i: int, status: str = "ok", **extra) -> dict:
@@ -29,7 +31,7 @@ def write_rows(path, n: int) -> None:
 
 
 class CountingOs:
-    """Stands in for ``os`` inside sweep_nn.store: counts write and fsync calls."""
+    """Stands in for ``os`` inside sweep_nn.results.store: counts write and fsync calls."""
 
     def __init__(self):
         self.writes = 0
@@ -83,7 +85,7 @@ def test_reopening_appends_without_a_second_header(tmp_path):
     with store.ResultsWriter(path) as writer:
         writer.append(row(2))
     lines = path.read_text().splitlines()
-    assert len(lines) == 3 and lines[0] == ",".join(store.COLUMNS)
+    assert len(lines) == 3 and lines[0] == ",".join(COLUMNS)
 
 
 def test_atomic_write_replaces_the_whole_file_and_leaves_no_temporary(tmp_path):
@@ -131,9 +133,9 @@ def test_parameters_round_trip_through_the_safe_loader(tmp_path):
         "config": {"activation": "tanh"}, "train": {"output": "sigmoid"}, "data": {},
         "task": "classification", "classes": [0, 1], "scaler": None,
     }  # fmt: skip
-    store.write_params(path, store.params_payload(weights, **meta))
-    loaded = store.load_params(path)
-    assert loaded["format"] == store.PARAMS_FORMAT and loaded["config"] == {"activation": "tanh"}
+    params_mod.write_params(path, params_mod.params_payload(weights, **meta))
+    loaded = params_mod.load_params(path)
+    assert loaded["format"] == params_mod.PARAMS_FORMAT and loaded["config"] == {"activation": "tanh"}
     for k, v in weights.items():
         np.testing.assert_array_equal(loaded[k], v)
 
@@ -210,7 +212,7 @@ def test_results_from_before_stack_size_are_read_and_resumed(tmp_path, write_con
 
     cfg, out = write_config(), tmp_path / "out"
     assert runner.invoke(app, ["run", str(cfg), "--out", str(out), "-j", "1", "-q"]).exit_code == 0
-    results = out / store.RESULTS_FILE
+    results = out / RESULTS_FILE
     current = store.read_rows(results)
     # the same results as an earlier version wrote them: no stack_size column
     lines = results.read_text().splitlines()
@@ -223,5 +225,5 @@ def test_results_from_before_stack_size_are_read_and_resumed(tmp_path, write_con
     done = runner.invoke(app, ["run", str(cfg), "--out", str(out), "-j", "1"])
     assert done.exit_code == 0, done.output
     assert f"({len(current)} already recorded" in done.stderr
-    assert results.read_text().splitlines()[0] == ",".join(store.COLUMNS)  # brought up to date
+    assert results.read_text().splitlines()[0] == ",".join(COLUMNS)  # brought up to date
     assert store.read_rows(results) == current

@@ -10,9 +10,14 @@ import pytest
 import yaml
 
 from sweep_nn import data as data_mod
-from sweep_nn import grid, store, sweep
-from sweep_nn import train as train_mod
 from sweep_nn.config import load, parse
+from sweep_nn.nn import plain
+from sweep_nn.results import params as params_mod
+from sweep_nn.results import store
+from sweep_nn.results.schema import RESULTS_FILE
+from sweep_nn.sweep import jobs as grid
+from sweep_nn.sweep import worker as train_mod
+from sweep_nn.sweep.run import run_sweep
 
 WEIGHTS = ("W1", "b1", "W2", "b2")
 METRICS = ("train_acc", "dev_acc", "gap", "train_loss", "dev_loss")
@@ -35,7 +40,7 @@ def _train(cfg, data) -> dict[str, dict]:
     out = {}
     for job in grid.expand(cfg, "sigmoid"):
         for result in train_mod.train(job, data):
-            out[result["row"]["config_id"]] = result
+            out[result.row.config_id] = result
     return out
 
 
@@ -56,72 +61,44 @@ def test_budget_snapshots_equal_separate_runs(tiny_config, tiny_data, activation
         )
         (cid,) = alone
         a, b = shared[cid], alone[cid]
-        assert a["row"]["status"] == b["row"]["status"] == "ok"
-        assert a["row"]["key"] == b["row"]["key"]
+        assert a.row.status == b.row.status == "ok"
+        assert a.row.key == b.row.key
         for m in METRICS:
-            assert a["row"][m] == b["row"][m], (cid, m)
+            assert getattr(a.row, m) == getattr(b.row, m), (cid, m)
         for w in WEIGHTS:
-            np.testing.assert_array_equal(a["params"][w], b["params"][w], err_msg=f"{cid} {w}")
+            np.testing.assert_array_equal(a.params[w], b.params[w], err_msg=f"{cid} {w}")
     # the snapshots are really different points of one run
-    assert not np.array_equal(shared[f"h2-{activation}-lr1.2-it10"]["params"]["W1"],
-                              shared[f"h2-{activation}-lr1.2-it200"]["params"]["W1"])  # fmt: skip
-
-
-def _study_gradient_descent(X, Y, n_h, activation, lr, iterations):
-    """The reference study's loop, written plainly: sigmoid output, mean cross-entropy."""
-    rng = np.random.RandomState(0)
-    W1 = rng.randn(n_h, X.shape[0]) * 0.01
-    W2 = rng.randn(1, n_h) * 0.01
-    b1, b2 = np.zeros((n_h, 1)), np.zeros((1, 1))
-    m = X.shape[1]
-    for _ in range(iterations):
-        Z1 = W1 @ X + b1
-        if activation == "tanh":
-            A1 = np.tanh(Z1)
-            dg = 1 - A1**2
-        elif activation == "sigmoid":
-            A1 = 1 / (1 + np.exp(-Z1))
-            dg = A1 * (1 - A1)
-        else:
-            A1 = np.maximum(Z1, 0)
-            dg = (A1 > 0).astype(float)
-        A2 = 1 / (1 + np.exp(-(W2 @ A1 + b2)))
-        dZ2 = A2 - Y
-        dW2 = dZ2 @ A1.T / m
-        db2 = dZ2.sum(axis=1, keepdims=True) / m
-        dZ1 = (W2.T @ dZ2) * dg
-        dW1 = dZ1 @ X.T / m
-        db1 = dZ1.sum(axis=1, keepdims=True) / m
-        W1, b1, W2, b2 = W1 - lr * dW1, b1 - lr * db1, W2 - lr * dW2, b2 - lr * db2
-    return {"W1": W1, "b1": b1, "W2": W2, "b2": b2}
+    assert not np.array_equal(shared[f"h2-{activation}-lr1.2-it10"].params["W1"],
+                              shared[f"h2-{activation}-lr1.2-it200"].params["W1"])  # fmt: skip
 
 
 @pytest.mark.parametrize("activation", ["tanh", "sigmoid", "relu"])
 def test_training_is_the_study_gradient_descent(tiny_config, tiny_data, activation):
     cfg = _config(tiny_config, hidden_sizes=[3], activations=[activation], iterations=[60])
     (result,) = _train(cfg, tiny_data).values()
-    expected = _study_gradient_descent(tiny_data.X_train, tiny_data.Y_train, 3, activation, 0.5, 60)
+    start = plain.init_params(2, 3, 1, np.random.RandomState(0))
+    expected = plain.train(start, tiny_data.X_train, tiny_data.Y_train, 0.5, 60, activation, "sigmoid")
     for w in WEIGHTS:
-        np.testing.assert_allclose(result["params"][w], expected[w], rtol=1e-9, atol=1e-12)
+        np.testing.assert_array_equal(result.params[w], expected[w], err_msg=w)
 
 
 def test_fit_seconds_grows_with_the_budget(tiny_config, tiny_data):
     cfg = _config(tiny_config, iterations=[10, 100, 1000])
-    rows = [r["row"] for r in _train(cfg, tiny_data).values()]
+    rows = [r.row.values() for r in _train(cfg, tiny_data).values()]
     times = [r["fit_seconds"] for r in sorted(rows, key=lambda r: r["iterations"])]
     assert 0 < times[0] < times[1] < times[2]
 
 
 def test_fit_seconds_leaves_out_evaluation(tiny_config, tiny_data, monkeypatch):
-    real_score = train_mod.score
+    real_score = plain.score
 
     def slow_score(*args, **kwargs):
         time.sleep(0.1)
         return real_score(*args, **kwargs)
 
-    monkeypatch.setattr(train_mod, "score", slow_score)
+    monkeypatch.setattr(plain, "score", slow_score)
     cfg = _config(tiny_config, iterations=[1, 2, 3])
-    rows = [r["row"] for r in _train(cfg, tiny_data).values()]
+    rows = [r.row.values() for r in _train(cfg, tiny_data).values()]
     # three budgets, two splits each: 0.6 s of scoring in all, none of it counted
     assert max(r["fit_seconds"] for r in rows) < 0.1
 
@@ -142,16 +119,16 @@ def _rows_without_time(results_path):
 
 def test_one_and_two_workers_give_identical_results(tiny_config, write_config, tmp_path):
     cfg = _sweep_config(tiny_config, write_config)
-    one = sweep.run_sweep(cfg, tmp_path / "one", n_jobs=1)
-    two = sweep.run_sweep(cfg, tmp_path / "two", n_jobs=2)
+    one = run_sweep(cfg, tmp_path / "one", n_jobs=1)
+    two = run_sweep(cfg, tmp_path / "two", n_jobs=2)
 
     rows_one, rows_two = _rows_without_time(one.results_path), _rows_without_time(two.results_path)
     assert len(rows_one) == 2 * 2 * 2
     assert {r["status"] for r in rows_one} == {"ok"}
     assert rows_one == rows_two
     for row in rows_one:
-        a = store.load_params(tmp_path / "one" / row["params_path"])
-        b = store.load_params(tmp_path / "two" / row["params_path"])
+        a = params_mod.load_params(tmp_path / "one" / row["params_path"])
+        b = params_mod.load_params(tmp_path / "two" / row["params_path"])
         for w in WEIGHTS:
             assert a[w].dtype == b[w].dtype == np.float64
             np.testing.assert_array_equal(a[w], b[w], err_msg=f"{row['config_id']} {w}")
@@ -163,12 +140,12 @@ def test_each_row_is_on_disk_when_reported(tiny_config, write_config, tmp_path):
     seen = []
 
     def on_row(row):
-        on_disk = {r["config_id"] for r in store.read_rows(out / store.RESULTS_FILE)}
-        assert row["config_id"] in on_disk
-        assert (out / row["params_path"]).is_file()
-        seen.append(row["config_id"])
+        on_disk = {r["config_id"] for r in store.read_rows(out / RESULTS_FILE)}
+        assert row.config_id in on_disk
+        assert (out / row.params_path).is_file()
+        seen.append(row.config_id)
 
-    summary = sweep.run_sweep(cfg, out, n_jobs=1, on_row=on_row)
+    summary = run_sweep(cfg, out, n_jobs=1, on_row=on_row)
 
     assert len(seen) == summary.total == 8
     assert summary.counts == {"ok": 8}

@@ -1,15 +1,10 @@
-"""The two-layer network's maths: initialisation, forward and backward passes, losses.
+"""The exact NumPy training engine: the plain maths of :mod:`sweep_nn.nn.plain`, without its allocations.
 
-Pure NumPy, no I/O, no global state. Arrays are laid out features-first, as in the
-reference study: ``X`` has shape (n_inputs, m), targets ``Y`` have shape (n_outputs, m).
-
-Hidden activations, output layers and initialisations are small lookup tables; a name
-from a configuration is checked against a table's keys, never against an if-chain.
-
-Training runs through a :class:`Workspace`, which owns every buffer one gradient step
-needs so that the hot loop allocates nothing: each ufunc writes in place (``out=``), and
-:meth:`Workspace.trainer` binds arrays and functions once so the loop does no lookups.
-The arithmetic is the study's, operation for operation, so float64 results reproduce it.
+A :class:`Workspace` owns every buffer one gradient step needs, so that the hot loop
+allocates nothing: each ufunc writes in place (``out=``), and :meth:`Workspace.passes`
+binds arrays and functions once so the loop does no lookups. The arithmetic is the plain
+maths', operation for operation, so float64 results are bit for bit those of
+:func:`sweep_nn.nn.plain.train` (tested), which are the study's.
 """
 
 from __future__ import annotations
@@ -19,8 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-Params = dict[str, np.ndarray]  # W1 (h, n_in), b1 (h, 1), W2 (n_out, h), b2 (n_out, 1)
-
+from .plain import PARAM_NAMES, Params
 
 # --- hidden activations: forward in place, derivative from the activation's output ------
 
@@ -74,9 +68,7 @@ ACTIVATIONS: dict[str, Activation] = {
 }
 
 
-# --- output layers: activation, matching loss, prediction --------------------------------
-# Each output is paired with the loss whose gradient with respect to Z2 is A2 - Y, so the
-# backward pass is the same for all of them.
+# --- output layers, in place (their losses and predictions are in nn.plain) -------------
 
 
 def _softmax(Z: np.ndarray, out: np.ndarray) -> None:
@@ -90,97 +82,14 @@ def _identity(Z: np.ndarray, out: np.ndarray) -> None:
     np.copyto(out, Z)
 
 
-def _binary_cross_entropy(Z: np.ndarray, Y: np.ndarray) -> float:
-    # -[y log s(z) + (1 - y) log(1 - s(z))] = log(1 + e^z) - y z, finite for any z
-    return float(np.mean(np.logaddexp(0.0, Z) - Y * Z))
-
-
-def _categorical_cross_entropy(Z: np.ndarray, Y: np.ndarray) -> float:
-    top = Z.max(axis=0, keepdims=True)
-    log_norm = np.log(np.exp(Z - top).sum(axis=0)) + top[0]
-    return float(np.mean(log_norm - (Y * Z).sum(axis=0)))
-
-
-def _half_squared_error(Z: np.ndarray, Y: np.ndarray) -> float:
-    return float(0.5 * np.mean(((Z - Y) ** 2).sum(axis=0)))
-
-
-def _predict_binary(A: np.ndarray) -> np.ndarray:
-    return (A[0] > 0.5).astype(np.intp)
-
-
-def _predict_argmax(A: np.ndarray) -> np.ndarray:
-    return A.argmax(axis=0)
-
-
-def _predict_values(A: np.ndarray) -> np.ndarray:
-    return A
-
-
-class Output(NamedTuple):
-    forward: Callable[[np.ndarray, np.ndarray], None]  # (Z2, out) -> A2 written to out
-    loss: Callable[[np.ndarray, np.ndarray], float]  # (Z2, Y) -> mean loss, computed stably
-    predict: Callable[[np.ndarray], np.ndarray]  # A2 -> class indices (m,) or values
-    task: str
-
-
-OUTPUTS: dict[str, Output] = {
-    "sigmoid": Output(_sigmoid, _binary_cross_entropy, _predict_binary, "classification"),
-    "softmax": Output(_softmax, _categorical_cross_entropy, _predict_argmax, "classification"),
-    "linear": Output(_identity, _half_squared_error, _predict_values, "regression"),
+OUTPUTS: dict[str, Callable[[np.ndarray, np.ndarray], None]] = {  # (Z2, out) -> A2 in out
+    "sigmoid": _sigmoid,
+    "softmax": _softmax,
+    "linear": _identity,
 }
-
-
-# --- initialisation ------------------------------------------------------------------------
-
-
-def _normal_std(fan_in: int, fan_out: int, scale: float) -> float:
-    return scale
-
-
-def _xavier_std(fan_in: int, fan_out: int, scale: float) -> float:
-    return float(np.sqrt(2.0 / (fan_in + fan_out)))
-
-
-def _he_std(fan_in: int, fan_out: int, scale: float) -> float:
-    return float(np.sqrt(2.0 / fan_in))
-
-
-INITS: dict[str, Callable[[int, int, float], float]] = {
-    "normal": _normal_std,  # standard normal x init_scale: the study's
-    "xavier": _xavier_std,  # Glorot: std sqrt(2 / (fan_in + fan_out))
-    "he": _he_std,  # std sqrt(2 / fan_in)
-}
-
-
-def init_params(
-    n_in: int,
-    n_hidden: int,
-    n_out: int,
-    rng: np.random.RandomState,
-    init: str = "normal",
-    init_scale: float = 0.01,
-    dtype: type = np.float64,
-) -> Params:
-    """Draw initial weights: W1 then W2 from ``rng`` standard normal, biases zero.
-
-    With ``init="normal"`` and ``init_scale=0.01`` this is the reference study's draw.
-    Weights are drawn in float64 and then cast, so float32 starts from the same values.
-    """
-    std = INITS[init]
-    W1 = rng.randn(n_hidden, n_in) * std(n_in, n_hidden, init_scale)
-    W2 = rng.randn(n_out, n_hidden) * std(n_hidden, n_out, init_scale)
-    return {
-        "W1": W1.astype(dtype),
-        "b1": np.zeros((n_hidden, 1), dtype=dtype),
-        "W2": W2.astype(dtype),
-        "b2": np.zeros((n_out, 1), dtype=dtype),
-    }
 
 
 # --- the gradient step -----------------------------------------------------------------
-
-PARAM_NAMES = ("W1", "b1", "W2", "b2")
 
 
 class Layout(NamedTuple):
@@ -332,34 +241,22 @@ class Workspace:
         """
         if len(flat) != self.n_models:
             raise ValueError(f"{len(flat)} models for a workspace of {self.n_models}")
-        dot, add, subtract, multiply, negative = (
-            np.dot,
-            np.add,
-            np.subtract,
-            np.multiply,
-            np.negative,
-        )
-        add_reduce = np.add.reduce
         if X is not self.X:
             np.copyto(self.X, X)
-        X1, XT, layout = self.X1, self.X.T, self.layout
-        stacked = layout.views(flat)  # every model at once
-        models = [layout.views(row) for row in flat]  # model by model, for the products
-        b2 = stacked["b2"]
-        A1, G, Z2, A2 = self.A1, self.G, self.Z2, self.A2
-        g_stacked = layout.views(self.grad)
-        gW1, gb1, gb2, gW1_tmp = g_stacked["W1"], g_stacked["b1"], g_stacked["b2"], self._gW1
-        grad, inv_m, neg_W1b1 = self.grad, self._inv_m, self._neg_W1b1
-        g, g_grad, g_of_negated = self.activation
-        output_forward = self.output.forward
-        copyto = np.copyto
+        models = [self.layout.views(row) for row in flat]  # model by model, for the products
+        return self._forward(flat, models), self._backward(models, Y)
+
+    def _forward(self, flat: np.ndarray, models: list[Params]):
+        dot, add, negative = np.dot, np.add, np.negative
+        X1, A1, Z2, A2 = self.X1, self.A1, self.Z2, self.A2
+        stacked = self.layout.views(flat)  # every model at once
+        b2, neg_W1b1 = stacked["b2"], self._neg_W1b1
+        g, _, g_of_negated = self.activation
+        output_forward = self.output
         # the matrix products, model by model: their operands, bound once
         first_layer = [(q["W1b1"], a1) for q, a1 in zip(models, A1)]
         first_layer_negated = list(zip(neg_W1b1, A1))
         second_layer = [(q["W2"], a1, z2) for q, a1, z2 in zip(models, A1, Z2)]
-        grad_W2 = [(z2, a1.T, gr["W2"]) for z2, a1, gr in zip(Z2, A1, self.grads)]
-        back = [(q["W2"].T, z2, a1) for q, z2, a1 in zip(models, Z2, A1)]
-        grad_W1 = list(zip(G, gW1_tmp))
 
         # W1 X + b1 as one product, [W1 | b1] [X; 1]: the product accumulates w.x, then
         # adds b1 x 1 with one rounding, as the study's separate add does (the
@@ -386,6 +283,19 @@ class Workspace:
             add(Z2, b2, out=Z2)
             output_forward(Z2, A2)
 
+        return forward
+
+    def _backward(self, models: list[Params], Y: np.ndarray | None):
+        dot, subtract, multiply, copyto = np.dot, np.subtract, np.multiply, np.copyto
+        add_reduce = np.add.reduce
+        XT, A1, G, Z2, A2 = self.X.T, self.A1, self.G, self.Z2, self.A2
+        g_stacked = self.layout.views(self.grad)
+        gW1, gb1, gb2, gW1_tmp = g_stacked["W1"], g_stacked["b1"], g_stacked["b2"], self._gW1
+        grad, inv_m, g_grad = self.grad, self._inv_m, self.activation.grad
+        grad_W2 = [(z2, a1.T, gr["W2"]) for z2, a1, gr in zip(Z2, A1, self.grads)]
+        back = [(q["W2"].T, z2, a1) for q, z2, a1 in zip(models, Z2, A1)]
+        grad_W1 = list(zip(G, gW1_tmp))
+
         def backward():
             subtract(A2, Y, out=Z2)  # dZ2
             for z2, a1t, gw2 in grad_W2:
@@ -401,7 +311,7 @@ class Workspace:
             add_reduce(G, axis=2, keepdims=True, out=gb1)
             multiply(grad, inv_m, out=grad)  # all four gradients of every model at once
 
-        return forward, backward
+        return backward
 
     def trainer(self, p: Params, X: np.ndarray, Y: np.ndarray, learning_rate: float):
         """Return ``run(n)``, which takes ``n`` gradient-descent steps on ``p`` in place.
@@ -445,37 +355,3 @@ class Workspace:
     def step(self, p: Params, X: np.ndarray, Y: np.ndarray, learning_rate: float) -> None:
         """One gradient-descent step on ``p``, in place (``p`` is packed, see :func:`pack`)."""
         self.trainer(p, X, Y, learning_rate)(1)
-
-
-def _workspace_for(p: Params, X: np.ndarray, activation: str, output: str) -> Workspace:
-    """A workspace sized for parameters ``p`` and inputs ``X`` (n_in, m)."""
-    (n_hidden, n_in), n_out = p["W1"].shape, p["W2"].shape[0]
-    return Workspace(n_in, n_hidden, n_out, X.shape[1], activation, output, p["W1"].dtype.type)
-
-
-def forward(
-    p: Params, X: np.ndarray, activation: str, output: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """Return (Z2, A2) for inputs ``X`` (n_in, m), allocating fresh arrays."""
-    ws = _workspace_for(p, X, activation, output)
-    A2 = ws.forward(p, X)
-    return ws.Z2[0].copy(), A2.copy()
-
-
-def loss(p: Params, X: np.ndarray, Y: np.ndarray, activation: str, output: str) -> float:
-    """Mean loss of the output layer's matching loss function; finite for finite weights."""
-    Z2, _ = forward(p, X, activation, output)
-    return OUTPUTS[output].loss(Z2.astype(np.float64), Y)
-
-
-def gradients(p: Params, X: np.ndarray, Y: np.ndarray, activation: str, output: str) -> Params:
-    """Gradients of :func:`loss` with respect to each parameter (copies)."""
-    ws = _workspace_for(p, X, activation, output)
-    ws.forward(p, X)
-    return {k: v.copy() for k, v in ws.backward(p, X, Y).items()}
-
-
-def predict(p: Params, X: np.ndarray, activation: str, output: str) -> np.ndarray:
-    """Class indices (m,) for classification outputs, values (n_out, m) for regression."""
-    _, A2 = forward(p, X, activation, output)
-    return OUTPUTS[output].predict(A2)

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data import Dataset
+from ..data import Dataset
+from ..nn.plain import r2
 
 
 def fit(ds: Dataset) -> dict:
     """Scores of the baseline on both splits: accuracy % (classification) or R2 / RMSE."""
     if ds.task == "regression":
         predict = _least_squares(ds.X_train, ds.y_train)
-        out = {"model": "linear regression"}
+        out: dict[str, str | float] = {"model": "linear regression"}
         for split, X, y in (("train", ds.X_train, ds.y_train), ("dev", ds.X_dev, ds.y_dev)):
             out[f"{split}_r2"], out[f"{split}_rmse"] = _r2_rmse(y, predict(X))
         return out
@@ -75,9 +76,7 @@ def _least_squares(X: np.ndarray, y: np.ndarray):
 
 
 def _r2_rmse(y: np.ndarray, predicted: np.ndarray) -> tuple[float, float]:
-    """R2 averaged over targets (a constant target scores 1 if matched, else 0) and RMSE."""
-    y, predicted = y.reshape(len(y), -1), predicted.reshape(len(y), -1)
-    residual = ((y - predicted) ** 2).sum(axis=0)
-    total = ((y - y.mean(axis=0)) ** 2).sum(axis=0)
-    r2 = np.where(total > 0, 1.0 - residual / np.where(total > 0, total, 1.0), residual == 0)
-    return float(r2.mean()), float(np.sqrt(residual.sum() / y.size))
+    """R2 averaged over targets (:func:`nn.plain.r2`, scikit-learn's rule) and RMSE."""
+    Y, P = y.reshape(len(y), -1).T, predicted.reshape(len(y), -1).T  # features-first
+    residual = ((Y - P) ** 2).sum(axis=1)
+    return r2(Y, P), float(np.sqrt(residual.sum() / Y.size))

@@ -12,7 +12,6 @@ import contextlib
 import json
 import math
 import os
-import sys
 from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
@@ -20,7 +19,9 @@ from typing import Annotated
 
 import typer
 
-from .errors import SweepNNError, UsageError
+from ..errors import SweepNNError, UsageError
+from ..results.query import CRITERIA
+from . import show
 
 app = typer.Typer(
     add_completion=False,
@@ -60,12 +61,6 @@ class Backend(str, Enum):
     dask = "dask"
 
 
-class Format(str, Enum):
-    table = "table"
-    csv = "csv"
-    json = "json"
-
-
 # --- run -------------------------------------------------------------------------------------
 
 
@@ -94,17 +89,18 @@ def run(
 
     Example: sweep-nn run configs/quick.yaml
     """
-    from . import config as config_mod
-    from . import sweep
+    from .. import config as config_mod
+    from ..sweep.folder import default_out_dir
+    from ..sweep.run import run_sweep
 
     with _errors():
         if scheduler is not None and backend is not Backend.dask:
             raise UsageError("--scheduler goes with --backend dask")
         cfg = config_mod.load(config_file)
-        out_dir = out if out is not None else sweep.default_out_dir(cfg, DEFAULT_ROOT)
+        out_dir = out if out is not None else default_out_dir(cfg, DEFAULT_ROOT)
         try:
-            with _progress(quiet) as (on_start, on_row):
-                summary = sweep.run_sweep(
+            with show.progress(quiet) as (on_start, on_row):
+                summary = run_sweep(
                     cfg,
                     out_dir,
                     n_jobs=n_jobs,
@@ -116,10 +112,10 @@ def run(
                 )
         except KeyboardInterrupt:  # before the workers started, or a second Ctrl-C while stopping
             _err(
-                f"interrupted: finished rows are kept; resume with: {_resume_command(config_file, out)}"
+                f"interrupted: finished rows are kept; resume with: {show.resume_command(config_file, out)}"
             )
             raise typer.Exit(EXIT_INTERRUPTED) from None
-        _print_summary(summary, config_file, out)
+        show.print_summary(summary, config_file, out)
         if summary.interrupted:
             raise typer.Exit(EXIT_INTERRUPTED)
         counts = summary.counts
@@ -127,99 +123,16 @@ def run(
             raise typer.Exit(EXIT_FAILED)
 
 
-@contextlib.contextmanager
-def _progress(quiet: bool):
-    """A rich progress bar (on stderr) counting result rows; callbacks for the sweep."""
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    console = Console(stderr=True)
-    if quiet or not console.is_terminal:
-        yield (lambda total, done: None), (lambda row: None)
-        return
-    bar = Progress(
-        TextColumn("configurations"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("time left"),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    )
-    task = None
-
-    def on_start(total: int, done: int) -> None:
-        nonlocal task
-        task = bar.add_task("sweep", total=total, completed=done)
-
-    def on_row(row: dict) -> None:
-        bar.advance(task)
-
-    with bar:
-        yield on_start, on_row
-
-
-def _resume_command(config_file: Path, out: Path | None) -> str:
-    return f"sweep-nn run {config_file}" + (f" --out {out}" if out else "")
-
-
-def _print_summary(s, config_file: Path, out: Path | None) -> None:
-    from rich.console import Console
-
-    console = Console(stderr=True, highlight=False, soft_wrap=True)  # paths stay whole for copying
-    if s.moved_to:
-        console.print(f"previous results moved to {s.moved_to}")
-    not_run = s.total - sum(s.counts.values())
-    counts = ", ".join(
-        [f"{n} {status}" for status, n in sorted(s.counts.items())]
-        + ([f"{not_run} not run yet"] if not_run else [])
-    )
-    ran = s.total - s.skipped
-    console.print(
-        f"{s.total} configurations: {counts}"
-        + (f" ({s.skipped} already recorded, {ran} to run)" if s.skipped else "")
-    )
-    if s.rerun:
-        console.print(f"{s.rerun} training run(s) restarted after their worker process died")
-    for failure in s.failures[:3]:
-        console.print(f"failed: {failure}")
-    if s.baseline:
-        b = s.baseline
-        if "dev_acc" in b:
-            console.print(
-                f"baseline ({b['model']}): train {b['train_acc']:.2f}%, dev {b['dev_acc']:.2f}%"
-            )
-        else:
-            console.print(
-                f"baseline ({b['model']}): train R2 {b['train_r2']:.3f}, dev R2 {b['dev_r2']:.3f}"
-            )
-    console.print(f"results: {s.results_path}  ({s.wall_seconds:.1f} s)")
-    if s.interrupted:
-        console.print(
-            f"interrupted: finished rows are kept; resume with: {_resume_command(config_file, out)}"
-        )
-    else:
-        console.print(f"next: sweep-nn filter {s.results_path}")
-
-
-# --- filter ----------------------------------------------------------------------------------
-
-
 def _results_path(results: Path | None) -> Path:
-    from . import store
+    from ..results import store
+    from ..results.schema import RESULTS_FILE
 
     if results is None:
         path = store.find_latest_results(DEFAULT_ROOT)
         _err(f"reading {path}")
         return path
     if results.is_dir():
-        return results / store.RESULTS_FILE
+        return results / RESULTS_FILE
     return results
 
 
@@ -229,24 +142,35 @@ def _check_nonnegative(**options) -> None:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 0; got {value}")
 
 
+def _option(criterion: str):
+    """The option of one filter criterion, its help taken from the criteria table."""
+    return typer.Option(help=CRITERIA[criterion].help, show_default=False)
+
+
+# one option per criterion of results.query.CRITERIA, shared by filter, plot and report
+MinAcc = Annotated[float | None, _option("min_acc")]
+MinDevAcc = Annotated[float | None, _option("min_dev_acc")]
+MaxGap = Annotated[float | None, _option("max_gap")]
+MaxTime = Annotated[float | None, _option("max_time")]
+MinR2 = Annotated[float | None, _option("min_r2")]
+MinDevR2 = Annotated[float | None, _option("min_dev_r2")]
+ResultsArg = Annotated[
+    Path | None,
+    typer.Argument(
+        help="results.csv or its folder \\[default: newest under output/].", show_default=False
+    ),
+]
+
+
 @app.command("filter")
 def filter_cmd(
-    results: Annotated[
-        Path | None,
-        typer.Argument(
-            help="results.csv or its folder \\[default: newest under output/].", show_default=False
-        ),
-    ] = None,
-    min_acc: Annotated[float | None, typer.Option(help="Train accuracy >= this (percent).")] = None,
-    max_gap: Annotated[
-        float | None, typer.Option(help="|train - dev| <= this (accuracy points, or R2).")
-    ] = None,
-    max_time: Annotated[float | None, typer.Option(help="fit_seconds <= this.")] = None,
-    min_dev_acc: Annotated[
-        float | None, typer.Option(help="Dev accuracy >= this (percent).")
-    ] = None,
-    min_r2: Annotated[float | None, typer.Option(help="Train R2 >= this (regression).")] = None,
-    min_dev_r2: Annotated[float | None, typer.Option(help="Dev R2 >= this (regression).")] = None,
+    results: ResultsArg = None,
+    min_acc: MinAcc = None,
+    min_dev_acc: MinDevAcc = None,
+    max_gap: MaxGap = None,
+    max_time: MaxTime = None,
+    min_r2: MinR2 = None,
+    min_dev_r2: MinDevR2 = None,
     sort: Annotated[str, typer.Option(help="Column to sort by.")] = "fit_seconds",
     desc: Annotated[bool, typer.Option("--desc", help="Sort descending.")] = False,
     top: Annotated[int | None, typer.Option(help="Show only the first N rows.")] = None,
@@ -256,29 +180,19 @@ def filter_cmd(
     all_status: Annotated[
         bool, typer.Option("--all-status", help="Include diverged and failed rows.")
     ] = False,
-    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+    fmt: Annotated[show.Format, typer.Option("--format", help="Output format.")] = show.Format.table,
 ) -> None:
     """List the configurations that pass every condition, best first by --sort.
 
     Example: sweep-nn filter --min-acc 95 --max-gap 1 --max-time 30
     """
-    from . import analysis, store
+    from ..results import query, store
 
     with _errors():
-        _check_nonnegative(max_gap=max_gap, max_time=max_time)
-        if top is not None and top < 1:
-            raise UsageError(f"--top must be >= 1; got {top}")
+        criteria = query.Criteria(min_acc, min_dev_acc, max_gap, max_time, min_r2, min_dev_r2)
         path = _results_path(results)
         df = store.read_results(path)
-        criteria = analysis.Criteria(
-            min_acc=min_acc,
-            max_gap=max_gap,
-            max_time=max_time,
-            min_r2=min_r2,
-            min_dev_acc=min_dev_acc,
-            min_dev_r2=min_dev_r2,
-        )
-        kept = analysis.filter_results(
+        kept = query.filter_results(
             df,
             criteria,
             sort=sort,
@@ -287,57 +201,7 @@ def filter_cmd(
             aggregate_seeds=aggregate,
             include_failed=all_status,
         )
-        _emit(kept, fmt, len(df), aggregate)
-
-
-def _emit(df, fmt: Format, total: int, aggregated: bool) -> None:
-    if fmt is Format.csv:
-        sys.stdout.write(df.to_csv(index=False))
-        return
-    if fmt is Format.json:
-        sys.stdout.write(df.to_json(orient="records", indent=2, double_precision=15) + "\n")
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"{len(df)} of {total} configurations")
-    columns = _table_columns(df, aggregated)
-    for name, _ in columns:
-        table.add_column(
-            name, justify="left" if name in ("config_id", "activation", "status") else "right"
-        )
-    for _, row in df.iterrows():
-        table.add_row(*[fmt_(row) for _, fmt_ in columns])
-    Console(highlight=False).print(table)
-
-
-def _table_columns(df, aggregated: bool):
-    """(header, row -> text) pairs for the table view; only the columns that say something."""
-
-    def num(col, spec):
-        return lambda r: "" if r[col] != r[col] else format(r[col], spec)
-
-    def mean_std(col, spec):
-        return lambda r: f"{r[col]:{spec}} ± {r[col + '_std']:{spec}}"
-
-    cols = [("config_id", lambda r: str(r["config_id"]))]
-    if aggregated:
-        cols.append(("seeds", lambda r: str(r["n_seeds"])))
-    for col in ("batch_size", "dtype"):
-        if df[col].nunique() > 1:
-            cols.append((col, lambda r, c=col: str(r[c])))
-    metric = mean_std if aggregated else num
-    if df["train_acc"].notna().any():
-        cols += [("train_acc", metric("train_acc", ".2f")), ("dev_acc", metric("dev_acc", ".2f"))]
-    if df["train_r2"].notna().any():
-        cols += [("train_r2", metric("train_r2", ".4f")), ("dev_r2", metric("dev_r2", ".4f"))]
-    cols += [
-        ("gap", num("gap", ".4f" if df["train_acc"].isna().all() else ".2f")),
-        ("fit_seconds", metric("fit_seconds", ".3f")),
-    ]
-    if not aggregated and (df["status"] != "ok").any():
-        cols.append(("status", lambda r: str(r["status"])))
-    return cols
+        show.emit(kept, fmt, len(df), aggregate)
 
 
 # --- plot ------------------------------------------------------------------------------------
@@ -345,26 +209,17 @@ def _table_columns(df, aggregated: bool):
 
 @app.command()
 def plot(
-    results: Annotated[
-        Path | None,
-        typer.Argument(
-            help="results.csv or its folder \\[default: newest under output/].", show_default=False
-        ),
-    ] = None,
+    results: ResultsArg = None,
     out: Annotated[
         Path | None,
         typer.Option(help="Folder for the images \\[default: plots/ beside the results]."),
     ] = None,
-    min_acc: Annotated[
-        float | None, typer.Option(help="Highlight train accuracy >= this (percent).")
-    ] = None,
-    max_gap: Annotated[
-        float | None, typer.Option(help="Highlight |train - dev| <= this (accuracy points, or R2).")
-    ] = None,
-    max_time: Annotated[float | None, typer.Option(help="Highlight fit_seconds <= this.")] = None,
-    min_r2: Annotated[
-        float | None, typer.Option(help="Highlight train R2 >= this (regression).")
-    ] = None,
+    min_acc: MinAcc = None,
+    min_dev_acc: MinDevAcc = None,
+    max_gap: MaxGap = None,
+    max_time: MaxTime = None,
+    min_r2: MinR2 = None,
+    min_dev_r2: MinDevR2 = None,
     only: Annotated[
         list[str] | None,
         typer.Option(
@@ -378,19 +233,17 @@ def plot(
     Every configuration at a glance, train vs dev, dev score vs training time
     with its Pareto front, heatmaps of hidden units x learning rate, score vs
     hidden units, learning curves of the best, and the data when it is 2-D.
-    The filter options mark the configurations `filter` would keep.
+    The filter options (the same as filter's) mark the configurations `filter` would keep.
 
     Example: sweep-nn plot output/reference-study --min-acc 95 --max-gap 1
     """
-    from . import analysis, plots
+    from ..plots import figures
+    from ..results import query
 
     with _errors():
-        _check_nonnegative(max_gap=max_gap, max_time=max_time)
+        criteria = query.Criteria(min_acc, min_dev_acc, max_gap, max_time, min_r2, min_dev_r2)
         path = _results_path(results)
-        criteria = analysis.Criteria(
-            min_acc=min_acc, max_gap=max_gap, max_time=max_time, min_r2=min_r2
-        )
-        report = plots.plot_sweep(path, out, criteria, only=only)
+        report = figures.plot_sweep(path, out, criteria, only=only)
         for name, reason in report.skipped:
             _err(f"skipped {name}: {reason}")
         for written in report.written:
@@ -440,8 +293,8 @@ def eval_cmd(
 
     Example: sweep-nn eval output/reference-study/params/h3-tanh-lr0.6-it10000.pkl --seed 0
     """
-    from . import analysis
-    from .network import ACTIVATIONS
+    from ..nn.plain import ACTIVATIONS
+    from ..results import evaluate as evaluate_mod
 
     with _errors():
         if activation is not None and activation not in ACTIVATIONS:
@@ -449,15 +302,15 @@ def eval_cmd(
                 f"--activation must be one of {', '.join(ACTIVATIONS)}; got {activation!r}"
             )
         _check_nonnegative(noise=noise, seed=seed)
-        model = analysis.load_model(params_file, activation)
+        model = evaluate_mod.load_model(params_file, activation)
         if plot is not None:
-            from . import plots
+            from ..plots import boundary
 
-            plots.check_boundary(model, plot)
-        X, y, source = analysis.eval_inputs(model, data, n_samples, seed, noise)
-        result = analysis.evaluate(model, X, y)
+            boundary.check_boundary(model, plot)
+        X, y, source = evaluate_mod.eval_inputs(model, data, n_samples, seed, noise)
+        result = evaluate_mod.evaluate(model, X, y)
         if plot is not None:
-            plots.decision_boundary(
+            boundary.decision_boundary(
                 model, X, y, result["accuracy"], plot, f"{params_file.name}, {source}"
             )
             _err(f"decision boundary: {plot}")

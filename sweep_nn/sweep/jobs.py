@@ -1,7 +1,8 @@
 """Expand a configuration into jobs: one training run per combination of the grid's axes.
 
 Configurations that differ only in ``iterations`` share one job: it trains once to the
-largest budget and snapshots every smaller one on the way.
+largest budget and snapshots every smaller one on the way. Every job refers to one
+shared :class:`TrainSettings` record.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ import hashlib
 import itertools
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # workers import this module: keep pydantic out of them
-    from .config import SweepConfig
+    from ..config import SweepConfig
 
 
 STEP_OVERHEAD = 5000  # fixed cost of one training step, in example x hidden-unit units
@@ -26,23 +27,34 @@ EXECUTION_ONLY = ("stack",)  # train settings that change how, not what, is comp
 
 
 @dataclass(frozen=True)
+class TrainSettings:
+    """How every job of a sweep trains: the same record, shared by all of them."""
+
+    budgets: tuple[int, ...]  # ascending iteration counts to snapshot
+    dtype: str
+    init: str
+    init_scale: float
+    output: str  # a key of nn.plain.OUTPUTS (resolved, never "auto")
+    loss_points: int
+    stack: bool = False  # jobs may train in a stack with jobs that differ only in rate and seed
+
+
+@dataclass(frozen=True)
 class Job:
-    """One training run, and the result rows (one per budget) it produces."""
+    """One training run (its grid axes), and the result rows (one per budget) it produces."""
 
     hidden_size: int
     activation: str
     learning_rate: float
     batch_size: int | None  # None: full batch
     seed: int
-    budgets: tuple[int, ...]  # ascending iteration counts to snapshot
+    settings: TrainSettings
     config_ids: tuple[str, ...]  # one per budget
-    keys: tuple[str, ...]  # one per budget: identity of configuration + data + training settings
-    dtype: str
-    init: str
-    init_scale: float
-    output: str  # a key of network.OUTPUTS (resolved, never "auto")
-    loss_points: int
-    stack: bool = False  # may train in a stack with jobs that differ only in rate and seed
+    keys: tuple[str, ...]  # one per budget: identity of configuration + data + settings
+
+    @property
+    def budgets(self) -> tuple[int, ...]:
+        return self.settings.budgets
 
     def cost(self, n_train: int) -> float:
         """Estimated training cost, for longest-first order: budget x steps x cost of a step.
@@ -65,33 +77,31 @@ def config_id(hidden_size, activation, learning_rate, iterations, batch_size=Non
     return cid
 
 
-def settings_fingerprint(cfg: SweepConfig) -> dict:
-    """What, besides the grid axes, decides a result: data, task and training settings."""
-    return {
-        "task": cfg.task,
-        "data": cfg.data.resolved(),
-        "train": result_settings(cfg.train.model_dump(mode="json")),
-    }
+def fingerprint(resolved: dict[str, Any]) -> dict:
+    """What, besides the grid axes, decides a result: data, task and training settings.
+
+    ``resolved`` is a configuration as :meth:`SweepConfig.resolved` writes it (the copy in
+    an output folder's ``config.yaml`` is one), so a folder's sweep and a new one compare.
+    """
+    train = {k: v for k, v in resolved["train"].items() if k not in EXECUTION_ONLY}
+    return {"task": resolved["task"], "data": resolved["data"], "train": train}
 
 
-def result_settings(train: dict) -> dict:
-    """The train settings that decide results: all but :data:`EXECUTION_ONLY`."""
-    return {k: v for k, v in train.items() if k not in EXECUTION_ONLY}
-
-
-def _key(fingerprint: dict, **axes) -> str:
-    blob = json.dumps({"settings": fingerprint, **axes}, sort_keys=True)
+def _key(fp: dict, **axes) -> str:
+    blob = json.dumps({"settings": fp, **axes}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def expand(cfg: SweepConfig, output: str) -> list[Job]:
     """All jobs of the grid in a fixed order (hidden size, activation, rate, batch, seed).
 
-    ``output`` is the resolved output layer (a key of ``network.OUTPUTS``).
+    ``output`` is the resolved output layer (a key of ``nn.plain.OUTPUTS``).
     """
-    g = cfg.grid
-    budgets = tuple(sorted(g.iterations))
-    fp = settings_fingerprint(cfg)
+    g, t = cfg.grid, cfg.train
+    settings = TrainSettings(
+        tuple(sorted(g.iterations)), t.dtype, t.init, t.init_scale, output, t.loss_points, t.stack
+    )
+    fp = fingerprint(cfg.resolved())
     jobs = []
     for h, act, lr, bs, seed in itertools.product(
         g.hidden_sizes, g.activations, g.learning_rates, g.batch_sizes, g.seeds
@@ -106,16 +116,14 @@ def expand(cfg: SweepConfig, output: str) -> list[Job]:
         }
         jobs.append(
             Job(
-                **axes,
-                budgets=budgets,
-                config_ids=tuple(config_id(h, act, lr, it, batch, seed) for it in budgets),
-                keys=tuple(_key(fp, iterations=it, **axes) for it in budgets),
-                dtype=cfg.train.dtype,
-                init=cfg.train.init,
-                init_scale=cfg.train.init_scale,
-                output=output,
-                loss_points=cfg.train.loss_points,
-                stack=cfg.train.stack,
+                h,
+                act,
+                lr,
+                batch,
+                seed,
+                settings=settings,
+                config_ids=tuple(config_id(h, act, lr, it, batch, seed) for it in settings.budgets),
+                keys=tuple(_key(fp, iterations=it, **axes) for it in settings.budgets),
             )
         )
     return jobs
@@ -124,17 +132,16 @@ def expand(cfg: SweepConfig, output: str) -> list[Job]:
 def stacks(jobs: list[Job], n_train: int) -> list[list[Job]]:
     """Split ``jobs`` into training runs: stacks of jobs trained together, or single jobs.
 
-    Jobs stack when they allow it, train full-batch on a small layer (hidden units x
-    examples <= :data:`STACK_MAX_ELEMENTS`) and agree on everything but learning rate and
-    seed. A group larger than :data:`STACK_MAX_MODELS` is cut into near-equal stacks.
-    Runs come in the order of their first job; order within a stack is kept.
+    Jobs stack when their settings allow it, train full-batch on a small layer (hidden
+    units x examples <= :data:`STACK_MAX_ELEMENTS`) and agree on everything but learning
+    rate and seed. A group larger than :data:`STACK_MAX_MODELS` is cut into near-equal
+    stacks. Runs come in the order of their first job; order within a stack is kept.
     """
     groups: dict[object, list[Job]] = {}
     for i, job in enumerate(jobs):
         small = job.hidden_size * n_train <= STACK_MAX_ELEMENTS
-        if job.stack and job.batch_size is None and small:
-            shape = (job.hidden_size, job.activation, job.budgets, job.dtype, job.init,
-                     job.init_scale, job.output, job.loss_points)  # fmt: skip
+        if job.settings.stack and job.batch_size is None and small:
+            shape: object = (job.hidden_size, job.activation, job.settings)
         else:
             shape = i  # alone
         groups.setdefault(shape, []).append(job)

@@ -20,7 +20,7 @@ import gc
 import sys
 from collections.abc import Iterator
 
-from .errors import MissingExtraError, UsageError
+from ..errors import MissingExtraError, UsageError
 
 INSTALL = 'pip install "sweep-nn[dask]"'
 CONNECT_TIMEOUT = 15.0  # seconds to reach a scheduler before giving up

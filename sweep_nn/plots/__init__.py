@@ -1,0 +1,1 @@
+"""Figures of a finished sweep (:mod:`.figures`) and of one network (:mod:`.boundary`)."""

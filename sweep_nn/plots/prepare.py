@@ -1,0 +1,244 @@
+"""What each figure shows, computed without drawing: panels, highlighted points, fronts, grids.
+
+Pure pandas and NumPy (no matplotlib), so the data behind every figure can be tested.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..results import query
+from ..results.schema import SEED_AXES, Metric
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .sweep import Sweep
+
+TOP_CURVES = 5  # training runs in the learning-curve figure
+MAX_LABELS = 8  # Pareto points named in the time-vs-score figure
+MAX_ASPECT = 2.2  # a panel grid wider or taller than this is wrapped
+RUN_AXES = tuple(a for a in SEED_AXES if a != "iterations")  # budgets of one run share it
+AXIS_TEXT = {"activation": "{}", "batch_size": "batch {}", "dtype": "{}"}
+
+
+def ordered(values) -> list:
+    """Distinct values in the order they first appear (the grid's order)."""
+    return list(dict.fromkeys(values))
+
+
+def _order(v) -> tuple:
+    # "full" batch after numeric sizes; everything else as is
+    if v == "full":
+        return (1, 0, "")
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        return (0, float(v), "")
+    return (2, 0, str(v))
+
+
+@dataclass
+class Panel:
+    """One axes of a figure: its place, its rows and what it is labelled with."""
+
+    r: int
+    c: int
+    frame: pd.DataFrame
+    col_label: str  # activation (and batch size / dtype when they vary)
+    row_label: str  # the budget, "" when budgets are not split into rows
+    title: str = ""
+
+
+@dataclass
+class Layout:
+    nrows: int
+    ncols: int
+    panels: list[Panel] = field(default_factory=list)
+    wrapped: bool = False  # each panel carries its whole label in its title
+
+
+def column_axes(rows: pd.DataFrame) -> list[str]:
+    """Axes that get a panel column each: activation, and batch size / dtype when they vary."""
+    return ["activation"] + [c for c in ("batch_size", "dtype") if rows[c].nunique() > 1]
+
+
+def _keys(rows: pd.DataFrame, axes: list[str]) -> list[tuple]:
+    keys = ordered(rows[axes].itertuples(index=False, name=None))
+    if axes and axes[0] == "activation":  # activations in the grid's order, the rest sorted
+        acts = ordered(rows["activation"])
+        return sorted(keys, key=lambda k: (acts.index(k[0]), *map(_order, k[1:])))
+    return sorted(keys, key=lambda k: tuple(map(_order, k)))
+
+
+def _mask(rows: pd.DataFrame, axes: list[str], key: tuple) -> np.ndarray:
+    return np.logical_and.reduce([(rows[a] == v).to_numpy() for a, v in zip(axes, key)])
+
+
+def layout(rows: pd.DataFrame, budgets: bool = True, aspect: float = 1.0) -> Layout:
+    """Panels for ``rows``: a column per activation (x batch size, dtype), a row per budget.
+
+    ``aspect`` is one panel's width over its height; a grid far from square (one activation
+    and many budgets, say) is wrapped into a squarer one, each panel then titled in full.
+    """
+    cols = column_axes(rows)
+    col_keys = _keys(rows, cols)
+    row_keys = sorted(rows["iterations"].unique()) if budgets else [None]
+    cells = []
+    for key in col_keys:
+        for it in row_keys:
+            mask = _mask(rows, cols, key)
+            if it is not None:
+                mask &= (rows["iterations"] == it).to_numpy()
+            if mask.any():
+                col = ", ".join(AXIS_TEXT[a].format(v) for a, v in zip(cols, key))
+                cells.append((col_keys.index(key), row_keys.index(it), rows[mask], col, it))
+    nrows, ncols = len(row_keys), len(col_keys)
+    ratio = ncols * aspect / nrows
+    wrapped = len(cells) < nrows * ncols or not 1 / MAX_ASPECT <= ratio <= MAX_ASPECT
+    if wrapped:
+        ncols = _columns(len(cells), aspect)
+        nrows = math.ceil(len(cells) / ncols)
+    out = Layout(nrows, ncols, wrapped=wrapped)
+    cells.sort(key=lambda cell: (cell[1], cell[0]))  # budgets down, activations across
+    for k, (c, r, frame, col, it) in enumerate(cells):
+        row = f"{it} iterations" if it is not None else ""
+        if wrapped:
+            r, c = divmod(k, ncols)
+        title = ", ".join(t for t in (col, row) if t) if wrapped else col
+        out.panels.append(Panel(r, c, frame, col, row, title))
+    return out
+
+
+def _columns(n: int, aspect: float) -> int:
+    """Columns for ``n`` panels of width/height ``aspect`` closest to a 4:3 grid."""
+    best = min(range(1, n + 1), key=lambda c: abs(math.log(c * aspect / math.ceil(n / c) / 1.33)))
+    return best
+
+
+def positions(values) -> dict:
+    return {v: i for i, v in enumerate(sorted(values))}
+
+
+def overview_x(frame: pd.DataFrame, hidden: list, rates: list) -> np.ndarray:
+    """x of each row in an overview panel: its hidden size's slot, its learning rate within."""
+    pos = positions(hidden)
+    width = 0.8 / len(rates)
+    j = frame["learning_rate"].map({lr: i for i, lr in enumerate(sorted(rates))})
+    return (frame["hidden_size"].map(pos) + (j - (len(rates) - 1) / 2) * width).to_numpy(float)
+
+
+def shown_activations(rows: pd.DataFrame, hit: np.ndarray) -> list[str]:
+    """Activations that have highlighted points (the legend lists only these)."""
+    return [a for a in ordered(rows["activation"]) if (hit & (rows["activation"] == a)).any()]
+
+
+def limits(rows: pd.DataFrame, m: Metric) -> tuple[float, float]:
+    lo = min(rows[m.train].min(), rows[m.dev].min())
+    hi = max(rows[m.train].max(), rows[m.dev].max())
+    pad = 0.04 * (hi - lo or 1)
+    return lo - pad, hi + pad
+
+
+def zoom_limits(s: Sweep) -> tuple[float, float] | None:
+    """Square close-up around the survivors, or None when nothing passes (or no filter)."""
+    m, rows = s.metric, s.rows
+    if not s.filtered or not rows["survives"].any():
+        return None
+    lo, hi = limits(rows, m)
+    pad = 0.5 * 0.04 / 1.08 * (hi - lo)
+    hit = rows[rows["survives"]]
+    gap = s.criteria.max_gap or 0
+    zlo = min(hit[m.train].min(), hit[m.dev].min()) - max(gap, pad)
+    zhi = max(hit[m.train].max(), hit[m.dev].max()) + max(gap, pad)
+    return zlo, zhi
+
+
+def time_front(s: Sweep) -> pd.DataFrame:
+    """The Pareto front (fastest first) of the survivors; empty when a filter keeps nothing."""
+    if s.none_pass:
+        return s.rows.iloc[:0]
+    pool = s.pool
+    front = pool[query.pareto_front(pool["fit_seconds"], pool[s.metric.dev])]
+    return front.sort_values("fit_seconds", kind="stable")
+
+
+def spread(n: int, most: int) -> list[int]:
+    """Up to ``most`` indices of 0..n-1, evenly spread and always including both ends."""
+    if n <= most:
+        return list(range(n))
+    return sorted(set(np.linspace(0, n - 1, most).round().astype(int).tolist()))
+
+
+def heatmap_grid(frame: pd.DataFrame, hidden: list, rates: list, m: Metric):
+    """(scores, passes): hidden sizes down, learning rates across; NaN where nothing ran."""
+    grid = np.full((len(hidden), len(rates)), np.nan)
+    passes = np.zeros(grid.shape, dtype=bool)
+    hpos, rpos = positions(hidden), positions(rates)
+    for _, row in frame.iterrows():
+        i, j = hpos[row["hidden_size"]], rpos[row["learning_rate"]]
+        grid[i, j] = row[m.dev]
+        passes[i, j] = bool(row["survives"])
+    return grid, passes
+
+
+def color_range(scores) -> tuple[float, float, bool]:
+    """(low, high, clipped) of a colour scale that shows the differences among the good scores.
+
+    When the lower half of the scores spreads wider than the upper half (chance-level
+    cells far below the rest), the scale starts at the median and lower cells are clipped.
+    """
+    v = np.asarray(scores, dtype=float)
+    v = v[np.isfinite(v)]
+    lo, hi = float(v.min()), float(v.max())
+    mid = float(np.median(v))
+    if mid - lo > hi - mid and hi > mid:
+        return mid, hi, True
+    return lo, hi if hi > lo else lo + 1e-9, False
+
+
+def best_by_hidden(frame: pd.DataFrame, m: Metric) -> pd.DataFrame:
+    """The row with the best dev score at each hidden size (its learning rate's), sorted."""
+    best = frame.loc[frame.groupby("hidden_size")[m.dev].idxmax()]
+    return best.sort_values("hidden_size")
+
+
+@dataclass
+class Run:
+    """One training run (its budgets share it) as the learning-curve figure shows it."""
+
+    best: pd.Series  # the budget row with the best dev score
+    budgets: pd.DataFrame  # its budget rows in the pool, by iterations
+    paths: list[str]  # parameter files with its curve (one per seed), of its longest budget
+
+
+def curve_runs(s: Sweep, top: int = TOP_CURVES) -> list[Run]:
+    """The ``top`` runs with the best dev score at their best budget, best first."""
+    m, pool = s.metric, s.pool
+    out = []
+    for _, group in pool.groupby(list(RUN_AXES), dropna=False, sort=False):
+        best = group.sort_values([m.dev, "fit_seconds"], ascending=[False, True]).iloc[0]
+        budgets = group.sort_values("iterations")
+        run = np.logical_and.reduce([(s.runs[a] == best[a]).to_numpy() for a in RUN_AXES])
+        longest = (s.runs["iterations"] == s.runs.loc[run, "iterations"].max()).to_numpy()
+        paths = s.runs.loc[run & longest, "params_path"].dropna().tolist()
+        out.append(Run(best, budgets, paths))
+    out.sort(key=lambda run: (-run.best[m.dev], run.best["fit_seconds"]))
+    return out[:top]
+
+
+def boundary_grid(X: np.ndarray, n: int):
+    """(xx, yy, plane) of an n x n grid over ``X`` (m, 2) with a 10% margin."""
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    pad = 0.1 * (hi - lo) + 1e-9
+    gx, gy = (np.linspace(lo[k] - pad[k], hi[k] + pad[k], n) for k in (0, 1))
+    xx, yy = np.meshgrid(gx, gy)
+    return xx, yy, np.column_stack([xx.ravel(), yy.ravel()])
+
+
+def log_loss_axis(curves: list[np.ndarray]) -> bool:
+    """Whether losses are best drawn on a log axis: all positive, spanning a factor of 3."""
+    values = np.concatenate([np.asarray(c, float) for c in curves]) if curves else np.array([])
+    return bool(len(values) and values.min() > 0 and values.max() / values.min() > 3)

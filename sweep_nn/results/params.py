@@ -1,0 +1,187 @@
+"""Parameter files: one self-describing pickle per trained budget, loaded without running code.
+
+A pickle can name any function to call while loading. :func:`load_params` therefore
+unpickles through an allowlist of NumPy array and dtype constructors; any other global is
+refused before anything runs.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ParamsError
+from ..nn.plain import ACTIVATIONS, OUTPUTS
+from .store import atomic_write
+
+PARAMS_FORMAT = "sweep-nn/params"
+PARAMS_VERSION = 1
+
+
+def params_payload(weights: dict, **meta) -> dict:
+    """The self-describing parameters dict: weights, and everything ``eval`` needs."""
+    return {"format": PARAMS_FORMAT, "version": PARAMS_VERSION, **weights, **meta}
+
+
+def write_params(path: Path, payload: dict) -> None:
+    """Pickle ``payload`` (plain containers and NumPy arrays only) atomically to ``path``."""
+    atomic_write(path, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+# --- loading parameters safely -------------------------------------------------------------
+
+
+def _latin1(text: Any, encoding: str = "latin1") -> bytes:
+    """``_codecs.encode`` as protocols 0-2 use it to spell bytes, and no other way."""
+    if not isinstance(text, str) or encoding != "latin1":
+        raise ParamsError("refused: the file calls _codecs.encode in a way bytes never need")
+    return text.encode("latin1")
+
+
+def _empty_bytes(*args: Any) -> bytes:
+    """``bytes()`` as protocols 0-2 spell empty bytes (``bytes(n)`` would allocate n bytes)."""
+    if args:
+        raise ParamsError("refused: the file calls bytes() with arguments")
+    return b""
+
+
+_ALLOWED_GLOBALS = {
+    # NumPy arrays and dtypes as NumPy 1.x (numpy.core) and 2.x (numpy._core) pickle them
+    ("numpy.core.multiarray", "_reconstruct"): None,
+    ("numpy._core.multiarray", "_reconstruct"): None,
+    ("numpy.core.multiarray", "scalar"): None,
+    ("numpy._core.multiarray", "scalar"): None,
+    ("numpy.core.numeric", "_frombuffer"): None,
+    ("numpy._core.numeric", "_frombuffer"): None,
+    ("numpy", "ndarray"): None,
+    ("numpy", "dtype"): None,
+    # how protocols 0-2 spell bytes: through stand-ins that accept only that use
+    ("_codecs", "encode"): _latin1,
+    ("__builtin__", "bytes"): _empty_bytes,
+    ("builtins", "bytes"): _empty_bytes,
+}  # (module, name) -> None to load the real global, or the stand-in to use instead
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        if (module, name) not in _ALLOWED_GLOBALS:
+            raise ParamsError(
+                f"refused: the file asks to load {module}.{name}, which a parameters file never "
+                "needs (it could run code)"
+            )
+        return _ALLOWED_GLOBALS[module, name] or super().find_class(module, name)
+
+    def persistent_load(self, pid):
+        raise ParamsError("refused: the file uses persistent references")
+
+
+def safe_unpickle(data: bytes, source: str = "file") -> Any:
+    """Unpickle ``data`` allowing only plain containers, scalars and NumPy arrays."""
+    if not data:
+        raise ParamsError(f"{source} is empty")
+    try:
+        return _SafeUnpickler(io.BytesIO(data)).load()
+    except ParamsError as exc:
+        raise ParamsError(f"{source}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - truncated or random bytes raise many kinds
+        reason = " ".join(str(exc).split())[:200]  # one line, whatever the error said
+        raise ParamsError(
+            f"{source} is not a readable parameters file ({type(exc).__name__}: {reason})"
+        ) from None
+
+
+def load_params(path: Path) -> dict:
+    """Safely load and check a parameters file (sweep-nn's or the study's plain dict).
+
+    Returns a dict with at least float arrays ``W1, b1, W2, b2`` of consistent shapes.
+    """
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ParamsError(f"parameters file not found: {path}") from None
+    except IsADirectoryError:
+        raise ParamsError(f"{path} is a folder, not a parameters file") from None
+    except OSError as exc:
+        raise ParamsError(f"cannot read {path}: {exc.strerror}") from None
+    obj = safe_unpickle(data, str(path))
+    check_params(obj, str(path))
+    return obj
+
+
+def check_params(obj: Any, source: str) -> None:
+    """Raise ParamsError saying what is wrong unless ``obj`` holds a usable network."""
+    if not isinstance(obj, dict):
+        raise ParamsError(f"{source}: expected a dict of weights, found {type(obj).__name__}")
+    missing = [k for k in ("W1", "b1", "W2", "b2") if k not in obj]
+    if missing:
+        raise ParamsError(f"{source}: missing {', '.join(missing)}")
+    for k in ("W1", "b1", "W2", "b2"):
+        v = obj[k]
+        if not isinstance(v, np.ndarray) or v.ndim != 2 or v.dtype.kind != "f":
+            raise ParamsError(f"{source}: {k} must be a 2-D float array, found {_shape_of(v)}")
+        if not np.isfinite(v).all():
+            raise ParamsError(f"{source}: {k} holds non-finite values (inf or nan)")
+    h, n_in = obj["W1"].shape
+    n_out = obj["W2"].shape[0]
+    want = {"b1": (h, 1), "W2": (n_out, h), "b2": (n_out, 1)}
+    for k, shape in want.items():
+        if obj[k].shape != shape:
+            raise ParamsError(
+                f"{source}: {k} has shape {obj[k].shape}, but W1 {obj['W1'].shape} needs {shape}"
+            )
+    if h == 0 or n_in == 0 or n_out == 0:
+        raise ParamsError(f"{source}: empty weight matrices")
+    if obj.get("format") == PARAMS_FORMAT:
+        _check_description(obj, source, n_in)
+
+
+def _check_description(obj: dict, source: str, n_in: int) -> None:
+    """A sweep-nn file must also say how its network was trained and on what data."""
+
+    if obj.get("version") != PARAMS_VERSION:
+        raise ParamsError(
+            f"{source}: parameters format version {obj.get('version')!r} is not supported "
+            f"(this sweep-nn reads version {PARAMS_VERSION})"
+        )
+    missing = [k for k in ("config", "train", "data", "task", "classes", "scaler") if k not in obj]
+    if missing:
+        raise ParamsError(
+            f"{source}: incomplete sweep-nn parameters file, missing {', '.join(missing)}"
+        )
+    rules = [
+        ("config", isinstance(obj["config"], dict), "a dict"),
+        ("train", isinstance(obj["train"], dict), "a dict"),
+        ("data", isinstance(obj["data"], dict), "a dict"),
+        ("task", obj["task"] in ("classification", "regression"), "classification or regression"),
+        ("classes", obj["classes"] is None or isinstance(obj["classes"], list), "a list or None"),
+        ("scaler", obj["scaler"] is None or isinstance(obj["scaler"], dict), "a dict or None"),
+    ]
+    for key, ok, rule in rules:
+        if not ok:
+            raise ParamsError(f"{source}: {key} must be {rule}, found {_shape_of(obj[key])}")
+    activation, output = obj["config"].get("activation"), obj["train"].get("output")
+    if not isinstance(activation, str) or activation not in ACTIVATIONS:
+        raise ParamsError(
+            f"{source}: config.activation {activation!r} is not one of {', '.join(ACTIVATIONS)}"
+        )
+    if not isinstance(output, str) or output not in OUTPUTS:
+        raise ParamsError(f"{source}: train.output {output!r} is not one of {', '.join(OUTPUTS)}")
+    if obj["scaler"] is not None:
+        for k in ("mean", "scale"):
+            v = obj["scaler"].get(k)
+            if not isinstance(v, np.ndarray) or v.shape != (n_in,) or v.dtype.kind != "f":
+                raise ParamsError(
+                    f"{source}: scaler.{k} must be {n_in} numbers, found {_shape_of(v)}"
+                )
+            if not np.isfinite(v).all():
+                raise ParamsError(f"{source}: scaler.{k} holds non-finite values (inf or nan)")
+
+
+def _shape_of(v: Any) -> str:
+    if isinstance(v, np.ndarray):
+        return f"array of shape {v.shape} and dtype {v.dtype}"
+    return type(v).__name__

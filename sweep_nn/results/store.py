@@ -1,0 +1,235 @@
+"""The results CSV on disk: durable appends, atomic writes, reads that name any damage.
+
+The sweep's parent process is the only writer. A row is appended in one ``write`` call,
+then flushed and fsynced; every other file is written under a temporary name, fsynced and
+renamed into place (:func:`atomic_write`). Reading tolerates a torn last line (an
+interrupted append) and refuses damage anywhere else, naming the line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import errno
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+from ..errors import ResultsError, StorageError
+from .schema import (
+    COLUMNS,
+    EARLIER_COLUMNS,
+    FLOAT_COLUMNS,
+    INT_COLUMNS,
+    RESULTS_FILE,
+    STATUSES,
+    Row,
+)
+
+# --- writing -----------------------------------------------------------------------------
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _storage_error(exc: OSError, what: Path) -> StorageError:
+    reason = exc.strerror or str(exc)
+    return StorageError(f"cannot write {what}: {reason}")
+
+
+TEMP_MARK = ".tmp-"  # atomic_write's temporary names: .<name>.tmp-<pid>
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new, never a mix."""
+    tmp = path.with_name(f".{path.name}{TEMP_MARK}{os.getpid()}")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:  # also Ctrl-C: leave no temporary file behind
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise _storage_error(exc, path) from None
+        raise
+    _fsync_dir(path.parent)
+
+
+def remove_temporaries(folder: Path) -> None:
+    """Delete what :func:`atomic_write` left in ``folder`` when its process was killed.
+
+    Only call this while holding the folder's lock: then no live writer owns them.
+    """
+    for tmp in folder.glob(f".*{TEMP_MARK}*"):
+        tmp.unlink(missing_ok=True)
+
+
+def format_row(row: Row | dict) -> str:
+    """One CSV line (with its newline) holding ``row``'s values in :data:`COLUMNS` order."""
+    values_of = row.values() if isinstance(row, Row) else row
+    buf = io.StringIO()
+    values = [_cell(values_of.get(c)) for c in COLUMNS]
+    csv.writer(buf, lineterminator="\n").writerow(values)
+    return buf.getvalue()
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return repr(v)
+    return str(v)
+
+
+class ResultsWriter:
+    """Appends rows to a results CSV durably: one write, flush and fsync per row."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            new = not path.exists() or path.stat().st_size == 0
+            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            if new:
+                self._write(",".join(COLUMNS) + "\n")
+        except OSError as exc:
+            raise _storage_error(exc, path) from None
+
+    def _write(self, text: str) -> None:
+        data = text.encode("utf-8")
+        end = os.lseek(self._fd, 0, os.SEEK_END)
+        try:
+            if os.write(self._fd, data) != len(data):  # a short write: the disk is full
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            os.fsync(self._fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, end)  # never leave part of a row behind
+            raise
+
+    def append(self, row: Row) -> None:
+        try:
+            self._write(format_row(row))
+        except OSError as exc:
+            raise _storage_error(exc, self.path) from None
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+# --- reading results ---------------------------------------------------------------------
+
+
+def _parse(value: str, column: str):
+    if value == "":
+        return None
+    if column in INT_COLUMNS:
+        return int(value)
+    if column in FLOAT_COLUMNS:
+        return float(value)
+    if column == "batch_size":
+        return value if value == "full" else int(value)
+    return value
+
+
+def read_rows(path: Path, repair: bool = False) -> list[dict]:
+    """Rows of a results CSV, parsed. A torn last line is dropped (and cut off if ``repair``).
+
+    Raises ResultsError for a missing file, a file that is not a sweep-nn results file,
+    or damage before the last line (naming the line).
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ResultsError(f"results file not found: {path}") from None
+    except IsADirectoryError:
+        raise ResultsError(f"{path} is a folder; give the results CSV inside it") from None
+    except OSError as exc:
+        raise ResultsError(f"cannot read {path}: {exc.strerror}") from None
+    if not raw:
+        raise ResultsError(f"{path} is empty: not a sweep-nn results file")
+    complete = raw[: raw.rfind(b"\n") + 1]
+    torn = len(complete) != len(raw)
+    try:
+        text = complete.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ResultsError(f"{path} is not text: not a sweep-nn results file") from None
+    lines = text.splitlines()
+    header = lines[0].split(",") if lines else []
+    columns = EARLIER_COLUMNS if header == EARLIER_COLUMNS else COLUMNS
+    if header[: len(columns)] != columns:
+        head = (lines[0] if lines else raw[:60].decode("utf-8", "replace"))[:80]
+        raise ResultsError(
+            f"{path} is not a sweep-nn results file (its first line is {head!r}; "
+            f"expected a header starting with {','.join(COLUMNS[:3])},...)"
+        )
+    rows = []
+    for number, fields in enumerate(csv.reader(lines[1:]), start=2):
+        if len(fields) != len(columns):
+            raise ResultsError(
+                f"{path}, line {number}: damaged row ({len(fields)} fields, expected {len(columns)})"
+            )
+        try:
+            row = {"stack_size": 1} | {c: _parse(v, c) for c, v in zip(columns, fields)}
+        except ValueError as exc:
+            raise ResultsError(f"{path}, line {number}: damaged row ({exc})") from None
+        if row["status"] not in STATUSES or not row["config_id"] or not row["key"]:
+            raise ResultsError(f"{path}, line {number}: damaged row (status {row['status']!r})")
+        rows.append(row)
+    if torn and repair:
+        try:
+            with open(path, "r+b") as fh:
+                fh.truncate(len(complete))
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            raise _storage_error(exc, path) from None
+    if repair and columns is EARLIER_COLUMNS:  # rows appended next will have every column
+        blob = ",".join(COLUMNS) + "\n" + "".join(format_row(row) for row in rows)
+        atomic_write(path, blob.encode())
+    return rows
+
+
+def latest_rows(rows: list[dict]) -> list[dict]:
+    """One row per configuration key: the last one written (a rerun supersedes a failure)."""
+    by_key: dict[str, dict] = {}
+    for row in rows:
+        by_key.pop(row["key"], None)
+        by_key[row["key"]] = row
+    return list(by_key.values())
+
+
+def read_results(path: Path):
+    """The results as a pandas DataFrame, one row per configuration (latest wins)."""
+    import pandas as pd
+
+    return pd.DataFrame(latest_rows(read_rows(path)), columns=COLUMNS)
+
+
+def find_latest_results(root: Path) -> Path:
+    """The most recently written ``results.csv`` below ``root``."""
+    found = sorted(root.glob(f"**/{RESULTS_FILE}"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise ResultsError(
+            f"no {RESULTS_FILE} found under {root}/; run a sweep first or name the file"
+        )
+    return found[-1]
+
+

@@ -1,0 +1,1 @@
+"""Running a sweep: jobs, the output folder, scheduling, dispatch, the worker, the baseline, Dask."""

@@ -1,0 +1,219 @@
+"""Run a sweep: the output folder, the jobs still to train, the workers, the rows on disk.
+
+The parent process builds the data once, sends tasks longest-first to the workers and
+writes every result as it arrives (parameters first, then the row). An output folder that
+already holds results is resumed: configurations recorded ``ok`` or ``diverged`` are
+skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import data as data_mod
+from ..config import SweepConfig
+from ..errors import StorageError, UsageError
+from ..results import params as params_mod
+from ..results import store
+from ..results.schema import AXES, BASELINE_FILE, DONE_STATUSES, PARAMS_DIR, RESULTS_FILE, Row
+from . import baseline, jobs
+from .dispatch import run_tasks, stop_signals
+from .folder import locked, make_folder, prepare_folder
+from .schedule import plan_tasks
+from .worker import JobResult
+
+
+@dataclass
+class SweepSummary:
+    """What a finished (or interrupted) sweep did."""
+
+    out_dir: Path
+    results_path: Path
+    total: int  # result rows the configuration asks for
+    skipped: int  # rows already recorded before this run
+    counts: Counter = field(default_factory=Counter)  # status -> rows, over the whole grid
+    wall_seconds: float = 0.0
+    baseline: dict | None = None
+    interrupted: bool = False
+    moved_to: Path | None = None  # where --fresh put the previous results
+    rerun: int = 0  # training runs rerun because their worker process died
+    failures: list[str] = field(default_factory=list)  # "config_id: error" of a few failed rows
+
+
+def resolve_n_jobs(n_jobs: int) -> int:
+    """-1 means every core; other values must be positive."""
+    if n_jobs == -1:
+        return os.cpu_count() or 1
+    if n_jobs < 1:
+        raise UsageError(
+            f"--n-jobs must be a positive number of workers or -1 (all cores); got {n_jobs}"
+        )
+    return n_jobs
+
+
+class _Background:
+    """Run ``fn(*args)`` in a daemon thread; :meth:`result` waits for it (or re-raises)."""
+
+    def __init__(self, fn, *args):
+        self._out: dict = {}
+        self._thread = threading.Thread(target=self._run, args=(fn, args), daemon=True)
+        self._thread.start()
+
+    def _run(self, fn, args) -> None:
+        try:
+            self._out["value"] = fn(*args)
+        except Exception as exc:  # noqa: BLE001 - handed to the caller by result()
+            self._out["error"] = exc
+
+    def result(self):
+        self._thread.join()
+        if "error" in self._out:
+            raise self._out["error"]
+        return self._out["value"]
+
+
+def _saved_or_fitted_baseline(path: Path, ds: data_mod.Dataset) -> dict:
+    """The baseline saved by an earlier run on this folder (same data), or a new fit."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return baseline.fit(ds)
+
+
+def _params_meta(cfg: SweepConfig, ds: data_mod.Dataset, output: str) -> dict:
+    """What every parameters file of this sweep carries besides its weights and config."""
+    return {
+        "train": cfg.train.model_dump(mode="json") | {"output": output},
+        "data": cfg.data.resolved(),
+        "task": ds.task,
+        "classes": ds.classes,
+        "scaler": ds.scaler,
+        "n_features": int(ds.X_train.shape[1]),
+        "features": data_mod.feature_names(cfg.data),  # lets eval --data match columns by name
+    }
+
+
+class _Recorder:
+    """The parent's writer: each job's results to disk, parameters before their row."""
+
+    def __init__(self, out_dir: Path, writer: store.ResultsWriter, done: dict, meta: dict,
+                 on_row: Callable[[Row], None] | None) -> None:  # fmt: skip
+        self.out_dir, self.writer, self.done, self.meta, self.on_row = (
+            out_dir, writer, done, meta, on_row
+        )  # fmt: skip
+
+    def __call__(self, job_results: JobResult) -> None:
+        for res in job_results:
+            row = res.row
+            if row.key in self.done:
+                continue  # a budget recorded before the resume
+            if res.params is not None:
+                rel = f"{PARAMS_DIR}/{row.config_id}.pkl"
+                config = {axis: getattr(row, axis) for axis in AXES}
+                payload = params_mod.params_payload(res.params, config=config, **self.meta)
+                params_mod.write_params(self.out_dir / rel, payload)
+                row.params_path = rel
+            self.writer.append(row)
+            if self.on_row:
+                self.on_row(row)
+
+
+def _train_all(todo, ds, output, n_workers, backend, scheduler, record) -> tuple[int, bool]:
+    """Train ``todo`` and record each result; returns (runs rerun, interrupted)."""
+    try:
+        with stop_signals() as stop_requested:
+
+            def checked(job_results: JobResult) -> None:
+                record(job_results)
+                if stop_requested.is_set():
+                    raise KeyboardInterrupt
+
+            rerun = run_tasks(
+                plan_tasks(todo, n_workers, len(ds.y_train)),
+                data_mod.to_training(ds, output),
+                n_workers,
+                backend,
+                scheduler,
+                checked,
+            )
+            if stop_requested.is_set():
+                raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        return 0, True
+    except StorageError as exc:
+        raise StorageError(
+            f"{exc}; the rows already written are kept: make room, then run the same "
+            "command again to resume"
+        ) from None
+    return rerun, False
+
+
+def run_sweep(
+    cfg: SweepConfig,
+    out_dir: Path,
+    n_jobs: int = -1,
+    fresh: bool = False,
+    backend: str = "local",
+    scheduler: str | None = None,
+    on_start: Callable[[int, int], None] | None = None,
+    on_row: Callable[[Row], None] | None = None,
+) -> SweepSummary:
+    """Run (or resume) the sweep ``cfg`` into ``out_dir``.
+
+    ``on_start(total_rows, already_done)`` is called once work is known; ``on_row(row)``
+    after each row is safely on disk. Ctrl-C (KeyboardInterrupt) stops the workers and
+    returns a summary with ``interrupted=True``; every finished row is kept.
+    """
+    n_workers = resolve_n_jobs(n_jobs)
+    if backend == "dask":
+        from .dask import require_dask
+
+        require_dask()  # before anything is written
+    started = time.perf_counter()
+    out_dir = Path(out_dir)
+    make_folder(out_dir.parent, out_dir)
+    with locked(out_dir):
+        # the data before the folder: bad data writes nothing
+        ds = data_mod.load(cfg.data, cfg.task)
+        output = data_mod.resolve_output(ds, cfg.train.output)
+        moved = prepare_folder(cfg, out_dir, fresh)
+        results_path = out_dir / RESULTS_FILE
+        previous = store.read_rows(results_path, repair=True) if results_path.exists() else []
+        done = {r["key"]: r for r in store.latest_rows(previous) if r["status"] in DONE_STATUSES}
+
+        all_jobs = jobs.expand(cfg, output)
+        wanted = {k for j in all_jobs for k in j.keys}
+        todo = [j for j in all_jobs if not all(k in done for k in j.keys)]
+        summary = SweepSummary(
+            out_dir, results_path, total=len(wanted), skipped=len(wanted & done.keys())
+        )
+        summary.moved_to = moved
+        # fitted alongside the training (its imports take seconds); kept from an earlier run
+        baseline_thread = _Background(_saved_or_fitted_baseline, out_dir / BASELINE_FILE, ds)
+        if on_start:
+            on_start(summary.total, summary.skipped)
+        with store.ResultsWriter(results_path) as writer:
+            record = _Recorder(out_dir, writer, done, _params_meta(cfg, ds, output), on_row)
+            summary.rerun, summary.interrupted = _train_all(
+                todo, ds, output, n_workers, backend, scheduler, record
+            )
+        if not summary.interrupted:
+            summary.baseline = baseline_thread.result()
+            blob = json.dumps(summary.baseline, indent=2).encode()
+            store.atomic_write(out_dir / BASELINE_FILE, blob)
+        _count(summary, results_path, wanted)
+        summary.wall_seconds = time.perf_counter() - started
+        return summary
+
+
+def _count(summary: SweepSummary, results_path: Path, wanted: set[str]) -> None:
+    final = [r for r in store.latest_rows(store.read_rows(results_path)) if r["key"] in wanted]
+    summary.counts = Counter(r["status"] for r in final)
+    summary.failures = [f"{r['config_id']}: {r['error']}" for r in final if r["status"] == "failed"]
