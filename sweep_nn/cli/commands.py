@@ -24,7 +24,6 @@ from ..results.query import CRITERIA
 from . import show
 
 app = typer.Typer(
-    add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     help="Sweep the hyperparameters of a small two-layer network, then filter, plot and evaluate.",
@@ -37,6 +36,34 @@ DEFAULT_ROOT = Path("output")
 
 def _err(message: str) -> None:
     typer.echo(message, err=True)
+
+
+def _make_parent(path: Path) -> None:
+    """Create the folder a file goes into, as plot --out creates its folder."""
+    from ..errors import StorageError
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(f"cannot create {path.parent}: {exc.strerror}") from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        typer.echo(f"sweep-nn {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Sweep the hyperparameters of a small two-layer network, then filter, plot and evaluate."""
 
 
 @contextlib.contextmanager
@@ -180,7 +207,9 @@ def filter_cmd(
     all_status: Annotated[
         bool, typer.Option("--all-status", help="Include diverged and failed rows.")
     ] = False,
-    fmt: Annotated[show.Format, typer.Option("--format", help="Output format.")] = show.Format.table,
+    fmt: Annotated[
+        show.Format, typer.Option("--format", help="Output format.")
+    ] = show.Format.table,
 ) -> None:
     """List the configurations that pass every condition, best first by --sort.
 
@@ -201,7 +230,8 @@ def filter_cmd(
             aggregate_seeds=aggregate,
             include_failed=all_status,
         )
-        show.emit(kept, fmt, len(df), aggregate)
+        total = len(query.aggregate(df)) if aggregate else len(df)
+        show.emit(kept, fmt, total, aggregate)
 
 
 # --- plot ------------------------------------------------------------------------------------
@@ -297,6 +327,7 @@ def eval_cmd(
     from ..results import evaluate as evaluate_mod
 
     with _errors():
+        activation = None if activation is None else activation.lower()
         if activation is not None and activation not in ACTIVATIONS:
             raise UsageError(
                 f"--activation must be one of {', '.join(ACTIVATIONS)}; got {activation!r}"
@@ -307,6 +338,7 @@ def eval_cmd(
             from ..plots import boundary
 
             boundary.check_boundary(model, plot)
+            _make_parent(plot)
         X, y, source = evaluate_mod.eval_inputs(model, data, n_samples, seed, noise)
         result = evaluate_mod.evaluate(model, X, y)
         if plot is not None:

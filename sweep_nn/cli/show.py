@@ -13,6 +13,25 @@ from enum import Enum
 from pathlib import Path
 
 
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def json_records(df) -> str:
+    """Rows as a JSON list: floats as Python prints them (81.65, not 81.650000000000006),
+    missing values as null, and slashes left alone."""
+    import json
+    import math
+
+    def plain(v):
+        if hasattr(v, "item"):  # NumPy scalars
+            v = v.item()
+        return None if isinstance(v, float) and math.isnan(v) else v
+
+    rows = [{k: plain(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
+    return json.dumps(rows, indent=2, ensure_ascii=False)
+
+
 class Format(str, Enum):
     table = "table"
     csv = "csv"
@@ -75,7 +94,7 @@ def print_summary(s, config_file: Path, out: Path | None) -> None:
     )
     ran = s.total - s.skipped
     console.print(
-        f"{s.total} configurations: {counts}"
+        f"{plural(s.total, 'configuration')}: {counts}"
         + (f" ({s.skipped} already recorded, {ran} to run)" if s.skipped else "")
     )
     if s.rerun:
@@ -109,12 +128,13 @@ def emit(df, fmt: Format, total: int, aggregated: bool) -> None:
         sys.stdout.write(df.to_csv(index=False))
         return
     if fmt is Format.json:
-        sys.stdout.write(df.to_json(orient="records", indent=2, double_precision=15) + "\n")
+        sys.stdout.write(json_records(df) + "\n")
         return
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{len(df)} of {total} configurations")
+    noun = "groups of seeds" if aggregated else "configurations"
+    table = Table(title=f"{len(df)} of {total} {noun}")
     columns = _table_columns(df, aggregated)
     for name, _ in columns:
         table.add_column(
@@ -132,7 +152,12 @@ def _table_columns(df, aggregated: bool):
         return lambda r: "" if r[col] != r[col] else format(r[col], spec)
 
     def mean_std(col, spec):
-        return lambda r: f"{r[col]:{spec}} ± {r[col + '_std']:{spec}}"
+        def cell(r):
+            if r["n_seeds"] < 2:  # one seed: no spread to show
+                return format(r[col], spec)
+            return f"{r[col]:{spec}} ± {r[col + '_std']:{spec}}"
+
+        return cell
 
     cols: list[tuple[str, Callable]] = [("config_id", lambda r: str(r["config_id"]))]
     if aggregated:

@@ -1,0 +1,86 @@
+"""Small things a new user meets first: the version, counts, JSON, option spellings."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import yaml
+
+from sweep_nn import __version__
+from sweep_nn.cli import app
+
+
+@pytest.fixture
+def seeded(write_config, tiny_config, runner, tmp_path):
+    """A tiny sweep with two seeds and one with one seed, both run."""
+    outs = {}
+    for name, seeds in (("two", [0, 1]), ("one", [0])):
+        cfg = dict(tiny_config, name=name)
+        cfg["grid"] = dict(cfg["grid"], seeds=seeds)
+        path = write_config(cfg, f"{name}.yaml")
+        out = tmp_path / name
+        result = runner.invoke(app, ["run", str(path), "--out", str(out), "-j", "1", "-q"])
+        assert result.exit_code == 0, result.output
+        outs[name] = out
+    return outs
+
+
+def test_version_prints_the_package_version(runner):
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"sweep-nn {__version__}"
+
+
+def test_shell_completion_is_offered(runner):
+    assert "--install-completion" in runner.invoke(app, ["--help"]).output
+
+
+def test_one_configuration_is_said_in_the_singular(write_config, tiny_config, runner, tmp_path):
+    tiny_config["grid"]["iterations"] = [10]
+    path = write_config(tiny_config)
+    result = runner.invoke(app, ["run", str(path), "--out", str(tmp_path / "o"), "-j", "1"])
+    assert "1 configuration: 1 ok" in result.output
+
+
+def test_aggregate_counts_groups_against_groups(seeded, runner):
+    result = runner.invoke(app, ["filter", str(seeded["two"]), "--aggregate"])
+    assert "2 of 2 groups of seeds" in result.output  # 4 rows, 2 groups of 2 seeds
+
+
+def test_a_single_seed_shows_no_spread(seeded, runner):
+    one = runner.invoke(app, ["filter", str(seeded["one"]), "--aggregate"]).output
+    two = runner.invoke(app, ["filter", str(seeded["two"]), "--aggregate"]).output
+    assert "±" not in one
+    assert "±" in two
+
+
+def test_json_floats_read_as_written_and_paths_keep_their_slashes(seeded, runner):
+    result = runner.invoke(app, ["filter", str(seeded["one"]), "--format", "json"])
+    assert "\\/" not in result.output
+    rows = json.loads(result.output)
+    for row in rows:
+        assert row["params_path"].startswith("params/")
+    numbers = re.findall(r"-?\d+\.\d+(?:e-?\d+)?", result.output)
+    assert numbers
+    assert all(repr(float(n)) == n for n in numbers)  # 81.65, not 81.650000000000006
+    assert all(row["error"] is None for row in rows)
+
+
+def test_activation_names_are_not_case_sensitive(data_dir, runner):
+    pkl = str(data_dir / "study_params_3_tanh_0.6_10000.pkl")
+    lower = runner.invoke(app, ["eval", pkl, "--activation", "tanh", "--json"])
+    upper = runner.invoke(app, ["eval", pkl, "--activation", "Tanh", "--json"])
+    assert upper.exit_code == 0, upper.output
+    assert json.loads(upper.output) == json.loads(lower.output)
+
+
+def test_eval_plot_creates_its_folder(seeded, runner, tmp_path):
+    rows = yaml.safe_load((seeded["one"] / "config.yaml").read_text())
+    assert rows["name"] == "one"
+    params = sorted((seeded["one"] / "params").glob("*.pkl"))[0]
+    target = tmp_path / "new" / "folder" / "boundary.png"
+    result = runner.invoke(app, ["eval", str(params), "--plot", str(target)])
+    assert result.exit_code == 0, result.output
+    assert target.stat().st_size > 0
