@@ -48,6 +48,27 @@ def _make_parent(path: Path) -> None:
         raise StorageError(f"cannot create {path.parent}: {exc.strerror}") from None
 
 
+AllRows = Annotated[
+    bool,
+    typer.Option("--all-rows", help="Also rows of earlier grids run into the same folder."),
+]
+
+
+def _current(df, path: Path, all_rows: bool):
+    """The rows of the folder's current grid (all with ``all_rows``), saying what is hidden."""
+    from ..results import query
+
+    if all_rows:
+        return df
+    current, hidden = query.current_rows(df, path.parent)
+    if hidden:
+        _err(
+            f"{show.plural(hidden, 'row')} of earlier grids in this folder not shown "
+            "(--all-rows shows them)"
+        )
+    return current
+
+
 def _version(value: bool) -> None:
     if value:
         from .. import __version__
@@ -207,6 +228,7 @@ def filter_cmd(
     all_status: Annotated[
         bool, typer.Option("--all-status", help="Include diverged and failed rows.")
     ] = False,
+    all_rows: AllRows = False,
     fmt: Annotated[
         show.Format, typer.Option("--format", help="Output format.")
     ] = show.Format.table,
@@ -220,7 +242,7 @@ def filter_cmd(
     with _errors():
         criteria = query.Criteria(min_acc, min_dev_acc, max_gap, max_time, min_r2, min_dev_r2)
         path = _results_path(results)
-        df = store.read_results(path)
+        df = _current(store.read_results(path), path, all_rows)
         kept = query.filter_results(
             df,
             criteria,

@@ -12,12 +12,13 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
-from ..errors import UsageError
-from .schema import METRIC_COLUMNS, SEED_AXES
+from ..errors import SweepNNError, UsageError
+from .schema import CONFIG_COPY, METRIC_COLUMNS, SEED_AXES
 
 
 class Criterion(NamedTuple):
@@ -99,6 +100,33 @@ class Criteria:
 
 
 assert [f.name for f in dataclasses.fields(Criteria)] == list(CRITERIA)
+
+
+def current_rows(df, folder: Path):
+    """The rows of the grid the folder's ``config.yaml`` names, and how many others it holds.
+
+    A folder keeps every row it was ever given; rows of a grid that changed since (a hidden
+    size dropped, say) stay in ``results.csv`` but are not the current sweep's. Without a
+    readable ``config.yaml`` every row counts as current.
+    """
+    from .. import config
+
+    try:
+        grid = config.load(folder / CONFIG_COPY).grid
+    except SweepNNError:
+        return df, 0
+    axes = {
+        "hidden_size": grid.hidden_sizes,
+        "activation": grid.activations,
+        "learning_rate": grid.learning_rates,
+        "iterations": grid.iterations,
+        "batch_size": grid.batch_sizes,
+        "seed": grid.seeds,
+    }
+    mask = np.logical_and.reduce(
+        [df[axis].isin(values).to_numpy() for axis, values in axes.items()]
+    )
+    return df[mask], int((~mask).sum())
 
 
 def aggregate(df):
