@@ -205,7 +205,7 @@ def test_sweep_killed_at_several_points_resumes_to_every_configuration_once(tmp_
         assert proc.wait(timeout=30) == -signal.SIGKILL  # killed mid-sweep, not finished
         wait_until_session_gone(proc.pid)
         assert len(check_folder(out)) < total
-        assert (tmp_path / ".out.lock").exists()  # left behind, and must not block the next run
+        assert (out / ".sweep-nn.lock").exists()  # left behind, and must not block the next run
 
     proc = start_sweep(cfg_path, out)
     assert proc.wait(timeout=300) == 0, log_of(out)
@@ -363,7 +363,7 @@ def test_a_second_run_on_a_busy_folder_is_refused_and_a_killed_runs_lock_does_no
 
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
-    assert (tmp_path / ".out.lock").exists()
+    assert (out / ".sweep-nn.lock").exists()
     result = run_cli(runner, cfg_path, out, "-j", "1")
     assert result.exit_code == 0, result.output
     assert_complete(out, cfg_path)

@@ -18,7 +18,7 @@ import yaml
 from ..config import SweepConfig
 from ..errors import ConfigError, LockedError, StorageError
 from ..results import store
-from ..results.schema import CONFIG_COPY, PARAMS_DIR
+from ..results.schema import CONFIG_COPY, PARAMS_DIR, RESULTS_FILE
 from .jobs import fingerprint
 
 
@@ -26,16 +26,40 @@ def default_out_dir(cfg: SweepConfig, root: Path = Path("output")) -> Path:
     return root / cfg.name
 
 
+LOCK_FILE = ".sweep-nn.lock"  # inside the output folder
+MARKS = (RESULTS_FILE, CONFIG_COPY)  # a folder sweep-nn made holds one of these
+
+
+def check_folder(out_dir: Path) -> None:
+    """Refuse, before anything is written, an ``out_dir`` that holds someone else's files."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise StorageError(f"cannot use {out_dir} as the output folder: it is a file")
+    if not out_dir.is_dir() or _made_by_sweep_nn(out_dir):
+        return
+    others = sorted(p.name for p in out_dir.iterdir() if p.name != LOCK_FILE)
+    if others:
+        shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+        raise ConfigError(
+            f"{out_dir} is not a sweep-nn output folder (it holds {shown}); "
+            "give --out an empty or new folder"
+        )
+
+
+def _made_by_sweep_nn(folder: Path) -> bool:
+    return any((folder / mark).is_file() for mark in MARKS)
+
+
 @contextlib.contextmanager
 def locked(out_dir: Path) -> Iterator[None]:
     """Hold the folder's lock for the duration; refuse if a live run holds it.
 
-    The lock is an OS-level lock on a file beside the folder, released by the kernel when
-    its process dies, so a killed run never leaves a lock that blocks the next one.
+    The lock is an OS-level lock on a file inside the folder, found through the folder's
+    real path, so every spelling of it (``.``, ``../out``, a symlink) meets the same lock;
+    the kernel releases it when its process dies, so a killed run never blocks the next.
     """
     from filelock import FileLock, Timeout
 
-    lock_path = out_dir.parent / f".{out_dir.name}.lock"
+    lock_path = out_dir.resolve() / LOCK_FILE
     try:
         lock = FileLock(lock_path, timeout=0)
         lock.acquire()
@@ -66,13 +90,7 @@ def make_folder(folder: Path, out_dir: Path) -> None:
 
 def prepare_folder(cfg: SweepConfig, out_dir: Path, fresh: bool) -> Path | None:
     """Create ``out_dir`` (moving old results aside if ``fresh``); check it fits ``cfg``."""
-    moved = None
-    if fresh and out_dir.exists() and any(out_dir.iterdir()):
-        moved = out_dir.with_name(f"{out_dir.name}.old-{time.strftime('%Y%m%d-%H%M%S')}")
-        n = 1
-        while moved.exists():
-            moved, n = moved.with_name(f"{moved.name}-{n}"), n + 1
-        os.replace(out_dir, moved)
+    moved = _move_aside(out_dir) if fresh and _made_by_sweep_nn(out_dir) else None
     make_folder(out_dir / PARAMS_DIR, out_dir)
     for folder in (out_dir, out_dir / PARAMS_DIR):
         store.remove_temporaries(folder)  # left by a run that was killed mid-write
@@ -83,13 +101,49 @@ def prepare_folder(cfg: SweepConfig, out_dir: Path, fresh: bool) -> Path | None:
     if copy.exists():
         try:
             old_fp = fingerprint(yaml.safe_load(copy.read_text()))
-        except (OSError, yaml.YAMLError, KeyError, TypeError):  # unreadable: not the same sweep
+        except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError):  # unreadable
             old_fp = None
-        if old_fp != fingerprint(resolved):
+        new_fp = fingerprint(resolved)
+        if old_fp != new_fp:
             raise ConfigError(
-                f"{out_dir} holds a sweep with other data or training settings than this "
-                "config; resume needs the same data:, task: and train: sections. "
-                "Use --fresh to start over (the old results are kept aside) or --out for a new folder."
+                f"{out_dir} holds a sweep with other settings than this config "
+                f"({_differences(old_fp, new_fp)}); resume needs the same data:, task: and "
+                "train: sections. Use --fresh to start over (the old results are kept aside) "
+                "or --out for a new folder."
             )
     store.atomic_write(copy, yaml.safe_dump(resolved, sort_keys=False).encode())
     return moved
+
+
+def _move_aside(out_dir: Path) -> Path:
+    """Move the folder's contents (its lock aside) into ``<name>.old-<time>`` beside it."""
+    real = out_dir.resolve()
+    moved = real.with_name(f"{real.name}.old-{time.strftime('%Y%m%d-%H%M%S')}")
+    n = 1
+    while moved.exists():
+        moved, n = real.with_name(f"{real.name}.old-{time.strftime('%Y%m%d-%H%M%S')}-{n}"), n + 1
+    try:
+        moved.mkdir()
+        for entry in real.iterdir():
+            if entry.name != LOCK_FILE:
+                os.replace(entry, moved / entry.name)
+    except OSError as exc:
+        raise StorageError(f"cannot move {out_dir}'s results aside: {exc.strerror}") from None
+    return moved
+
+
+def _differences(old: dict | None, new: dict) -> str:
+    """What differs between two fingerprints, as ``key: old -> new`` (a few of them)."""
+    if old is None:
+        return "its config.yaml cannot be read"
+
+    def flat(d: dict, prefix: str = "") -> dict:
+        out = {}
+        for k, v in d.items():
+            out.update(flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+        return out
+
+    a, b = flat(old), flat(new)
+    changes = [f"{k}: {a.get(k, '(unset)')} -> {b.get(k, '(unset)')}"
+               for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k)]  # fmt: skip
+    return "; ".join(changes[:4]) + ("; ..." if len(changes) > 4 else "")

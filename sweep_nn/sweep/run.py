@@ -19,13 +19,13 @@ from pathlib import Path
 
 from .. import data as data_mod
 from ..config import SweepConfig
-from ..errors import StorageError, UsageError
+from ..errors import ConfigError, StorageError, UsageError
 from ..results import params as params_mod
 from ..results import store
 from ..results.schema import AXES, BASELINE_FILE, DONE_STATUSES, PARAMS_DIR, RESULTS_FILE, Row
 from . import baseline, jobs
 from .dispatch import run_tasks, stop_signals
-from .folder import locked, make_folder, prepare_folder
+from .folder import check_folder, locked, make_folder, prepare_folder
 from .schedule import plan_tasks
 from .worker import JobResult
 
@@ -178,11 +178,12 @@ def run_sweep(
         require_dask()  # before anything is written
     started = time.perf_counter()
     out_dir = Path(out_dir)
-    make_folder(out_dir.parent, out_dir)
+    check_folder(out_dir)
+    # the data before the folder: bad data writes nothing
+    ds = data_mod.load(cfg.data, cfg.task)
+    output = data_mod.resolve_output(ds, cfg.train.output)
+    make_folder(out_dir, out_dir)
     with locked(out_dir):
-        # the data before the folder: bad data writes nothing
-        ds = data_mod.load(cfg.data, cfg.task)
-        output = data_mod.resolve_output(ds, cfg.train.output)
         moved = prepare_folder(cfg, out_dir, fresh)
         results_path = out_dir / RESULTS_FILE
         previous = store.read_rows(results_path, repair=True) if results_path.exists() else []
@@ -190,6 +191,7 @@ def run_sweep(
 
         all_jobs = jobs.expand(cfg, output)
         wanted = {k for j in all_jobs for k in j.keys}
+        _refuse_other_keys(previous, all_jobs, out_dir)
         todo = [j for j in all_jobs if not all(k in done for k in j.keys)]
         summary = SweepSummary(
             out_dir, results_path, total=len(wanted), skipped=len(wanted & done.keys())
@@ -211,6 +213,19 @@ def run_sweep(
         _count(summary, results_path, wanted)
         summary.wall_seconds = time.perf_counter() - started
         return summary
+
+
+def _refuse_other_keys(previous: list[dict], all_jobs: list[jobs.Job], out_dir: Path) -> None:
+    """A row of another key under one of this grid's ids would overwrite its params file."""
+    key_of = {cid: key for job in all_jobs for cid, key in zip(job.config_ids, job.keys)}
+    clash = sorted({r["config_id"] for r in previous
+                    if r["config_id"] in key_of and r["key"] != key_of[r["config_id"]]})  # fmt: skip
+    if clash:
+        raise ConfigError(
+            f"{out_dir} holds results of other settings for {len(clash)} of these "
+            f"configurations (e.g. {clash[0]}), and its config.yaml does not say which; "
+            "use --fresh to start over (the old results are kept aside) or another --out"
+        )
 
 
 def _count(summary: SweepSummary, results_path: Path, wanted: set[str]) -> None:
