@@ -84,3 +84,16 @@ def test_eval_plot_creates_its_folder(seeded, runner, tmp_path):
     result = runner.invoke(app, ["eval", str(params), "--plot", str(target)])
     assert result.exit_code == 0, result.output
     assert target.stat().st_size > 0
+
+
+def test_more_workers_than_cores_are_capped_with_a_message(write_config, runner, tmp_path):
+    from sweep_nn.sweep.run import available_cores, resolve_n_jobs
+
+    cores = available_cores()
+    assert resolve_n_jobs(100) == cores == resolve_n_jobs(-1)
+    assert resolve_n_jobs(100, "dask") == 100  # a cluster has its own cores
+    result = runner.invoke(
+        app, ["run", str(write_config()), "--out", str(tmp_path / "o"), "-j", "100", "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"-j 100: {cores} core" in result.stderr

@@ -139,13 +139,16 @@ def run(
     """
     from .. import config as config_mod
     from ..sweep.folder import default_out_dir
-    from ..sweep.run import run_sweep
+    from ..sweep.run import resolve_n_jobs, run_sweep
 
     with _errors():
         if scheduler is not None and backend is not Backend.dask:
             raise UsageError("--scheduler goes with --backend dask")
         cfg = config_mod.load(config_file)
         out_dir = out if out is not None else default_out_dir(cfg, DEFAULT_ROOT)
+        workers = resolve_n_jobs(n_jobs, backend.value)
+        if n_jobs > workers:
+            _err(f"-j {n_jobs}: {show.plural(workers, 'core')} available here; using {workers}")
         try:
             with show.progress(quiet) as (on_start, on_row):
                 summary = run_sweep(

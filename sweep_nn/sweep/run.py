@@ -47,15 +47,25 @@ class SweepSummary:
     failures: list[str] = field(default_factory=list)  # "config_id: error" of a few failed rows
 
 
-def resolve_n_jobs(n_jobs: int) -> int:
-    """-1 means every core; other values must be positive."""
-    if n_jobs == -1:
+def available_cores() -> int:
+    """The cores this process may run on (its affinity), not merely those the machine has."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
         return os.cpu_count() or 1
-    if n_jobs < 1:
+
+
+def resolve_n_jobs(n_jobs: int, backend: str = "local") -> int:
+    """-1 means every core; other values must be positive. Local workers are capped at the
+    available cores: more would only share them, and slow every one of them down."""
+    if n_jobs < 1 and n_jobs != -1:
         raise UsageError(
             f"--n-jobs must be a positive number of workers or -1 (all cores); got {n_jobs}"
         )
-    return n_jobs
+    if backend != "local":
+        return os.cpu_count() or 1 if n_jobs == -1 else n_jobs
+    cores = available_cores()
+    return cores if n_jobs == -1 else min(n_jobs, cores)
 
 
 class _Background:
@@ -171,7 +181,7 @@ def run_sweep(
     after each row is safely on disk. Ctrl-C (KeyboardInterrupt) stops the workers and
     returns a summary with ``interrupted=True``; every finished row is kept.
     """
-    n_workers = resolve_n_jobs(n_jobs)
+    n_workers = resolve_n_jobs(n_jobs, backend)
     if backend == "dask":
         from .dask import require_dask
 
