@@ -131,7 +131,8 @@ def train_vs_dev(s: Sweep) -> Figure:
 
 def _train_dev_panel(ax, s: Sweep, palette: dict, lims: tuple[float, float]) -> None:
     m, rows = s.metric, s.rows
-    line = np.array(lims)
+    span = lims[1] - lims[0]
+    line = np.array([lims[0] - span, lims[1] + span])  # past the edges of a close-up too
     ax.plot(line, line, "--", color="0.2", lw=0.9, zorder=1)
     if s.criteria.max_gap is not None:
         g = s.criteria.max_gap
@@ -183,8 +184,8 @@ def time_vs_score(s: Sweep) -> Figure:
     ax.set_xscale("log")
     ax.set_xlabel("training time, fit_seconds (log scale)")
     ax.set_ylabel(s.score_label("dev"))
-    ax.legend(loc="lower right", framealpha=0.9)
     side.axis("off")
+    side.legend(*ax.get_legend_handles_labels(), loc="lower left", frameon=False)
     side.text(0, 1, "\n".join(_front_lines(s, front, named)), va="top", ha="left",
               family="monospace", fontsize=9, transform=side.transAxes)  # fmt: skip
     what = "nothing passes the filter" if s.none_pass else "the fastest good configurations"

@@ -36,21 +36,30 @@ def learning_curves(s: Sweep) -> Figure:
             ax.plot(it, loss, color=color, lw=1.6, alpha=0.9, label=label)
             label = None  # one legend entry per run, however many seeds
             drawn.append(loss)
-            marks = np.isin(it, run.budgets["iterations"].to_numpy(float))
-            ax.plot(it[marks], loss[marks], "o", color=color, ms=4)
-            best = it == float(run.best["iterations"])
-            ax.plot(it[best], loss[best], "*", color=color, ms=11, mec="0.2", mew=0.5)
+            marks = prepare.nearest(it, run.budgets["iterations"])
+            ax.plot(it[marks], loss[marks], "o", color=color, ms=5)
+            best = prepare.nearest(it, [run.best["iterations"]])
+            ax.plot(it[best], loss[best], "*", color=color, ms=12, mec="0.2", mew=0.5)
     if not drawn:
         raise NotDrawn("no loss curves in the parameter files (train.loss_points was 0?)")
     if prepare.log_loss_axis(drawn):
-        ax.set_yscale("log")
+        from matplotlib.ticker import FuncFormatter, NullFormatter
+
+        ax.set_yscale("log")  # plain numbers; minor ticks labelled when under a decade
+        plain = FuncFormatter(lambda v, _: f"{v:g}")
+        ax.yaxis.set_major_formatter(plain)
+        values = np.concatenate(drawn)
+        narrow = values.max() / values.min() < 10
+        ax.yaxis.set_minor_formatter(plain if narrow else NullFormatter())
         ax.set_ylabel("training loss (log scale)")
     else:
         ax.set_ylabel("training loss")
     ax.set_xlabel("iteration")
-    which = "that pass the filter" if s.pool is not s.rows else "of the sweep"
-    ax.legend(title=f"best {len(runs)} training runs {which}, by best dev {m.name}\n"
-              "(dots: budgets, star: the best)", loc="upper right", framealpha=0.9)  # fmt: skip
+    verb = "passes" if len(runs) == 1 else "pass"
+    which = f"that {verb} the filter" if s.pool is not s.rows else "of the sweep"
+    count = "the training run" if len(runs) == 1 else f"best {len(runs)} training runs"
+    ax.legend(title=f"{count} {which}, by best dev {m.name}\n(dots: budgets, star: the best)",
+              loc="upper right", framealpha=0.9)  # fmt: skip
     seeds = f"; one line per seed ({s.n_seeds})" if s.n_seeds > 1 else ""
     title(fig, s, f"Learning curves of the best training runs{seeds}")
     return fig
@@ -61,9 +70,13 @@ def _run_label(s: Sweep, run: prepare.Run) -> str:
     others = run.budgets[run.budgets["iterations"] != best["iterations"]]
     text = f"{best['config_id']}  dev {m.show(best[m.dev])}"
     if len(others):
-        text += " (" + ", ".join(
-            f"{int(r['iterations'])} it: {m.show(r[m.dev])}" for _, r in others.iterrows()
-        ) + ")"
+        text += (
+            " ("
+            + ", ".join(
+                f"{int(r['iterations'])} it: {m.show(r[m.dev])}" for _, r in others.iterrows()
+            )
+            + ")"
+        )
     return text
 
 

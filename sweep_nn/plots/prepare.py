@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 TOP_CURVES = 5  # training runs in the learning-curve figure
 MAX_LABELS = 8  # Pareto points named in the time-vs-score figure
 MAX_ASPECT = 2.2  # a panel grid wider or taller than this is wrapped
+MARGIN = 0.25  # of the colour range, below the lowest score it is meant to tell apart
 RUN_AXES = tuple(a for a in SEED_AXES if a != "iterations")  # budgets of one run share it
 AXIS_TEXT = {"activation": "{}", "batch_size": "batch {}", "dtype": "{}"}
 
@@ -187,15 +188,18 @@ def heatmap_grid(frame: pd.DataFrame, hidden: list, rates: list, m: Metric):
 def color_range(scores) -> tuple[float, float, bool]:
     """(low, high, clipped) of a colour scale that shows the differences among the good scores.
 
-    When the lower half of the scores spreads wider than the upper half (chance-level
-    cells far below the rest), the scale starts at the median and lower cells are clipped.
+    The scale starts at the median, or, when the median is in the lower half of the range
+    (mostly chance-level cells), at the lowest score in the upper half, provided the scores below it spread
+    wider than those above (cells far below the rest); lower cells are then clipped.
     """
     v = np.asarray(scores, dtype=float)
     v = v[np.isfinite(v)]
     lo, hi = float(v.min()), float(v.max())
-    mid = float(np.median(v))
-    if mid - lo > hi - mid and hi > mid:
-        return mid, hi, True
+    start, middle = float(np.median(v)), (lo + hi) / 2
+    if start < middle:
+        start = float(v[v >= middle].min())
+    if start - lo > hi - start and hi > start:  # a margin keeps the lowest kept cell apart
+        return max(lo, start - MARGIN * (hi - start)), hi, True
     return lo, hi if hi > lo else lo + 1e-9, False
 
 
@@ -242,3 +246,9 @@ def log_loss_axis(curves: list[np.ndarray]) -> bool:
     """Whether losses are best drawn on a log axis: all positive, spanning a factor of 3."""
     values = np.concatenate([np.asarray(c, float) for c in curves]) if curves else np.array([])
     return bool(len(values) and values.min() > 0 and values.max() / values.min() > 3)
+
+
+def nearest(points: np.ndarray, targets) -> np.ndarray:
+    """Index of the recorded point nearest each of ``targets`` (budgets on a sampled curve)."""
+    points = np.asarray(points, dtype=float)
+    return np.array([int(np.abs(points - float(v)).argmin()) for v in targets], dtype=int)

@@ -6,6 +6,7 @@ Every figure is drawn on its headless Agg canvas (no display, no pyplot state).
 from __future__ import annotations
 
 import io
+import math
 import textwrap
 from typing import TYPE_CHECKING
 
@@ -43,7 +44,7 @@ def figure(width: float, height: float) -> Figure:
 
 def wrap(text: str, width_in: float, fontsize: float = 11) -> str:
     """``text`` wrapped, line by line, to fit ``width_in`` inches at ``fontsize`` points."""
-    chars = max(20, int(width_in * 72 / (fontsize * CHAR_WIDTH)))
+    chars = max(20, int(width_in * 72 / (fontsize * 0.55)))  # 0.55: an average character
     return "\n".join(textwrap.fill(line, chars) if line else line for line in text.split("\n"))
 
 
@@ -61,9 +62,8 @@ def legend(fig: Figure, handles: list, title: str | None = None) -> None:
     longest = max(len(h.get_label()) for h in handles)
     per_entry = (longest * 9 * CHAR_WIDTH + 40) / 72  # inches: text, marker, padding
     ncols = max(1, min(len(handles), int((fig.get_figwidth() - 0.4) / per_entry)))
-    fig.legend(
-        handles=handles, loc="outside lower center", ncols=ncols, title=title, frameon=False
-    )
+    ncols = math.ceil(len(handles) / math.ceil(len(handles) / ncols))  # rows evenly filled
+    fig.legend(handles=handles, loc="outside lower center", ncols=ncols, title=title, frameon=False)
 
 
 def png_bytes(fig: Figure) -> bytes:

@@ -74,7 +74,8 @@ class Sweep:
         return getattr(self.criteria, threshold_name(self.metric))
 
     def subtitle(self) -> str:
-        text = f"sweep {self.name!r}: {len(self.rows)} configurations"
+        n = len(self.rows)
+        text = f"sweep {self.name!r}: {n} configuration{'s' if n != 1 else ''}"
         if self.n_seeds > 1:
             text += f", mean of {self.n_seeds} seeds"
         if self.left_out:

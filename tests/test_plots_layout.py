@@ -1,0 +1,105 @@
+"""Every figure's geometry on several kinds of grid: no text over another, all inside, sane shape."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from unittest import mock
+
+import pytest
+import yaml
+
+from sweep_nn.config import parse
+from sweep_nn.plots import figures
+from sweep_nn.plots.sweep import NotDrawn
+from sweep_nn.results.query import Criteria
+from sweep_nn.sweep.run import run_sweep
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+TINY_DATA = {"n_samples": 200}  # every grid below trains on a small sample, for speed
+
+
+def _tiny(name: str, **grid_changes) -> str:
+    """A config file of the repository with a small data set and short budgets."""
+    cfg = yaml.safe_load((CONFIGS / name).read_text())
+    cfg["data"].update(TINY_DATA)
+    cfg["grid"]["iterations"] = [10, 30, 60][: len(cfg["grid"]["iterations"])]
+    cfg["grid"].update(grid_changes)
+    return yaml.safe_dump(cfg)
+
+
+GRIDS = {  # name -> (config text, criteria drawn with it)
+    "quick": (_tiny("quick.yaml"), Criteria(min_acc=80, max_gap=2)),
+    "minibatch_seeds": (_tiny("minibatch_seeds.yaml", seeds=[0, 1]), Criteria(max_gap=2)),
+    "regression": (_tiny("regression.yaml"), Criteria(min_r2=0.0)),
+    "single": (
+        _tiny(
+            "quick.yaml",
+            hidden_sizes=[3],
+            activations=["tanh"],
+            learning_rates=[0.6],
+            iterations=[20],
+        ),
+        Criteria(),
+    ),  # fmt: skip
+    "nothing_passes": (_tiny("quick.yaml"), Criteria(min_acc=100.5)),
+}
+
+
+@pytest.fixture(scope="module")
+def sweeps(tmp_path_factory) -> dict:
+    out = {}
+    for name, (text, criteria) in GRIDS.items():
+        folder = tmp_path_factory.mktemp(name)
+        if name == "nothing_passes":
+            folder = out["quick"][0].folder
+        else:
+            run_sweep(parse(text), folder, n_jobs=1)
+        out[name] = (figures.load_sweep(folder / "results.csv", criteria), criteria)
+    return out
+
+
+def _drawn_texts(canvas) -> list:
+    """The non-empty texts a draw of ``canvas`` really puts on the image (ticks in view only)."""
+    from matplotlib.text import Text
+
+    drawn = []
+    original = Text.draw
+
+    def record(self, renderer):
+        if self.get_visible() and self.get_text().strip():
+            drawn.append(self)
+        return original(self, renderer)
+
+    with mock.patch.object(Text, "draw", record):
+        canvas.draw()  # constrained layout runs here too
+    return list(dict.fromkeys(drawn))
+
+
+def check_geometry(fig) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    texts = _drawn_texts(canvas)
+    renderer = canvas.get_renderer()
+    width, height = fig.bbox.width, fig.bbox.height
+    assert 1 / 3 <= width / height <= 3, f"aspect {width:.0f} x {height:.0f}"
+    boxes = [(t, t.get_window_extent(renderer)) for t in texts]
+    for t, b in boxes:
+        assert b.x0 >= -1 and b.y0 >= -1 and b.x1 <= width + 1 and b.y1 <= height + 1, (
+            f"{t.get_text()!r} outside the figure: {b}"
+        )
+    for i, (t, b) in enumerate(boxes):
+        for u, c in boxes[i + 1 :]:
+            overlap = min(b.x1, c.x1) - max(b.x0, c.x0), min(b.y1, c.y1) - max(b.y0, c.y0)
+            assert min(overlap) <= 1, f"{t.get_text()!r} overlaps {u.get_text()!r}"
+
+
+@pytest.mark.parametrize("grid", sorted(GRIDS))
+@pytest.mark.parametrize("name", sorted(figures.FIGURES))
+def test_figure_texts_stay_apart_inside_a_sane_shape(sweeps, grid, name):
+    sweep, _ = sweeps[grid]
+    try:
+        fig = figures.draw(name, sweep)
+    except NotDrawn:
+        pytest.skip(f"{name} does not apply to {grid}")
+    check_geometry(fig)
