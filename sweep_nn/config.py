@@ -97,15 +97,17 @@ class GridConfig(_Strict):
         seen = set()
         for v in values:
             if v in seen:
-                raise ValueError(f"{v!r} is listed twice")
+                raise ValueError(f"{_describe(v)} is listed twice")
             seen.add(v)
         return values
 
 
 def _check_each(values: list, ok, rule: str) -> list:
-    bad = [f"{v!r} (item {i})" for i, v in enumerate(values) if not ok(v)]
+    bad = [i for i, v in enumerate(values) if not ok(v)]
     if bad:
-        raise ValueError(f"{rule}; got {', '.join(bad)}")
+        shown = ", ".join(f"{_describe(values[i])} (item {i})" for i in bad[:5])
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        raise ValueError(f"{rule}; got {shown}{more}")
     return values
 
 
@@ -149,13 +151,97 @@ class SweepConfig(_Strict):
 # --- loading -------------------------------------------------------------------------------
 
 
+MAX_CONFIG_BYTES = 128 * 1024  # a sweep file is a few hundred bytes; this bounds parse time
+MAX_YAML_NODES = 100_000  # values in the document once every alias is expanded
+MAX_FLOW_DEPTH = 100  # [ and { nesting; PyYAML's scanner is quadratic in it
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last)."""
+    """SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last),
+    and a document whose aliases expand to more than :data:`MAX_YAML_NODES` values."""
+
+    def fetch_flow_sequence_start(self):
+        self._check_flow_depth()
+        super().fetch_flow_sequence_start()
+
+    def fetch_flow_mapping_start(self):
+        self._check_flow_depth()
+        super().fetch_flow_mapping_start()
+
+    def _check_flow_depth(self):
+        if self.flow_level >= MAX_FLOW_DEPTH:
+            mark = self.get_mark()
+            raise ConfigError(
+                f"line {mark.line + 1}, column {mark.column + 1}: [ and {{ nested more than "
+                f"{MAX_FLOW_DEPTH} deep"
+            )
+
+    def compose_document(self):
+        self.get_event()  # DocumentStartEvent
+        node = self.compose_node(None, None)
+        self.get_event()  # DocumentEndEvent
+        anchors = {id(n): name for name, n in self.anchors.items()}
+        self.anchors = {}
+        _check_expansion(node, anchors)
+        return node
+
+
+def _children(node) -> list:
+    if isinstance(node, yaml.SequenceNode):
+        return node.value
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
+
+
+def _check_expansion(root, anchors: dict[int, str], limit: int = MAX_YAML_NODES) -> None:
+    """Refuse a node graph that aliases make larger than ``limit`` values, or that holds itself.
+
+    Walks each distinct node once (the graph is never expanded), so the work is bounded
+    by the size of the text, not by the size of what its aliases describe.
+    """
+    size: dict[int, int] = {}
+    state: dict[int, int] = {}  # 1: being walked, 2: done
+    stack = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        if finished:
+            size[key] = 1 + sum(size[id(c)] for c in _children(node))
+            state[key] = 2
+            if size[key] > limit:
+                raise ConfigError(
+                    f"line {node.start_mark.line + 1}: {_anchor_name(node, anchors)} expands "
+                    f"through aliases to {_at_least(size[key], limit)} values; the limit is "
+                    f"{limit:,} (an alias bomb?)"
+                )
+            continue
+        if state.get(key) == 2:
+            continue
+        if state.get(key) == 1:
+            raise ConfigError(
+                f"line {node.start_mark.line + 1}: {_anchor_name(node, anchors)} "
+                "contains an alias to itself"
+            )
+        state[key] = 1
+        stack.append((node, True))
+        stack.extend((c, False) for c in _children(node))
+
+
+def _anchor_name(node, anchors: dict[int, str]) -> str:
+    name = anchors.get(id(node))
+    return f"anchor &{name}" if name is not None else "this value"
+
+
+def _at_least(n: int, limit: int) -> str:
+    return f"{n:,}" if n < 100 * limit else f"more than {100 * limit:,}"
 
 
 def _construct_mapping(loader, node, deep=False):
     seen = {}
     for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":  # `<<:` merges another mapping's keys
+            continue
         key = loader.construct_object(key_node, deep=deep)
         try:
             hash(key)
@@ -163,7 +249,7 @@ def _construct_mapping(loader, node, deep=False):
             continue
         if key in seen:
             raise ConfigError(
-                f"line {key_node.start_mark.line + 1}: key {key!r} given twice "
+                f"line {key_node.start_mark.line + 1}: key {_describe(key)} given twice "
                 f"(first on line {seen[key] + 1})"
             )
         seen[key] = key_node.start_mark.line
@@ -173,20 +259,32 @@ def _construct_mapping(loader, node, deep=False):
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def parse(text: str, source: str = "<config>", default_name: str = "sweep") -> SweepConfig:
-    """Validate YAML text into a :class:`SweepConfig`, or raise ConfigError listing every problem."""
+def load_yaml(text: str, source: str = "<config>") -> Any:
+    """Parse YAML text safely and boundedly: the plain data, or ConfigError naming the problem."""
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"{source}: {len(text):,} characters is too long for a sweep file "
+            f"(the limit is {MAX_CONFIG_BYTES:,})"
+        )
     try:
-        raw = yaml.load(text, Loader=_UniqueKeyLoader)
+        return yaml.load(text, Loader=_UniqueKeyLoader)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{source}:{where}: malformed YAML: {problem}") from None
+        raise ConfigError(f"{source}:{where}: malformed YAML: {_clip(problem)}") from None
     except (ValueError, TypeError, LookupError, AttributeError, RecursionError) as exc:
         # PyYAML's constructors fail this way on some explicitly tagged values (`!!float`, `!!bool x`)
-        raise ConfigError(f"{source}: malformed YAML: a value cannot be read ({exc})") from None
+        raise ConfigError(
+            f"{source}: malformed YAML: a value cannot be read ({_clip(str(exc))})"
+        ) from None
+
+
+def parse(text: str, source: str = "<config>", default_name: str = "sweep") -> SweepConfig:
+    """Validate YAML text into a :class:`SweepConfig`, or raise ConfigError listing every problem."""
+    raw = load_yaml(text, source)
     if raw is None:
         raise ConfigError(f"{source}: the file is empty; it needs at least a grid: section")
     if not isinstance(raw, dict):
@@ -261,6 +359,44 @@ def _suggest(loc: tuple) -> str:
     )
 
 
-def _describe(value: Any) -> str:
+def _describe(value: Any, limit: int = 60) -> str:
+    """A short repr of ``value``, built from at most a few hundred of its items and characters.
+
+    ``repr`` of the whole value first could take minutes and all memory (aliases can make a
+    small file describe a list of a billion items).
+    """
+    text = _short_repr(value, limit + 1, depth=4)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _short_repr(value: Any, budget: int, depth: int) -> str:
+    if isinstance(value, str):
+        return repr(value[:budget]) if len(value) > budget else repr(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value.bit_length() > 4 * budget:  # str() of a huge int is quadratic, and capped
+            return f"<an integer of about {int(value.bit_length() * 0.30103):,} digits>"
+        return repr(value)
+    if isinstance(value, (list, tuple, dict, set, frozenset)):
+        if depth == 0:
+            return "[...]" if isinstance(value, list) else "{...}"
+        items = value.items() if isinstance(value, dict) else value
+        parts, used = [], 0
+        for item in items:
+            if used > budget:
+                parts.append("...")
+                break
+            if isinstance(value, dict):
+                k, v = item
+                part = f"{_short_repr(k, budget, depth - 1)}: {_short_repr(v, budget, depth - 1)}"
+            else:
+                part = _short_repr(item, budget, depth - 1)
+            parts.append(part)
+            used += len(part) + 2
+        open_, close = {list: "[]", tuple: "()", dict: "{}"}.get(type(value), "{}")
+        return open_ + ", ".join(parts) + close
     text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return text
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
