@@ -257,6 +257,15 @@ def _construct_mapping(loader, node, deep=False):
 
 
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+# YAML 1.1's float needs a dot and a signed exponent, so 1e-3, 1E3 and 5e+2 would be text;
+# read them as numbers, as YAML 1.2 and Python do (checked after YAML 1.1's own rules)
+_UniqueKeyLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+|\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?)$"
+    ),
+    list("-+0123456789."),
+)
 
 
 def load_yaml(text: str, source: str = "<config>") -> Any:
@@ -282,7 +291,9 @@ def load_yaml(text: str, source: str = "<config>") -> Any:
         ) from None
 
 
-def parse(text: str, source: str = "<config>", default_name: str = "sweep") -> SweepConfig:
+def parse(
+    text: str, source: str = "<config>", default_name: str | None = "sweep"
+) -> SweepConfig:
     """Validate YAML text into a :class:`SweepConfig`, or raise ConfigError listing every problem."""
     raw = load_yaml(text, source)
     if raw is None:
@@ -291,7 +302,13 @@ def parse(text: str, source: str = "<config>", default_name: str = "sweep") -> S
         raise ConfigError(
             f"{source}: the top level must be a mapping of keys, got {_describe(raw)}"
         )
-    raw.setdefault("name", default_name)
+    if "name" not in raw:
+        if default_name is None:
+            raise ConfigError(
+                f"{source}: the file name {Path(source).name!r} cannot be a sweep name "
+                "(it needs a letter or digit); set name: in the file"
+            )
+        raw["name"] = default_name
     try:
         return SweepConfig.model_validate(raw)
     except ValidationError as exc:
@@ -313,12 +330,22 @@ def load(path: str | Path) -> SweepConfig:
         raise ConfigError(f"{path} is a folder, not a config file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from None
-    stem = re.sub(r"[^A-Za-z0-9._-]", "-", path.stem) or "sweep"
-    cfg = parse(text, str(path), default_name=stem)
+    cfg = parse(text, str(path), default_name=name_from_file(path))
     if cfg.data.path is not None and not Path(cfg.data.path).is_absolute():
         data = cfg.data.model_copy(update={"path": str((path.parent / cfg.data.path).resolve())})
         cfg = cfg.model_copy(update={"data": data})
     return cfg
+
+
+def name_from_file(path: Path) -> str | None:
+    """The sweep name a file without ``name:`` gets: its stem made valid, or None if nothing is left.
+
+    Characters a name cannot hold become "-", leading ones that cannot start it are dropped,
+    and it is cut to 100 characters.
+    """
+    stem = re.sub(r"[^A-Za-z0-9._-]", "-", path.stem)
+    stem = re.sub(r"^[^A-Za-z0-9]+", "", stem)[:100]
+    return stem or None
 
 
 def _format_loc(parts: tuple) -> str:
