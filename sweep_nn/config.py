@@ -6,6 +6,7 @@ naming its key and the bad value, as one :class:`~sweep_nn.errors.ConfigError`.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -100,6 +101,20 @@ class GridConfig(_Strict):
                 raise ValueError(f"{_describe(v)} is listed twice")
             seen.add(v)
         return values
+
+
+    @model_validator(mode="after")
+    def _not_too_many(self):
+        n = math.prod(len(getattr(self, axis)) for axis in type(self).model_fields)
+        if n > MAX_CONFIGURATIONS:
+            raise ValueError(
+                f"the grid has {n:,} configurations; the limit is {MAX_CONFIGURATIONS:,} "
+                "(split it into several sweeps)"
+            )
+        return self
+
+
+MAX_CONFIGURATIONS = 100_000  # combinations of the grid's axes in one sweep
 
 
 def _check_each(values: list, ok, rule: str) -> list:
