@@ -32,6 +32,7 @@ app = typer.Typer(
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
 DEFAULT_ROOT = Path("output")
+MAX_EVAL_SAMPLES = 10_000_000  # as many as a generated dataset may hold (config.MAX_SAMPLES)
 
 
 def _err(message: str) -> None:
@@ -449,6 +450,10 @@ def eval_cmd(
                 f"--activation must be one of {', '.join(ACTIVATIONS)}; got {activation!r}"
             )
         _check_nonnegative(noise=noise, seed=seed)
+        if seed is not None and seed >= 2**32:
+            raise UsageError(f"--seed must be between 0 and 2**32 - 1 (4294967295); got {seed}")
+        if n_samples > MAX_EVAL_SAMPLES:
+            raise UsageError(f"--n-samples must be at most {MAX_EVAL_SAMPLES:,}; got {n_samples}")
         model = analysis.load_model(params_file, activation)
         if plot is not None:
             from . import plots

@@ -25,6 +25,12 @@ OutputName = Literal[("auto", *OUTPUTS)]  # type: ignore[valid-type]
 PositiveInt = Annotated[int, Field(gt=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
 Seed = Annotated[int, Field(ge=0, lt=2**32)]
+# what generated datasets may ask for: more would exhaust memory before the first row
+MAX_SAMPLES = 10_000_000
+MAX_FEATURES = 100_000
+MAX_CELLS = 50_000_000  # n_samples x (n_features + targets): 400 MB of float64
+MAX_INFORMATIVE = 1_000  # classification draws an n_informative^2 matrix per cluster
+MAX_QUANTILE_FEATURES = 1_000  # gaussian_quantiles factorises an n_features^2 covariance
 
 
 class _Strict(BaseModel):
@@ -36,14 +42,14 @@ class DataConfig(_Strict):
     """Which data to sweep on, and how to split and scale it."""
 
     dataset: DatasetName = "moons"
-    n_samples: int = Field(2000, ge=2)  # generated datasets only
+    n_samples: int = Field(2000, ge=2, le=MAX_SAMPLES)  # generated datasets only
     noise: float = Field(0.25, ge=0)  # moons, circles, regression
-    random_state: int = 0  # data generation seed
+    random_state: Seed = 0  # data generation seed
     dev_size: float = Field(0.2, gt=0, lt=1)  # share held out as the dev set
-    split_random_state: int = 42  # train/dev split seed
+    split_random_state: Seed = 42  # train/dev split seed
     scale: Literal["none", "standard"] = "none"  # standardise with training statistics
     factor: float | None = Field(None, gt=0, lt=1)  # circles: inner / outer radius
-    n_features: int | None = Field(None, gt=0)
+    n_features: int | None = Field(None, gt=0, le=MAX_FEATURES)
     n_informative: int | None = Field(None, gt=0)
     n_classes: int | None = Field(None, ge=2)
     n_targets: int | None = Field(None, gt=0)
@@ -63,7 +69,55 @@ class DataConfig(_Strict):
             )
         if self.dataset == "csv" and self.path is None:
             raise ValueError("dataset 'csv' needs path: (the CSV file)")
+        problems = self._generator_limits()
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
+
+    def _generator_limits(self) -> list[str]:
+        """What the dataset's generator would refuse or run out of memory on, in words."""
+        if "n_samples" not in DATASETS[self.dataset].keys:
+            return []
+        problems = []
+        n, kind = self.n_samples, self.dataset
+        # the defaults the generators in data.py fill in
+        n_features = self.n_features or {"classification": 20, "regression": 10}.get(kind, 2)
+        n_out = self.n_targets or 1
+        if n * (n_features + n_out) > MAX_CELLS:
+            problems.append(
+                f"n_samples x (n_features + targets) = {n:,} x {n_features + n_out:,} values is "
+                f"more than the limit of {MAX_CELLS:,}"
+            )
+        if kind == "classification":
+            n_informative = self.n_informative or min(n_features, 2)
+            n_classes = self.n_classes or 2
+            if n_informative > n_features:
+                problems.append(
+                    f"n_informative ({n_informative}) cannot exceed n_features ({n_features})"
+                )
+            elif n_informative > MAX_INFORMATIVE:
+                problems.append(
+                    f"n_informative ({n_informative:,}) is more than the limit of "
+                    f"{MAX_INFORMATIVE:,} for dataset 'classification'"
+                )
+            elif n_classes * 2 > 2**n_informative:  # two clusters per class, at hypercube vertices
+                need = (n_classes * 2 - 1).bit_length()
+                problems.append(
+                    f"n_classes {n_classes} needs n_informative >= {need} (classification puts "
+                    f"2 clusters per class on the corners of an n_informative-cube: "
+                    f"n_classes x 2 <= 2**n_informative; n_informative is {n_informative})"
+                )
+        if kind == "gaussian_quantiles" and n_features > MAX_QUANTILE_FEATURES:
+            problems.append(
+                f"n_features ({n_features:,}) is more than the limit of {MAX_QUANTILE_FEATURES:,} "
+                "for dataset 'gaussian_quantiles'"
+            )
+        n_groups = {"classification": self.n_classes or 2, "gaussian_quantiles": self.n_classes or 2,
+                    "blobs": self.centers or 3}.get(kind)  # fmt: skip
+        if n_groups is not None and n_groups > n:
+            what = "centers" if kind == "blobs" else "n_classes"
+            problems.append(f"{what} ({n_groups:,}) is more than n_samples ({n:,})")
+        return problems
 
     def resolved(self) -> dict[str, Any]:
         """The settings this dataset uses, defaults filled in: a valid ``data:`` section."""

@@ -321,6 +321,7 @@ def draw_fresh(spec, n_samples: int, random_state: int, noise: float | None = No
     kind = DATASETS[spec.dataset]
     if kind.fresh is None:
         raise DataError(f"dataset {spec.dataset!r} cannot draw fresh samples")
+    random_state %= 2**32  # the seed after the largest (eval's default: training's + 1) wraps to 0
     X, y = kind.fresh(spec, n_samples, random_state, spec.noise if noise is None else noise)
     return np.asarray(X, dtype=np.float64), np.asarray(y)
 
