@@ -224,7 +224,14 @@ def _results_path(results: Path | None) -> Path:
     return results
 
 
+def _check_finite(**options) -> None:
+    for name, value in options.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UsageError(f"--{name.replace('_', '-')} must be a finite number; got {value}")
+
+
 def _check_nonnegative(**options) -> None:
+    _check_finite(**options)
     for name, value in options.items():
         if value is not None and (math.isnan(value) or value < 0):
             raise UsageError(f"--{name.replace('_', '-')} must be >= 0; got {value}")
@@ -266,6 +273,9 @@ def filter_cmd(
     from . import analysis, store
 
     with _errors():
+        _check_finite(
+            min_acc=min_acc, min_dev_acc=min_dev_acc, min_r2=min_r2, min_dev_r2=min_dev_r2
+        )
         _check_nonnegative(max_gap=max_gap, max_time=max_time)
         if top is not None and top < 1:
             raise UsageError(f"--top must be >= 1; got {top}")
@@ -386,6 +396,7 @@ def plot(
     from . import analysis, plots
 
     with _errors():
+        _check_finite(min_acc=min_acc, min_r2=min_r2)
         _check_nonnegative(max_gap=max_gap, max_time=max_time)
         path = _results_path(results)
         criteria = analysis.Criteria(
