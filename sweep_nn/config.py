@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .data import COMMON_KEYS, DATASETS
 from .errors import ConfigError
 from .network import ACTIVATIONS, INITS, OUTPUTS
+from .safe_read import ReadRefused, read_regular_file
 
 ActivationName = Literal[tuple(ACTIVATIONS)]  # type: ignore[valid-type]
 DatasetName = Literal[tuple(DATASETS)]  # type: ignore[valid-type]
@@ -392,7 +393,9 @@ def load(path: str | Path) -> SweepConfig:
     """Read and validate a YAML sweep file. A relative ``data.path`` is resolved against it."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular_file(path, MAX_CONFIG_BYTES, "config file").decode("utf-8")
+    except ReadRefused as exc:
+        raise ConfigError(str(exc)) from None
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
     except IsADirectoryError:

@@ -6,6 +6,7 @@ functions that need them so that importing this module (and the workers) stays c
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .errors import DataError
+from .safe_read import ReadRefused, read_regular_file
 
 # --- the dataset table ---------------------------------------------------------------------
 # Each entry: the builder, the `data:` keys it takes besides the common ones, and how it
@@ -221,6 +223,8 @@ COMMON_KEYS = frozenset({"dataset", "dev_size", "split_random_state", "scale"})
 
 # --- reading a CSV -------------------------------------------------------------------------
 
+MAX_CSV_BYTES = 512 * 2**20  # 512 MiB
+
 
 def read_csv(
     path: Path, target: str | None, features: list[str] | None = None
@@ -234,10 +238,16 @@ def read_csv(
     """
     import pandas as pd
 
-    if not path.is_file():
-        raise DataError(f"data file not found: {path}")
     try:
-        frame = pd.read_csv(path)
+        raw = read_regular_file(path, MAX_CSV_BYTES, "CSV data file")
+    except ReadRefused as exc:
+        raise DataError(str(exc)) from None
+    except FileNotFoundError:
+        raise DataError(f"data file not found: {path}") from None
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        frame = pd.read_csv(io.BytesIO(raw))
     except Exception as exc:  # noqa: BLE001 - pandas raises many kinds; all mean unreadable
         raise DataError(f"cannot read {path} as CSV: {str(exc).splitlines()[0]}") from None
     if frame.shape[1] < 2:

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ParamsError, ResultsError, StorageError
+from .safe_read import ReadRefused, read_regular_file
 
 RESULTS_FILE = "results.csv"
 PARAMS_DIR = "params"
@@ -45,6 +46,7 @@ FLOAT_COLUMNS = {
     "train_r2", "dev_r2", "train_rmse", "dev_rmse", "fit_seconds",
 }  # fmt: skip
 STATUSES = ("ok", "diverged", "failed")
+MAX_RESULTS_BYTES = 2**30  # 1 GiB: millions of rows; anything larger is not a results file
 
 
 # --- writing -----------------------------------------------------------------------------
@@ -186,7 +188,9 @@ def read_rows(path: Path, repair: bool = False) -> list[dict]:
     or damage before the last line (naming the line).
     """
     try:
-        raw = path.read_bytes()
+        raw = read_regular_file(path, MAX_RESULTS_BYTES, "results file")
+    except ReadRefused as exc:
+        raise ResultsError(str(exc)) from None
     except FileNotFoundError:
         raise ResultsError(f"results file not found: {path}") from None
     except IsADirectoryError:
@@ -330,7 +334,7 @@ def load_params(path: Path) -> dict:
     Returns a dict with at least float arrays ``W1, b1, W2, b2`` of consistent shapes.
     """
     try:
-        data = Path(path).read_bytes()
+        data = read_regular_file(path, 256 * 2**20, "parameters file")  # 256 MiB
     except FileNotFoundError:
         raise ParamsError(f"parameters file not found: {path}") from None
     except IsADirectoryError:
