@@ -18,6 +18,7 @@ import errno
 import io
 import os
 import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +113,18 @@ def _cell(v: Any) -> str:
         return ""
     if isinstance(v, float):
         return repr(v)
-    return str(v)
+    return sanitise(str(v))
+
+
+# Every character str.splitlines() breaks a line at (\n \r \v \f \x1c-\x1e \x85 \u2028
+# \u2029) is a control character or one of the two separators; lone surrogates cannot be
+# written as UTF-8. The writer puts none of them in a cell; the reader splits lines at "\n" only.
+_UNWRITABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def sanitise(text: str) -> str:
+    """``text`` as a results cell holds it: control characters and line separators as spaces."""
+    return _UNWRITABLE.sub(" ", text)
 
 
 class ResultsWriter:
@@ -205,7 +217,8 @@ def read_rows(path: Path, repair: bool = False) -> list[dict]:
         text = complete.decode("utf-8")
     except UnicodeDecodeError:
         raise ResultsError(f"{path} is not text: not a sweep-nn results file") from None
-    lines = text.splitlines()
+    # "\n" only, as the writer ends rows (splitlines() would also split at \x1c, \u2028, ...)
+    lines = [line.removesuffix("\r") for line in text.split("\n")[:-1]]
     header = lines[0].split(",") if lines else []
     columns = EARLIER_COLUMNS if header == EARLIER_COLUMNS else COLUMNS
     if header[: len(columns)] != columns:
