@@ -127,16 +127,40 @@ def sanitise(text: str) -> str:
     return _UNWRITABLE.sub(" ", text)
 
 
+def _create_with_header(path: Path) -> None:
+    """Put a results file holding just the header at ``path``, all at once or not at all.
+
+    Written under a temporary name and renamed into place: a disk that fills up during the
+    header leaves no results file (and no empty one, which a rerun could not tell from a
+    foreign file), so the rerun simply starts it again.
+    """
+    tmp = path.with_name(f".{path.name}{TEMP_MARK}{os.getpid()}")
+    data = (",".join(COLUMNS) + "\n").encode()
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            if os.write(fd, data) != len(data):  # a short write: the disk is full
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
 class ResultsWriter:
     """Appends rows to a results CSV durably: one write, flush and fsync per row."""
 
     def __init__(self, path: Path):
         self.path = path
         try:
-            new = not path.exists() or path.stat().st_size == 0
-            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            if new:
-                self._write(",".join(COLUMNS) + "\n")
+            if not path.exists() or path.stat().st_size == 0:
+                _create_with_header(path)
+            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND)
         except OSError as exc:
             raise _storage_error(exc, path) from None
 
@@ -197,7 +221,8 @@ def read_rows(path: Path, repair: bool = False) -> list[dict]:
     """Rows of a results CSV, parsed. A torn last line is dropped (and cut off if ``repair``).
 
     Raises ResultsError for a missing file, a file that is not a sweep-nn results file,
-    or damage before the last line (naming the line).
+    or damage before the last line (naming the line). An empty file is not a results file,
+    except with ``repair`` (a run resuming its own output folder): there it holds no rows.
     """
     try:
         raw = read_regular_file(path, MAX_RESULTS_BYTES, "results file")
@@ -210,6 +235,8 @@ def read_rows(path: Path, repair: bool = False) -> list[dict]:
     except OSError as exc:
         raise ResultsError(f"cannot read {path}: {exc.strerror}") from None
     if not raw:
+        if repair:  # a run resuming its own folder: what a run stopped before its header left
+            return []
         raise ResultsError(f"{path} is empty: not a sweep-nn results file")
     complete = raw[: raw.rfind(b"\n") + 1]
     torn = len(complete) != len(raw)

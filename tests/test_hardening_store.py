@@ -78,3 +78,63 @@ def test_any_text_in_a_cell_round_trips_as_its_sanitised_text(
     assert back["activation"] == (store.sanitise(activation) or None)
     line = store.format_row(row)
     assert line.endswith("\n") and "\n" not in line[:-1] and len(line.splitlines()) == 1
+
+
+# --- a disk that fills up while the header is written ------------------------------------
+
+
+@pytest.fixture
+def sweep_file(tmp_path):
+    import yaml
+    from conftest import TINY_CONFIG
+
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(TINY_CONFIG))
+    return path
+
+
+def run(path, out):
+    from typer.testing import CliRunner
+
+    from sweep_nn.cli import app
+
+    return CliRunner().invoke(app, ["run", str(path), "--out", str(out), "-j", "1", "-q"])
+
+
+@pytest.mark.parametrize("room", [0, 40])
+def test_a_disk_full_during_the_header_leaves_a_folder_a_rerun_resumes(
+    tmp_path, sweep_file, monkeypatch, room
+):
+    from disks import FillingDisk
+
+    out = tmp_path / "out"
+    monkeypatch.setattr(store, "os", FillingDisk(room))
+    result = run(sweep_file, out)
+    monkeypatch.undo()
+    assert result.exit_code == 4, result.output
+    assert "No space left on device" in result.stderr and "Traceback" not in result.output
+    results = out / store.RESULTS_FILE
+    assert not results.exists() or results.read_bytes().startswith(b"config_id,")
+    assert not list(out.glob(".*tmp-*"))
+
+    again = run(sweep_file, out)
+    assert again.exit_code == 0, again.output
+    assert len(store.read_rows(results)) == 2
+
+
+def test_a_rerun_resumes_a_folder_whose_results_file_was_left_empty(tmp_path, sweep_file):
+    out = tmp_path / "out"
+    assert run(sweep_file, out).exit_code == 0
+    results = out / store.RESULTS_FILE
+    results.write_bytes(b"")  # as a run stopped by a full disk before its header used to leave
+    again = run(sweep_file, out)
+    assert again.exit_code == 0, again.output
+    assert len(store.read_rows(results)) == 2
+
+
+def test_filter_still_calls_an_empty_file_not_a_results_file(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    with pytest.raises(store.ResultsError, match="is empty: not a sweep-nn results file"):
+        store.read_rows(path)
+    assert store.read_rows(path, repair=True) == []
