@@ -356,18 +356,48 @@ def load(spec, task: str = "auto") -> Dataset:
         raise DataError("task is classification but the target holds non-integer numbers")
     if task == "regression" and y.dtype.kind not in "iufb":
         raise DataError("task is regression but the target is not numeric")
+    check_finite(X, y, task)
     X_train, X_dev, y_train, y_dev = _split(spec, X, y)
     classes = None
     if task == "classification":
         classes = np.unique(y).tolist()
         if len(classes) < 2:
             raise DataError(f"the target has a single class ({classes[0]!r}); need at least two")
+        check_training_classes(y_train, len(y))
     scaler = None
     if spec.scale == "standard":
         scale = X_train.std(axis=0)
         scaler = {"mean": X_train.mean(axis=0), "scale": np.where(scale > 0, scale, 1.0)}
         X_train, X_dev = apply_scaler(scaler, X_train), apply_scaler(scaler, X_dev)
     return Dataset(X_train, y_train, X_dev, y_dev, task, classes, scaler)
+
+
+def check_finite(X: np.ndarray, y: np.ndarray, task: str) -> None:
+    """Raise DataError naming the first sample (row 1 = the first) whose values are inf or nan."""
+    for what, values in (("features", X), ("target", y)):
+        if what == "target" and (task != "regression" and values.dtype.kind not in "fc"):
+            continue  # text or integer labels cannot be non-finite
+        flat = values.reshape(len(values), -1).astype(np.float64, copy=False)
+        bad = ~np.isfinite(flat).all(axis=1)
+        if bad.any():
+            rows = np.flatnonzero(bad)
+            first = ", ".join(str(r + 1) for r in rows[:5])
+            raise DataError(
+                f"the {what} hold inf or nan in {len(rows)} sample(s) (row(s) {first}"
+                f"{', ...' if len(rows) > 5 else ''}; for a CSV, row 1 is the line after the "
+                "header); remove or fill them"
+            )
+
+
+def check_training_classes(y_train: np.ndarray, n: int) -> None:
+    """Raise DataError unless the training split holds at least two classes."""
+    present = np.unique(y_train)
+    if len(present) < 2:
+        raise DataError(
+            f"the training split ({len(y_train)} of {n} samples) holds a single class "
+            f"({_plain(present[0])!r}); a classifier needs at least two: use more samples, "
+            "another split_random_state or a smaller dev_size"
+        )
 
 
 def apply_scaler(scaler: dict | None, X: np.ndarray) -> np.ndarray:
