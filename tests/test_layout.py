@@ -10,7 +10,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "sweep_nn"
 # rooms from the bottom up: a room may import only rooms below it (and itself)
 LAYERS = [
-    ("errors",),
+    ("errors", "safe_read"),
     ("nn",),
     ("data",),
     ("config",),

@@ -32,6 +32,7 @@ app = typer.Typer(
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
 DEFAULT_ROOT = Path("output")
+MAX_EVAL_SAMPLES = 10_000_000  # as many as a generated dataset may hold (config.MAX_SAMPLES)
 
 
 def _err(message: str) -> None:
@@ -187,7 +188,14 @@ def _results_path(results: Path | None) -> Path:
     return results
 
 
+def _check_finite(**options) -> None:
+    for name, value in options.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UsageError(f"--{name.replace('_', '-')} must be a finite number; got {value}")
+
+
 def _check_nonnegative(**options) -> None:
+    _check_finite(**options)
     for name, value in options.items():
         if value is not None and (math.isnan(value) or value < 0):
             raise UsageError(f"--{name.replace('_', '-')} must be >= 0; got {value}")
@@ -358,6 +366,10 @@ def eval_cmd(
                 f"--activation must be one of {', '.join(ACTIVATIONS)}; got {activation!r}"
             )
         _check_nonnegative(noise=noise, seed=seed)
+        if seed is not None and seed >= 2**32:
+            raise UsageError(f"--seed must be between 0 and 2**32 - 1 (4294967295); got {seed}")
+        if n_samples > MAX_EVAL_SAMPLES:
+            raise UsageError(f"--n-samples must be at most {MAX_EVAL_SAMPLES:,}; got {n_samples}")
         model = evaluate_mod.load_model(params_file, activation)
         if plot is not None:
             from ..plots import boundary

@@ -103,7 +103,9 @@ def print_summary(s, config_file: Path, out: Path | None) -> None:
         console.print(f"failed: {failure}")
     if s.baseline:
         b = s.baseline
-        if "dev_acc" in b:
+        if "error" in b:
+            console.print(f"baseline ({b.get('model')}) could not be fitted: {b['error']}")
+        elif "dev_acc" in b:
             console.print(
                 f"baseline ({b['model']}): train {b['train_acc']:.2f}%, dev {b['dev_acc']:.2f}%"
             )

@@ -16,10 +16,12 @@ import numpy as np
 
 from ..errors import ParamsError
 from ..nn.plain import ACTIVATIONS, OUTPUTS
+from ..safe_read import read_regular_file
 from .store import atomic_write
 
 PARAMS_FORMAT = "sweep-nn/params"
 PARAMS_VERSION = 1
+MAX_PARAMS_BYTES = 256 * 2**20  # 256 MiB: far beyond any network's weights
 
 
 def params_payload(weights: dict, **meta) -> dict:
@@ -100,7 +102,7 @@ def load_params(path: Path) -> dict:
     Returns a dict with at least float arrays ``W1, b1, W2, b2`` of consistent shapes.
     """
     try:
-        data = Path(path).read_bytes()
+        data = read_regular_file(path, MAX_PARAMS_BYTES, "parameters file")
     except FileNotFoundError:
         raise ParamsError(f"parameters file not found: {path}") from None
     except IsADirectoryError:

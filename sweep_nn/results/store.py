@@ -13,10 +13,12 @@ import csv
 import errno
 import io
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 from ..errors import ResultsError, StorageError
+from ..safe_read import ReadRefused, read_regular_file
 from .schema import (
     COLUMNS,
     EARLIER_COLUMNS,
@@ -26,6 +28,8 @@ from .schema import (
     STATUSES,
     Row,
 )
+
+MAX_RESULTS_BYTES = 2**30  # 1 GiB: millions of rows; anything larger is not a results file
 
 # --- writing -----------------------------------------------------------------------------
 
@@ -91,7 +95,43 @@ def _cell(v: Any) -> str:
         return ""
     if isinstance(v, float):
         return repr(v)
-    return str(v)
+    return sanitise(str(v))
+
+
+# Every character str.splitlines() breaks a line at (\n \r \v \f \x1c-\x1e \x85 \u2028
+# \u2029) is a control character or one of the two separators; lone surrogates cannot be
+# written as UTF-8. The writer puts none of them in a cell; the reader splits lines at "\n" only.
+_UNWRITABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def sanitise(text: str) -> str:
+    """``text`` as a results cell holds it: control characters and line separators as spaces."""
+    return _UNWRITABLE.sub(" ", text)
+
+
+def _create_with_header(path: Path) -> None:
+    """Put a results file holding just the header at ``path``, all at once or not at all.
+
+    Written under a temporary name and renamed into place: a disk that fills up during the
+    header leaves no results file (and no empty one, which a rerun could not tell from a
+    foreign file), so the rerun simply starts it again.
+    """
+    tmp = path.with_name(f".{path.name}{TEMP_MARK}{os.getpid()}")
+    data = (",".join(COLUMNS) + "\n").encode()
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            if os.write(fd, data) != len(data):  # a short write: the disk is full
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
 
 
 class ResultsWriter:
@@ -100,10 +140,9 @@ class ResultsWriter:
     def __init__(self, path: Path):
         self.path = path
         try:
-            new = not path.exists() or path.stat().st_size == 0
-            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            if new:
-                self._write(",".join(COLUMNS) + "\n")
+            if not path.exists() or path.stat().st_size == 0:
+                _create_with_header(path)
+            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND)
         except OSError as exc:
             raise _storage_error(exc, path) from None
 
@@ -154,10 +193,13 @@ def read_rows(path: Path, repair: bool = False) -> list[dict]:
     """Rows of a results CSV, parsed. A torn last line is dropped (and cut off if ``repair``).
 
     Raises ResultsError for a missing file, a file that is not a sweep-nn results file,
-    or damage before the last line (naming the line).
+    or damage before the last line (naming the line). An empty file is not a results file,
+    except with ``repair`` (a run resuming its own output folder): there it holds no rows.
     """
     try:
-        raw = path.read_bytes()
+        raw = read_regular_file(path, MAX_RESULTS_BYTES, "results file")
+    except ReadRefused as exc:
+        raise ResultsError(str(exc)) from None
     except FileNotFoundError:
         raise ResultsError(f"results file not found: {path}") from None
     except IsADirectoryError:
@@ -165,6 +207,8 @@ def read_rows(path: Path, repair: bool = False) -> list[dict]:
     except OSError as exc:
         raise ResultsError(f"cannot read {path}: {exc.strerror}") from None
     if not raw:
+        if repair:  # a run resuming its own folder: what a run stopped before its header left
+            return []
         raise ResultsError(f"{path} is empty: not a sweep-nn results file")
     complete = raw[: raw.rfind(b"\n") + 1]
     torn = len(complete) != len(raw)
@@ -172,7 +216,8 @@ def read_rows(path: Path, repair: bool = False) -> list[dict]:
         text = complete.decode("utf-8")
     except UnicodeDecodeError:
         raise ResultsError(f"{path} is not text: not a sweep-nn results file") from None
-    lines = text.splitlines()
+    # "\n" only, as the writer ends rows (splitlines() would also split at \x1c, \u2028, ...)
+    lines = [line.removesuffix("\r") for line in text.split("\n")[:-1]]
     header = lines[0].split(",") if lines else []
     columns = EARLIER_COLUMNS if header == EARLIER_COLUMNS else COLUMNS
     if header[: len(columns)] != columns:

@@ -15,7 +15,21 @@ from ..nn.plain import r2
 
 
 def fit(ds: Dataset) -> dict:
-    """Scores of the baseline on both splits: accuracy % (classification) or R2 / RMSE."""
+    """Scores of the baseline on both splits: accuracy % (classification) or R2 / RMSE.
+
+    Never raises: a baseline that cannot be fitted is ``{"model": ..., "error": "..."}``,
+    recorded like a score, so it never stops (or blocks the rerun of) a sweep.
+    """
+    model = "linear regression" if ds.task == "regression" else "logistic regression"
+    try:
+        with np.errstate(all="ignore"):
+            return _fit(ds)
+    except Exception as exc:  # noqa: BLE001 - any failure is recorded, not raised
+        reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+        return {"model": model, "error": f"{type(exc).__name__}: {reason}"}
+
+
+def _fit(ds: Dataset) -> dict:
     if ds.task == "regression":
         predict = _least_squares(ds.X_train, ds.y_train)
         out: dict[str, str | float] = {"model": "linear regression"}

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import yaml
 
-from ..config import SweepConfig
+from ..config import MAX_CONFIG_BYTES, SweepConfig, load_yaml
 from ..errors import ConfigError, LockedError, StorageError
 from ..results import store
 from ..results.schema import CONFIG_COPY, PARAMS_DIR, RESULTS_FILE
+from ..safe_read import read_regular_file
 from .jobs import fingerprint
 
 
@@ -99,10 +100,11 @@ def prepare_folder(cfg: SweepConfig, out_dir: Path, fresh: bool) -> Path | None:
     copy = out_dir / CONFIG_COPY
     resolved = cfg.resolved()
     if copy.exists():
-        try:
-            old_fp = fingerprint(yaml.safe_load(copy.read_text()))
-        except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError):  # unreadable
-            old_fp = None
+        try:  # bounded, as every YAML read is: a folder's copy may have been tampered with
+            text = read_regular_file(copy, MAX_CONFIG_BYTES, "config copy").decode("utf-8")
+            old_fp = fingerprint(load_yaml(text, str(copy)))
+        except (OSError, UnicodeDecodeError, ConfigError, KeyError, TypeError, AttributeError):
+            old_fp = None  # unreadable: not the same sweep
         new_fp = fingerprint(resolved)
         if old_fp != new_fp:
             raise ConfigError(

@@ -1,0 +1,109 @@
+"""A sweep file in, one validated SweepConfig out, every problem named at once."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from ..errors import ConfigError
+from ..safe_read import ReadRefused, read_regular_file
+from .describe import _describe
+from .models import DataConfig, GridConfig, SweepConfig, TrainConfig
+from .reading import MAX_CONFIG_BYTES, load_yaml
+
+
+def parse(text: str, source: str = "<config>", default_name: str | None = "sweep") -> SweepConfig:
+    """Validate YAML text into a :class:`SweepConfig`, or raise ConfigError listing every problem."""
+    raw = load_yaml(text, source)
+    if raw is None:
+        raise ConfigError(f"{source}: the file is empty; it needs at least a grid: section")
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{source}: the top level must be a mapping of keys, got {_describe(raw)}"
+        )
+    if "name" not in raw:
+        if default_name is None:
+            raise ConfigError(
+                f"{source}: the file name {Path(source).name!r} cannot be a sweep name "
+                "(it needs a letter or digit); set name: in the file"
+            )
+        raw["name"] = default_name
+    try:
+        return SweepConfig.model_validate(raw)
+    except ValidationError as exc:
+        lines = [_format_error(err) for err in exc.errors()]
+        raise ConfigError(
+            f"{source}: {len(lines)} problem{'s' if len(lines) > 1 else ''}:\n  "
+            + "\n  ".join(lines)
+        ) from None
+
+
+def load(path: str | Path) -> SweepConfig:
+    """Read and validate a YAML sweep file. A relative ``data.path`` is resolved against it."""
+    path = Path(path)
+    try:
+        text = read_regular_file(path, MAX_CONFIG_BYTES, "config file").decode("utf-8")
+    except ReadRefused as exc:
+        raise ConfigError(str(exc)) from None
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a folder, not a config file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+    cfg = parse(text, str(path), default_name=name_from_file(path))
+    if cfg.data.path is not None and not Path(cfg.data.path).is_absolute():
+        data = cfg.data.model_copy(update={"path": str((path.parent / cfg.data.path).resolve())})
+        cfg = cfg.model_copy(update={"data": data})
+    return cfg
+
+
+def name_from_file(path: Path) -> str | None:
+    """The sweep name a file without ``name:`` gets: its stem made valid, or None if nothing is left.
+
+    Characters a name cannot hold become "-", leading ones that cannot start it are dropped,
+    and it is cut to 100 characters.
+    """
+    stem = re.sub(r"[^A-Za-z0-9._-]", "-", path.stem)
+    stem = re.sub(r"^[^A-Za-z0-9]+", "", stem)[:100]
+    return stem or None
+
+
+def _format_loc(parts: tuple) -> str:
+    loc = ""
+    for part in parts:
+        if isinstance(part, int):
+            loc += f"[{part}]"
+        else:
+            loc += f".{part}" if loc else str(part)
+    return loc or "(top level)"
+
+
+def _format_error(err: dict) -> str:
+    if err["type"] == "invalid_key":  # a number or other non-text key: its loc is the key itself
+        return f"{_format_loc(err['loc'][:-1])}: key {_describe(err.get('input'))} is not a name"
+    loc = _format_loc(err["loc"])
+    if err["type"] == "extra_forbidden":
+        return f"{loc}: unknown key{_suggest(err['loc'])}"
+    if err["type"] == "missing":
+        return f"{loc}: required key is missing"
+    msg = err["msg"].removeprefix("Value error, ")
+    if "got " in msg or isinstance(err.get("input"), dict):
+        return f"{loc}: {msg}"
+    return f"{loc}: {msg} (got {_describe(err.get('input'))})"
+
+
+def _suggest(loc: tuple) -> str:
+    model = {"data": DataConfig, "grid": GridConfig, "train": TrainConfig}.get(loc[0], SweepConfig)
+    if len(loc) == 1:
+        model = SweepConfig
+    import difflib
+
+    close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)
+    return (
+        f" (did you mean {close[0]!r}?)"
+        if close
+        else f" (allowed: {', '.join(model.model_fields)})"
+    )

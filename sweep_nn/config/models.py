@@ -1,0 +1,213 @@
+"""The sweep configuration's models: one validated, frozen :class:`SweepConfig` and its sections.
+
+Nothing else in sweep-nn reads YAML. Every problem in a file is reported at once, each
+naming its key and the bad value, as one :class:`~sweep_nn.errors.ConfigError`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..data import COMMON_KEYS, DATASETS
+from ..nn.plain import ACTIVATIONS, INITS, OUTPUTS
+from .describe import _describe
+
+ActivationName = Literal[tuple(ACTIVATIONS)]  # type: ignore[valid-type]
+DatasetName = Literal[tuple(DATASETS)]  # type: ignore[valid-type]
+InitName = Literal[tuple(INITS)]  # type: ignore[valid-type]
+OutputName = Literal[("auto", *OUTPUTS)]  # type: ignore[valid-type]
+PositiveInt = Annotated[int, Field(gt=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+Seed = Annotated[int, Field(ge=0, lt=2**32)]
+# what generated datasets may ask for: more would exhaust memory before the first row
+MAX_SAMPLES = 10_000_000
+MAX_FEATURES = 100_000
+MAX_CELLS = 50_000_000  # n_samples x (n_features + targets): 400 MB of float64
+MAX_INFORMATIVE = 1_000  # classification draws an n_informative^2 matrix per cluster
+MAX_QUANTILE_FEATURES = 1_000  # gaussian_quantiles factorises an n_features^2 covariance
+
+
+class _Strict(BaseModel):
+    # strict: no silent "3" -> 3; forbid: unknown keys are named; frozen: a config never changes
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
+
+
+class DataConfig(_Strict):
+    """Which data to sweep on, and how to split and scale it."""
+
+    dataset: DatasetName = "moons"
+    n_samples: int = Field(2000, ge=2, le=MAX_SAMPLES)  # generated datasets only
+    noise: float = Field(0.25, ge=0)  # moons, circles, regression
+    random_state: Seed = 0  # data generation seed
+    dev_size: float = Field(0.2, gt=0, lt=1)  # share held out as the dev set
+    split_random_state: Seed = 42  # train/dev split seed
+    scale: Literal["none", "standard"] = "none"  # standardise with training statistics
+    factor: float | None = Field(None, gt=0, lt=1)  # circles: inner / outer radius
+    n_features: int | None = Field(None, gt=0, le=MAX_FEATURES)
+    n_informative: int | None = Field(None, gt=0)
+    n_classes: int | None = Field(None, ge=2)
+    n_targets: int | None = Field(None, gt=0)
+    centers: int | None = Field(None, ge=2)
+    cluster_std: float | None = Field(None, gt=0)
+    path: str | None = None  # csv: the file, relative to the config file
+    target: str | None = None  # csv: target column (default: the last)
+
+    @model_validator(mode="after")
+    def _keys_fit_dataset(self):
+        kind = DATASETS[self.dataset]
+        extra = sorted(self.model_fields_set - COMMON_KEYS - kind.keys)
+        if extra:
+            allowed = ", ".join(sorted(kind.keys)) or "none"
+            raise ValueError(
+                f"{', '.join(extra)} not used by dataset {self.dataset!r} (its own keys: {allowed})"
+            )
+        if self.dataset == "csv" and self.path is None:
+            raise ValueError("dataset 'csv' needs path: (the CSV file)")
+        problems = self._generator_limits()
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def _generator_limits(self) -> list[str]:
+        """What the dataset's generator would refuse or run out of memory on, in words."""
+        if "n_samples" not in DATASETS[self.dataset].keys:
+            return []
+        problems = []
+        n, kind = self.n_samples, self.dataset
+        # the defaults the generators in data.py fill in
+        n_features = self.n_features or {"classification": 20, "regression": 10}.get(kind, 2)
+        n_out = self.n_targets or 1
+        if n * (n_features + n_out) > MAX_CELLS:
+            problems.append(
+                f"n_samples x (n_features + targets) = {n:,} x {n_features + n_out:,} values is "
+                f"more than the limit of {MAX_CELLS:,}"
+            )
+        if kind == "classification":
+            n_informative = self.n_informative or min(n_features, 2)
+            n_classes = self.n_classes or 2
+            if n_informative > n_features:
+                problems.append(
+                    f"n_informative ({n_informative}) cannot exceed n_features ({n_features})"
+                )
+            elif n_informative > MAX_INFORMATIVE:
+                problems.append(
+                    f"n_informative ({n_informative:,}) is more than the limit of "
+                    f"{MAX_INFORMATIVE:,} for dataset 'classification'"
+                )
+            elif n_classes * 2 > 2**n_informative:  # two clusters per class, at hypercube vertices
+                need = (n_classes * 2 - 1).bit_length()
+                problems.append(
+                    f"n_classes {n_classes} needs n_informative >= {need} (classification puts "
+                    f"2 clusters per class on the corners of an n_informative-cube: "
+                    f"n_classes x 2 <= 2**n_informative; n_informative is {n_informative})"
+                )
+        if kind == "gaussian_quantiles" and n_features > MAX_QUANTILE_FEATURES:
+            problems.append(
+                f"n_features ({n_features:,}) is more than the limit of {MAX_QUANTILE_FEATURES:,} "
+                "for dataset 'gaussian_quantiles'"
+            )
+        n_groups = {"classification": self.n_classes or 2, "gaussian_quantiles": self.n_classes or 2,
+                    "blobs": self.centers or 3}.get(kind)  # fmt: skip
+        if n_groups is not None and n_groups > n:
+            what = "centers" if kind == "blobs" else "n_classes"
+            problems.append(f"{what} ({n_groups:,}) is more than n_samples ({n:,})")
+        return problems
+
+    def resolved(self) -> dict[str, Any]:
+        """The settings this dataset uses, defaults filled in: a valid ``data:`` section."""
+        used = COMMON_KEYS | DATASETS[self.dataset].keys
+        return {
+            k: v for k, v in self.model_dump(mode="json").items() if k in used and v is not None
+        }
+
+
+class GridConfig(_Strict):
+    """The axes of the sweep; every combination is one configuration."""
+
+    hidden_sizes: list[PositiveInt] = Field(min_length=1)
+    activations: list[ActivationName] = Field(min_length=1)
+    learning_rates: list[PositiveFloat] = Field(min_length=1)
+    iterations: list[PositiveInt] = Field(min_length=1)
+    batch_sizes: list[Any] = Field(default=["full"], min_length=1)  # "full" or a positive int
+    seeds: list[Seed] = Field(default=[0], min_length=1)
+
+    @field_validator("batch_sizes")
+    @classmethod
+    def _batch_sizes(cls, values):
+        return _check_each(
+            values,
+            lambda v: v == "full" or (type(v) is int and v > 0),
+            "must be 'full' or a positive integer",
+        )
+
+    @field_validator("*")
+    @classmethod
+    def _no_duplicates(cls, values):
+        seen = set()
+        for v in values:
+            if v in seen:
+                raise ValueError(f"{_describe(v)} is listed twice")
+            seen.add(v)
+        return values
+
+    @model_validator(mode="after")
+    def _not_too_many(self):
+        n = math.prod(len(getattr(self, axis)) for axis in type(self).model_fields)
+        if n > MAX_CONFIGURATIONS:
+            raise ValueError(
+                f"the grid has {n:,} configurations; the limit is {MAX_CONFIGURATIONS:,} "
+                "(split it into several sweeps)"
+            )
+        return self
+
+
+MAX_CONFIGURATIONS = 100_000  # combinations of the grid's axes in one sweep
+
+
+def _check_each(values: list, ok, rule: str) -> list:
+    bad = [i for i, v in enumerate(values) if not ok(v)]
+    if bad:
+        shown = ", ".join(f"{_describe(values[i])} (item {i})" for i in bad[:5])
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        raise ValueError(f"{rule}; got {shown}{more}")
+    return values
+
+
+class TrainConfig(_Strict):
+    """How each configuration is trained (the same for the whole sweep)."""
+
+    dtype: Literal["float64", "float32"] = "float64"
+    init: InitName = "normal"  # normal: standard normal x init_scale (the study's)
+    init_scale: float = Field(0.01, gt=0)
+    output: OutputName = "auto"  # auto: sigmoid (2 classes), softmax (more), linear (regression)
+    loss_points: int = Field(100, ge=0)  # training-loss samples kept per run, for learning curves
+    # train small configurations that differ only in learning rate or seed side by side in
+    # one stacked array (same results; fit_seconds becomes the stack's time / stack_size)
+    stack: bool = False
+
+
+class SweepConfig(_Strict):
+    """A whole sweep: its name, data, grid and training settings."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+    task: Literal["auto", "classification", "regression"] = "auto"
+    data: DataConfig = DataConfig()
+    grid: GridConfig
+    train: TrainConfig = TrainConfig()
+
+    @model_validator(mode="after")
+    def _output_fits_task(self):
+        out = self.train.output
+        if out != "auto" and self.task != "auto" and OUTPUTS[out].task != self.task:
+            raise ValueError(f"train.output {out!r} does not fit task {self.task!r}")
+        return self
+
+    def resolved(self) -> dict[str, Any]:
+        """The configuration as plain data, defaults filled in (for the copy kept with results).
+
+        It is itself a valid sweep file: loading it gives back this configuration.
+        """
+        return self.model_dump(mode="json") | {"data": self.data.resolved()}

@@ -1,0 +1,77 @@
+"""Reading a CSV file: numeric features, a target of numbers or text labels."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+from ..safe_read import ReadRefused, read_regular_file
+
+# --- reading a CSV -------------------------------------------------------------------------
+
+MAX_CSV_BYTES = 512 * 2**20  # 512 MiB
+
+
+def read_csv(
+    path: Path, target: str | None, features: list[str] | None = None
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Read features and target from a CSV with a header row.
+
+    ``target`` names the target column (default: the last one). ``features`` names the
+    feature columns to take, in that order (default: every other column, as they stand).
+    Features must be numeric; the target may hold numbers or text labels.
+    Returns (X (m, n), y (m,), feature names).
+    """
+    import pandas as pd
+
+    try:
+        raw = read_regular_file(path, MAX_CSV_BYTES, "CSV data file")
+    except ReadRefused as exc:
+        raise DataError(str(exc)) from None
+    except FileNotFoundError:
+        raise DataError(f"data file not found: {path}") from None
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        frame = pd.read_csv(io.BytesIO(raw))
+    except Exception as exc:  # noqa: BLE001 - pandas raises many kinds; all mean unreadable
+        raise DataError(f"cannot read {path} as CSV: {str(exc).splitlines()[0]}") from None
+    if frame.shape[1] < 2:
+        raise DataError(f"{path}: need at least one feature column and a target column")
+    target = frame.columns[-1] if target is None else target
+    if target not in frame.columns:
+        raise DataError(
+            f"{path}: target column {target!r} not found (columns: {', '.join(map(str, frame.columns))})"
+        )
+    if features is None:
+        features = frame.drop(columns=[target])
+    else:
+        missing = [c for c in features if c not in frame.columns]
+        if missing:
+            raise DataError(
+                f"{path}: missing feature column(s) {', '.join(missing)} the network was trained on"
+            )
+        features = frame[features]
+    bad = [str(c) for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
+    if bad:
+        raise DataError(f"{path}: feature columns must be numeric; not numeric: {', '.join(bad)}")
+    if frame.isna().any().any():
+        rows = frame.index[frame.isna().any(axis=1)][:5] + 2  # +1 header, +1 one-based
+        raise DataError(f"{path}: missing values on line(s) {', '.join(map(str, rows))}")
+    if len(frame) < 2:
+        raise DataError(f"{path}: need at least two rows of data")
+    return (
+        features.to_numpy(dtype=np.float64),
+        frame[target].to_numpy(),
+        [str(c) for c in features.columns],
+    )
+
+
+def feature_names(spec) -> list[str] | None:
+    """The feature column names of a ``csv`` dataset (its header); None for other datasets."""
+    if spec.dataset != "csv":
+        return None
+    return read_csv(Path(spec.path), spec.target)[2]
