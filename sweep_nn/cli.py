@@ -26,7 +26,7 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    help="Sweep the hyperparameters of a small two-layer network, then filter, plot and evaluate.",
+    help="Sweep the hyperparameters of a small two-layer network, then filter, plot, report and evaluate.",
 )
 
 EXIT_FAILED = 1
@@ -395,6 +395,60 @@ def plot(
             _err(f"skipped {name}: {reason}")
         for written in report.written:
             typer.echo(written)
+
+
+# --- report ----------------------------------------------------------------------------------
+
+
+@app.command()
+def report(
+    results: Annotated[
+        Path | None,
+        typer.Argument(
+            help="results.csv or its folder \\[default: newest under output/].", show_default=False
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="The page to write \\[default: report.html beside the results]."),
+    ] = None,
+    min_acc: Annotated[float | None, typer.Option(help="Train accuracy >= this (percent).")] = None,
+    max_gap: Annotated[
+        float | None, typer.Option(help="|train - dev| <= this (accuracy points, or R2).")
+    ] = None,
+    max_time: Annotated[float | None, typer.Option(help="fit_seconds <= this.")] = None,
+    min_dev_acc: Annotated[
+        float | None, typer.Option(help="Dev accuracy >= this (percent).")
+    ] = None,
+    min_r2: Annotated[float | None, typer.Option(help="Train R2 >= this (regression).")] = None,
+    min_dev_r2: Annotated[float | None, typer.Option(help="Dev R2 >= this (regression).")] = None,
+    figures: Annotated[
+        bool, typer.Option(help="Embed the figures of `plot` (the slow part).")
+    ] = True,
+) -> None:
+    """Write one self-contained HTML page about the sweep and print its path.
+
+    Summary, a sortable and filterable table of every row, learning curves, parallel
+    coordinates, hyperparameter importance and the figures of `plot`; it opens offline.
+    The filter options set the table's filters to the rows `filter` would keep.
+
+    Example: sweep-nn report output/reference-study --min-acc 95 --max-gap 1
+    """
+    from . import analysis
+    from .report import build_report
+
+    with _errors():
+        _check_nonnegative(max_gap=max_gap, max_time=max_time)
+        path = _results_path(results)
+        criteria = analysis.Criteria(
+            min_acc=min_acc,
+            max_gap=max_gap,
+            max_time=max_time,
+            min_r2=min_r2,
+            min_dev_acc=min_dev_acc,
+            min_dev_r2=min_dev_r2,
+        )
+        typer.echo(build_report(path, criteria, out, figures=figures))
 
 
 # --- eval ------------------------------------------------------------------------------------

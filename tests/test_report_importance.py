@@ -48,7 +48,7 @@ def test_higher_order_equals_the_variance_left_by_mains_and_pairs():
     fit = np.full_like(y, mu)
     f = [y.mean(axis=tuple(a for a in range(3) if a != i)) - mu for i in range(3)]
     fit += f[0][:, None, None] + f[1][None, :, None] + f[2][None, None, :]
-    for (i, j) in pairs:
+    for i, j in pairs:
         k = ({0, 1, 2} - {i, j}).pop()
         m = y.mean(axis=k)
         fij = m - mu - f[i][:, None] - f[j][None, :]

@@ -150,7 +150,9 @@ def collect(results_path: Path, criteria: Criteria, out: Path, figures: bool = T
         for k, label, kind, fmt in used
     ]  # fmt: skip
     keys = [c["key"] for c in columns] + ["href"]
-    rows = [{k: _plain(v) for k, v in zip(keys, rec)} for rec in table[keys].itertuples(index=False)]
+    rows = [
+        {k: _plain(v) for k, v in zip(keys, rec)} for rec in table[keys].itertuples(index=False)
+    ]
 
     kept = filter_results(df, criteria, sort=metric.dev, descending=True)
     ranges = {}
@@ -175,8 +177,13 @@ def collect(results_path: Path, criteria: Criteria, out: Path, figures: bool = T
         "name": (config or {}).get("name") or folder.resolve().name,
         "results_path": str(results_path),
         "task": task,
-        "metric": {"name": metric.name, "train": metric.train, "dev": metric.dev,
-                   "unit": metric.unit, "floor": metric.floor},  # fmt: skip
+        "metric": {
+            "name": metric.name,
+            "train": metric.train,
+            "dev": metric.dev,
+            "unit": metric.unit,
+            "floor": metric.floor,
+        },
         "config": config,
         "baseline": baseline,
         "status_counts": {s: int((df["status"] == s).sum()) for s in ("ok", "diverged", "failed")},
@@ -274,7 +281,9 @@ def _parallel_axes(ok, metric) -> list[dict]:
 
 def _grid_order(values: list) -> list:
     # numbers first in order, then text ("full" batch after the sizes)
-    return sorted(values, key=lambda v: (0, v, "") if isinstance(v, (int, float)) else (1, 0, str(v)))
+    return sorted(
+        values, key=lambda v: (0, v, "") if isinstance(v, (int, float)) else (1, 0, str(v))
+    )
 
 
 def _importance_view(imp, error: str | None) -> dict:
@@ -387,7 +396,11 @@ def _dl(items: dict | None) -> str:
     if not items:
         return "<p class='note'>not recorded</p>"
     e = html.escape
-    return "<dl>" + "".join(f"<dt>{e(str(k))}</dt><dd>{e(_fmt(v))}</dd>" for k, v in items.items()) + "</dl>"
+    return (
+        "<dl>"
+        + "".join(f"<dt>{e(str(k))}</dt><dd>{e(_fmt(v))}</dd>" for k, v in items.items())
+        + "</dl>"
+    )
 
 
 def _summary_html(data: dict) -> str:
@@ -395,11 +408,11 @@ def _summary_html(data: dict) -> str:
     m = data["metric"]
     unit = m["unit"]
     config = data["config"] or {}
+    training = {"task": config.get("task"), **(config.get("train") or {})} if config else None
     cards = [
         ("Data", _dl(config.get("data"))),
         ("Grid", _dl(config.get("grid"))),
-        ("Training", _dl({"task": config.get("task"), **(config.get("train") or {})}
-                         if config else None)),  # fmt: skip
+        ("Training", _dl(training)),
     ]
     counts = data["status_counts"]
     status = "".join(
@@ -411,7 +424,8 @@ def _summary_html(data: dict) -> str:
         if "dev_acc" in b:
             text = f"train {b['train_acc']:.2f}%, dev {b['dev_acc']:.2f}%"
         else:
-            text = f"train R² {b.get('train_r2', float('nan')):.3f}, dev R² {b.get('dev_r2', float('nan')):.3f}"
+            nan = float("nan")
+            text = f"train R² {b.get('train_r2', nan):.3f}, dev R² {b.get('dev_r2', nan):.3f}"
         cards.append(("Baseline", f"<p>{e(str(b.get('model', '')))}</p><p>{e(text)}</p>"))
     else:
         cards.append(("Baseline", "<p class='note'>no baseline.json</p>"))
@@ -419,30 +433,32 @@ def _summary_html(data: dict) -> str:
     if best:
         dev, train = best.get(m["dev"]), best.get(m["train"])
         spec = ".2f" if unit else ".4f"
-        cards.append((
-            f"Best by dev {m['name']}",
+        body = (
             f"<p class='mono' id='best-id'>{e(str(best['config_id']))}</p>"
             f"<p>dev {format(dev, spec)}{unit}, train {format(train, spec)}{unit}, "
-            f"{best['fit_seconds']:.3f} s</p>",
-        ))  # fmt: skip
+            f"{best['fit_seconds']:.3f} s</p>"
+        )
+        cards.append((f"Best by dev {m['name']}", body))
     crit = data["criteria"]
     if crit:
         conds = ", ".join(CRITERIA_TEXT[k].format(f"{v:g}") for k, v in crit.items())
         kept = data["kept"]
-        shown = ", ".join(e(c) for c in kept[:8]) + (f", … ({len(kept) - 8} more)" if len(kept) > 8 else "")
-        flags = " ".join(
-            f"--{k.replace('_', '-')} {v:g}" for k, v in crit.items()
-        )  # fmt: skip
-        cards.append((
-            "Filter",
+        more = f", … ({len(kept) - 8} more)" if len(kept) > 8 else ""
+        shown = ", ".join(e(c) for c in kept[:8]) + more
+        flags = " ".join(f"--{k.replace('_', '-')} {v:g}" for k, v in crit.items())
+        body = (
             f"<p><code>sweep-nn filter {e(flags)}</code> ({e(conds)}, status ok) keeps "
             f"<b id='kept-count'>{len(kept)}</b> of {data['n_rows']} rows</p>"
             f"<p class='mono small'>{shown or 'none'}</p>"
-            "<p class='note'>The table below opens with these conditions set.</p>",
-        ))  # fmt: skip
+            "<p class='note'>The table below opens with these conditions set.</p>"
+        )
+        cards.append(("Filter", body))
     else:
-        cards.append(("Filter", "<p class='note'>no criteria given (e.g. "
-                      "<code>sweep-nn report --min-acc 95 --max-gap 1</code>)</p>"))  # fmt: skip
+        body = (
+            "<p class='note'>no criteria given (e.g. "
+            "<code>sweep-nn report --min-acc 95 --max-gap 1</code>)</p>"
+        )
+        cards.append(("Filter", body))
     return "".join(f"<div class='card'><h3>{e(t)}</h3>{body}</div>" for t, body in cards)
 
 
