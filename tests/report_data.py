@@ -19,7 +19,7 @@ HOSTILE_ERROR = 'ValueError: </SCRIPT><img src=x onerror="window.__pwned=2"> & d
 HIDDEN = [1, 2, 4]
 ACTS = ["tanh", "relu"]
 RATES = [0.1, 1.0]
-GAPS = [-0.5, 0.8, 2.0, -1.5, 0.3, -0.9, 1.2]
+GAPS = [-0.5, 0.8, -2.0, 1.5, 0.3, -1.2, 1.2, 3.0, -0.9]
 
 
 def write_results(folder: Path, hostile: bool = False) -> Path:
@@ -29,7 +29,7 @@ def write_results(folder: Path, hostile: bool = False) -> Path:
     rows = []
     grid = itertools.product(HIDDEN, ACTS, RATES)
     for k, (h, act, lr) in enumerate(grid):
-        dev = 88.0 + 3 * {1: 0, 2: 1, 4: 2}[h] + (2.0 if lr == 1.0 else 0.0)
+        dev = 94.0 + 2 * {1: 0, 2: 1, 4: 2}[h] + (2.0 if lr == 1.0 else 0.0)
         gap = GAPS[k % len(GAPS)]
         cid = f"h{h}-{act}-lr{lr:g}-it100"
         if hostile and k == 9:
