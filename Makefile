@@ -10,6 +10,7 @@ BIN = $(VENV)/bin
 .PHONY: demo test bench screenshot clean
 
 REPORT ?= output/reference-study
+REPORT_ARGS ?= --max-gap 1
 
 $(BIN)/sweep-nn: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +29,7 @@ bench: $(BIN)/sweep-nn
 	$(BIN)/python benchmarks/bench.py --grid proxy --repeats 3
 
 screenshot: $(BIN)/sweep-nn
-	$(BIN)/sweep-nn report $(REPORT) --min-acc 94 --max-gap 1
+	$(BIN)/sweep-nn report $(REPORT) $(REPORT_ARGS)
 	$(BIN)/python benchmarks/screenshot_report.py $(REPORT)/report.html docs/report.png
 
 clean:

@@ -459,7 +459,11 @@ def _summary_html(data: dict) -> str:
             "<code>sweep-nn report --min-acc 95 --max-gap 1</code>)</p>"
         )
         cards.append(("Filter", body))
-    return "".join(f"<div class='card'><h3>{e(t)}</h3>{body}</div>" for t, body in cards)
+    wide = {"Filter"}
+    return "".join(
+        f"<div class='card{' wide' if t in wide else ''}'><h3>{e(t)}</h3>{body}</div>"
+        for t, body in cards
+    )
 
 
 TEMPLATE = """<!DOCTYPE html>

@@ -234,7 +234,7 @@
   function drawCurves() {
     var box = document.getElementById('curve-chart'), legend = document.getElementById('curve-legend');
     box.textContent = ''; legend.textContent = '';
-    var W = 900, H = 340, L = 64, R = 16, T = 12, B = 40;
+    var W = 1100, H = 340, L = 64, R = 16, T = 12, B = 40;
     var svg = sv('svg', { viewBox: '0 0 ' + W + ' ' + H, width: '100%', style: 'max-width:' + W + 'px', id: 'curve-svg' });
     box.appendChild(svg);
     var picked = state.picked.filter(function (id) { return D.curves[id]; });
