@@ -369,7 +369,7 @@ def plot(
         list[str] | None,
         typer.Option(
             metavar="NAME",
-            help="Draw only this figure; repeatable. One of: overview, train_vs_dev, time_vs_dev, heatmap, hidden_size, learning_curves, data.",
+            help="Draw only this figure; repeatable. One of: overview, train_vs_dev, time_vs_dev, heatmap, hidden_size, learning_curves, data, importance, parallel.",
         ),
     ] = None,
 ) -> None:
@@ -377,7 +377,8 @@ def plot(
 
     Every configuration at a glance, train vs dev, dev score vs training time
     with its Pareto front, heatmaps of hidden units x learning rate, score vs
-    hidden units, learning curves of the best, and the data when it is 2-D.
+    hidden units, learning curves of the best, the data when it is 2-D,
+    hyperparameter importance and parallel coordinates.
     The filter options mark the configurations `filter` would keep.
 
     Example: sweep-nn plot output/reference-study --min-acc 95 --max-gap 1

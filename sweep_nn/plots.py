@@ -709,6 +709,20 @@ def training_data(s: Sweep) -> Figure:
     return fig
 
 
+def importance(s: Sweep) -> Figure:
+    """Share of the dev score's variance explained by each hyperparameter and pair."""
+    from .report.figures import importance_figure
+
+    return importance_figure(s)
+
+
+def parallel(s: Sweep) -> Figure:
+    """Parallel coordinates of every configuration, coloured by dev score."""
+    from .report.figures import parallel_figure
+
+    return parallel_figure(s)
+
+
 FIGURES: dict[str, Callable[[Sweep], Figure]] = {
     "overview": overview,
     "train_vs_dev": train_vs_dev,
@@ -717,6 +731,8 @@ FIGURES: dict[str, Callable[[Sweep], Figure]] = {
     "hidden_size": hidden_size,
     "learning_curves": learning_curves,
     "data": training_data,
+    "importance": importance,
+    "parallel": parallel,
 }
 
 

@@ -34,6 +34,7 @@ from .importance import importance
 # ---------------------------------------------------------------------------------------------
 
 REPORT_FILE = "report.html"
+INTERACTIVE = {"importance", "parallel"}  # figures the page draws itself, interactively
 FIGURE_DPI = 100  # lower than plot's PNGs: the page stays a few MB on the full grid
 LOSS_DIGITS = 5  # significant digits of the embedded loss curves
 
@@ -305,6 +306,8 @@ def _figures(results_path: Path, criteria: Criteria) -> dict:
         return {"drawn": [], "skipped": [["all", str(exc)]]}
     with matplotlib.rc_context(STYLE):
         for name, draw in FIGURES.items():
+            if name in INTERACTIVE:
+                continue
             try:
                 fig = draw(sweep)
             except NotDrawn as exc:
