@@ -2,9 +2,9 @@
 
 Everything the page shows travels inside the file: the CSS and JavaScript inline, the
 figures as base64 PNG data URIs, the data as one JSON blob in a
-``<script type="application/json">`` tag (with ``<``, ``>`` and ``&`` escaped so no string
-from the results can end the tag). A Content-Security-Policy forbids the page any
-network request, so it opens offline and the same anywhere.
+``<script type="application/json">`` tag (with ``<``, ``>``, ``&``, U+2028 and U+2029
+escaped, so no string from the results can end the tag). A Content-Security-Policy
+forbids the page any network request, so it opens offline and the same anywhere.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from .importance import importance
 
 REPORT_FILE = "report.html"
 INTERACTIVE = {"importance", "parallel"}  # figures the page draws itself, interactively
-FIGURE_DPI = 100  # lower than plot's PNGs: the page stays a few MB on the full grid
+FIGURE_DPI = 100  # lower than the PNGs of plot (150): keeps the page small
 LOSS_DIGITS = 5  # significant digits of the embedded loss curves
 
 # table columns: (key, label, kind, format); kind "num" gets min / max filters
