@@ -2,11 +2,15 @@
 #   make demo   - a quick sweep (seconds), then the filter's answer
 #   make test   - the whole test suite
 #   make bench  - the proxy-grid benchmark (about 15 minutes)
+#   make screenshot - docs/report.png from the report of REPORT (needs chromium)
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench screenshot clean
+
+REPORT ?= output/reference-study
+REPORT_ARGS ?= --max-gap 1
 
 $(BIN)/sweep-nn: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +27,10 @@ test: $(BIN)/sweep-nn
 
 bench: $(BIN)/sweep-nn
 	$(BIN)/python benchmarks/bench.py --grid proxy --repeats 3
+
+screenshot: $(BIN)/sweep-nn
+	$(BIN)/sweep-nn report $(REPORT) $(REPORT_ARGS)
+	$(BIN)/python benchmarks/screenshot_report.py $(REPORT)/report.html docs/report.png
 
 clean:
 	rm -rf $(VENV) .pytest_cache   # never output/: results are kept

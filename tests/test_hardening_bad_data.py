@@ -10,9 +10,9 @@ import yaml
 from typer.testing import CliRunner
 
 from sweep_nn import config, data
-from sweep_nn.sweep import baseline
 from sweep_nn.cli import app
 from sweep_nn.errors import DataError
+from sweep_nn.sweep import baseline
 
 GRID = {"hidden_sizes": [2], "activations": ["tanh"], "learning_rates": [0.5], "iterations": [10]}
 

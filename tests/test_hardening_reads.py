@@ -12,10 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 from sweep_nn import config, data
-from sweep_nn.results import params as params_mod
-from sweep_nn.results import store
 from sweep_nn.cli import app
 from sweep_nn.errors import ConfigError, DataError, ParamsError, ResultsError
+from sweep_nn.results import params as params_mod
+from sweep_nn.results import store
 from sweep_nn.safe_read import ReadRefused, read_regular_file
 
 SWEEP_NN = [sys.executable, "-m", "sweep_nn"]

@@ -26,7 +26,7 @@ from . import show
 app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    help="Sweep the hyperparameters of a small two-layer network, then filter, plot and evaluate.",
+    help="Sweep the hyperparameters of a small two-layer network, then filter, plot, report and evaluate.",
 )
 
 EXIT_FAILED = 1
@@ -287,7 +287,7 @@ def plot(
         list[str] | None,
         typer.Option(
             metavar="NAME",
-            help="Draw only this figure; repeatable. One of: overview, train_vs_dev, time_vs_dev, heatmap, hidden_size, learning_curves, data.",
+            help="Draw only this figure; repeatable. One of: overview, train_vs_dev, time_vs_dev, heatmap, hidden_size, learning_curves, data, importance, parallel.",
         ),
     ] = None,
 ) -> None:
@@ -295,7 +295,8 @@ def plot(
 
     Every configuration at a glance, train vs dev, dev score vs training time
     with its Pareto front, heatmaps of hidden units x learning rate, score vs
-    hidden units, learning curves of the best, and the data when it is 2-D.
+    hidden units, learning curves of the best, the data when it is 2-D,
+    hyperparameter importance and parallel coordinates.
     The filter options (the same as filter's) mark the configurations `filter` would keep.
 
     Example: sweep-nn plot output/reference-study --min-acc 95 --max-gap 1
@@ -311,6 +312,44 @@ def plot(
             _err(f"skipped {name}: {reason}")
         for written in report.written:
             typer.echo(written)
+
+
+# --- report ----------------------------------------------------------------------------------
+
+
+@app.command()
+def report(
+    results: ResultsArg = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="The page to write \\[default: report.html beside the results]."),
+    ] = None,
+    min_acc: MinAcc = None,
+    min_dev_acc: MinDevAcc = None,
+    max_gap: MaxGap = None,
+    max_time: MaxTime = None,
+    min_r2: MinR2 = None,
+    min_dev_r2: MinDevR2 = None,
+    figures: Annotated[
+        bool, typer.Option(help="Embed the figures of `plot` (the slow part).")
+    ] = True,
+) -> None:
+    """Write one self-contained HTML page about the sweep and print its path.
+
+    Summary, a sortable and filterable table of every row, learning curves, parallel
+    coordinates, hyperparameter importance and the figures of `plot`; it opens offline.
+    The filter options (the same as filter's) set the table's filters to the rows
+    `filter` would keep.
+
+    Example: sweep-nn report output/reference-study --min-acc 95 --max-gap 1
+    """
+    from ..report import build_report
+    from ..results import query
+
+    with _errors():
+        criteria = query.Criteria(min_acc, min_dev_acc, max_gap, max_time, min_r2, min_dev_r2)
+        path = _results_path(results)
+        typer.echo(build_report(path, criteria, out, figures=figures))
 
 
 # --- eval ------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from ..errors import StorageError, UsageError
 from ..results import query, store
 from .draw import overview, time_vs_score, train_vs_dev
+from .draw_analysis import importance_figure, parallel_figure
 from .draw_grid import heatmap, hidden_size
 from .draw_runs import learning_curves, training_data
 from .style import STYLE, png_bytes
@@ -35,6 +36,8 @@ FIGURES: dict[str, Callable[[Sweep], Figure]] = {
     "hidden_size": hidden_size,
     "learning_curves": learning_curves,
     "data": training_data,
+    "importance": importance_figure,
+    "parallel": parallel_figure,
 }
 
 

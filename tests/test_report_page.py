@@ -1,0 +1,142 @@
+"""report.html without a browser: self-contained, data escaped, what filter keeps, the CLI."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from report_data import HOSTILE_ERROR, HOSTILE_ID, write_results
+from typer.testing import CliRunner
+
+from sweep_nn.cli import app
+from sweep_nn.report import build_report
+from sweep_nn.report.page import script_json
+from sweep_nn.results import params as params_mod
+from sweep_nn.results import query as analysis
+from sweep_nn.results import store
+
+
+def blob(page: str) -> dict:
+    m = re.search(
+        r'<script id="report-data" type="application/json">(.*?)</script>', page, re.DOTALL
+    )
+    assert m, "no data blob"
+    return json.loads(m.group(1))
+
+
+@pytest.fixture(scope="module")
+def tiny_sweep(tmp_path_factory) -> Path:
+    from conftest import TINY_CONFIG
+
+    root = tmp_path_factory.mktemp("tiny")
+    (root / "tiny.yaml").write_text(yaml.safe_dump(TINY_CONFIG))
+    out = root / "tiny"
+    result = CliRunner().invoke(app, ["run", str(root / "tiny.yaml"), "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_script_json_cannot_close_its_tag_and_round_trips():
+    value = {"a": HOSTILE_ID, "b": [HOSTILE_ERROR, "<!-- x -->", "a & b"]}
+    text = script_json(value)
+    assert "<" not in text and ">" not in text and "&" not in text and "\u2028" not in text
+    assert json.loads(text) == value
+
+
+def test_hostile_strings_stay_inside_the_data(tmp_path):
+    write_results(tmp_path, hostile=True)
+    page = build_report(tmp_path, figures=False).read_text(encoding="utf-8")
+    # only the page's own two script tags close; the strings come back intact from the blob
+    assert page.lower().count("</script") == 2
+    assert page.count("<script") == 2
+    data = blob(page)
+    ids = [r["config_id"] for r in data["rows"]]
+    assert HOSTILE_ID in ids
+    assert HOSTILE_ERROR in [r["error"] for r in data["rows"]]
+    before, _, after = page.partition('<script id="report-data" type="application/json">')
+    outside = before + after.partition("</script>")[2]
+    assert "<script>window" not in outside and "<img src=x" not in outside
+
+
+def test_the_page_is_self_contained(tiny_sweep):
+    page = build_report(tiny_sweep).read_text(encoding="utf-8")
+    assert "Content-Security-Policy" in page and "default-src 'none'" in page
+    assert "<link" not in page
+    for attr in re.findall(r'\b(?:src|href)="([^"]*)"', page):
+        assert attr.startswith(("data:image/png;base64,", "#")), attr
+    assert not re.search(r"<script[^>]*\bsrc=", page)
+    assert page.count("data:image/png;base64,") >= 3  # the figures of `plot`
+
+
+def test_default_path_params_links_and_curves(tiny_sweep, tmp_path):
+    path = build_report(tiny_sweep, figures=False)
+    assert path == tiny_sweep / "report.html"
+    data = blob(path.read_text(encoding="utf-8"))
+    df = store.read_results(tiny_sweep / "results.csv")
+    assert [r["config_id"] for r in data["rows"]] == list(df["config_id"])
+    for r in data["rows"]:
+        assert r["href"] == r["params_path"]
+        assert (path.parent / r["href"]).is_file()
+        curve = params_mod.load_params(tiny_sweep / r["params_path"])["loss_curve"]
+        assert data["curves"][r["config_id"]][0] == list(curve["iterations"])
+    elsewhere = build_report(tiny_sweep, out=tmp_path / "sub" / "r.html", figures=False)
+    data = blob(elsewhere.read_text(encoding="utf-8"))
+    for r in data["rows"]:
+        assert (elsewhere.parent / r["href"]).resolve() == (tiny_sweep / r["params_path"]).resolve()
+
+
+def test_summary_and_the_rows_filter_keeps(tmp_path):
+    write_results(tmp_path)
+    criteria = analysis.Criteria(min_acc=95, max_gap=1)
+    page = build_report(tmp_path, criteria, figures=False).read_text(encoding="utf-8")
+    data = blob(page)
+    expected = analysis.filter_results(store.read_results(tmp_path / "results.csv"), criteria)
+    assert 0 < len(expected) < len(data["rows"])
+    assert sorted(data["kept"]) == sorted(expected["config_id"])
+    assert data["initial"] == {
+        "ranges": {"train_acc": {"min": 95}, "abs_gap": {"max": 1}},
+        "status": "ok",
+    }
+    assert f"<b id='kept-count'>{len(expected)}</b>" in page
+    assert data["status_counts"] == {"ok": 12, "diverged": 1, "failed": 1}
+    assert "logistic regression" in page and "87.50%" in page
+    assert data["best"]["config_id"] == "h4-tanh-lr1-it100"
+
+
+def test_importance_is_in_the_page(tmp_path):
+    write_results(tmp_path)
+    imp = blob(build_report(tmp_path, figures=False).read_text(encoding="utf-8"))["importance"]
+    assert imp["exact"] and imp["main"]["activation"] == pytest.approx(0, abs=1e-12)
+    assert sum(share for _, share in imp["ranked"]) == pytest.approx(1.0)
+
+
+def test_cli_report_prints_the_path(tmp_path):
+    write_results(tmp_path / "s")
+    out = tmp_path / "page.html"
+    result = CliRunner().invoke(
+        app,
+        [
+            "report",
+            str(tmp_path / "s"),
+            "--out",
+            str(out),
+            "--min-acc",
+            "95",
+            "--max-gap",
+            "1",
+            "--no-figures",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == str(out)
+    assert blob(out.read_text(encoding="utf-8"))["criteria"] == {"min_acc": 95, "max_gap": 1}
+
+
+def test_cli_report_refuses_a_negative_gap_and_a_missing_file(tmp_path):
+    result = CliRunner().invoke(app, ["report", str(tmp_path), "--max-gap", "-1"])
+    assert result.exit_code == 2 and "--max-gap" in result.output
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "nothing.csv")])
+    assert result.exit_code == 2 and "not found" in result.output
