@@ -187,6 +187,10 @@ class TrainConfig(_Strict):
     # train small configurations that differ only in learning rate or seed side by side in
     # one stacked array (same results; fit_seconds becomes the stack's time / stack_size)
     stack: bool = False
+    # numpy: the study's arithmetic, bit for bit; compiled: fused Numba kernels (float32's
+    # fast path; in float64 close to, not identical with, the study's rounding);
+    # auto: numpy for float64, compiled for float32
+    engine: Literal["auto", "numpy", "compiled"] = "auto"
 
 
 class SweepConfig(_Strict):

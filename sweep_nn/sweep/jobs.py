@@ -37,6 +37,7 @@ class TrainSettings:
     output: str  # a key of nn.plain.OUTPUTS (resolved, never "auto")
     loss_points: int
     stack: bool = False  # jobs may train in a stack with jobs that differ only in rate and seed
+    engine: str = "numpy"  # "numpy" or "compiled" (resolved, never "auto")
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,13 @@ def config_id(hidden_size, activation, learning_rate, iterations, batch_size=Non
     return cid
 
 
+def resolve_engine(engine: str, dtype: str) -> str:
+    """``auto``: the NumPy engine for float64 (the study's arithmetic), compiled for float32."""
+    if engine == "auto":
+        return "numpy" if dtype == "float64" else "compiled"
+    return engine
+
+
 def fingerprint(resolved: dict[str, Any]) -> dict:
     """What, besides the grid axes, decides a result: data, task and training settings.
 
@@ -84,6 +92,11 @@ def fingerprint(resolved: dict[str, Any]) -> dict:
     an output folder's ``config.yaml`` is one), so a folder's sweep and a new one compare.
     """
     train = {k: v for k, v in resolved["train"].items() if k not in EXECUTION_ONLY}
+    # the engine decides results only where it is not the NumPy engine, so that results
+    # recorded before the setting existed keep their keys
+    engine = resolve_engine(train.pop("engine", "auto"), train["dtype"])
+    if engine != "numpy":
+        train["engine"] = engine
     return {"task": resolved["task"], "data": resolved["data"], "train": train}
 
 
@@ -99,8 +112,9 @@ def expand(cfg: SweepConfig, output: str) -> list[Job]:
     """
     g, t = cfg.grid, cfg.train
     settings = TrainSettings(
-        tuple(sorted(g.iterations)), t.dtype, t.init, t.init_scale, output, t.loss_points, t.stack
-    )
+        tuple(sorted(g.iterations)), t.dtype, t.init, t.init_scale, output, t.loss_points,
+        t.stack, resolve_engine(t.engine, t.dtype),
+    )  # fmt: skip
     fp = fingerprint(cfg.resolved())
     jobs = []
     for h, act, lr, bs, seed in itertools.product(

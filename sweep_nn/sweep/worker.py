@@ -51,6 +51,8 @@ def _make_advance(jobs: list[Job], data: TrainingData, ps: list[plain.Params], r
     Y = data.Y_train.astype(dtype)
     n_in, m = X.shape
     job = jobs[0]
+    if job.settings.engine == "compiled":
+        return _compiled_advance(jobs, X, Y, ps, rng)
     n_out, h, act, out = Y.shape[0], job.hidden_size, job.activation, job.settings.output
     if job.batch_size is None or job.batch_size >= m:
         ws = engine.Workspace(n_in, h, n_out, m, act, out, dtype, len(jobs))
@@ -75,6 +77,27 @@ def _make_advance(jobs: list[Job], data: TrainingData, ps: list[plain.Params], r
                 take(X, idx, axis=1, out=Xb)
                 take(Y, idx, axis=1, out=Yb)
                 run(1)
+
+    return advance
+
+
+def _compiled_advance(jobs: list[Job], X, Y, ps: list[plain.Params], rng):
+    """``advance(n)`` through the compiled kernels: the whole stretch in one call per model."""
+    from ..nn import compiled  # imports Numba: only where the compiled engine is asked for
+
+    job = jobs[0]
+    act, out, batch = job.activation, job.settings.output, job.batch_size
+    X, Y = np.ascontiguousarray(X), np.ascontiguousarray(Y)
+    mini_batch = batch is not None and batch < X.shape[1]
+    compiled.warm_up(ps[0], X, Y, act, out, mini_batch)  # compiling is not training time
+
+    def advance(n: int) -> None:
+        if n <= 0:
+            return
+        if not mini_batch:
+            compiled.train_stack(ps, X, Y, [j.learning_rate for j in jobs], n, act, out)
+        else:
+            compiled.train(ps[0], X, Y, job.learning_rate, n, act, out, batch_size=batch, rng=rng)
 
     return advance
 

@@ -1,0 +1,222 @@
+"""The compiled engine against the exact NumPy engine: gradients, trajectories, divergence,
+the float32 approximations and the on-disk kernel cache."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from problems import examples
+
+from sweep_nn import data as data_mod
+from sweep_nn.nn import compiled, engine, plain
+from sweep_nn.sweep import jobs as grid
+from sweep_nn.sweep import worker as train
+
+ACTIVATIONS = ["tanh", "sigmoid", "relu"]
+OUTPUTS = ["sigmoid", "softmax", "linear"]
+DTYPES = [np.float64, np.float32]
+GRAD_RTOL = {np.float64: 1e-12, np.float32: 1e-4}
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def problem(output, dtype, n_hidden=5, seed=0, scale=0.5):
+    rng = np.random.RandomState(seed)
+    X, Y = examples(output, rng)
+    p = plain.init_params(X.shape[0], n_hidden, Y.shape[0], rng, init_scale=scale, dtype=dtype)
+    return p, X.astype(dtype), Y.astype(dtype)
+
+
+def relative_error(a: dict, b: dict) -> float:
+    """Largest difference over all parameters, relative to each parameter's largest entry
+    (absolute for a parameter that is all zeros)."""
+    return max(
+        float(np.abs(a[k] - b[k]).max() / (np.abs(b[k]).max() or 1.0)) for k in plain.PARAM_NAMES
+    )
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
+@pytest.mark.parametrize("output", OUTPUTS)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_gradients_match_the_numpy_engine(activation, output, dtype):
+    p, X, Y = problem(output, dtype)
+    expected = plain.gradients(p, X, Y, activation, output)
+    got = compiled.gradients(p, X, Y, activation, output)
+    assert all(got[k].shape == expected[k].shape for k in expected)
+    assert all(got[k].dtype == dtype for k in expected)
+    assert relative_error(got, expected) < GRAD_RTOL[dtype]
+
+
+def test_one_step_applies_the_gradients():
+    p, X, Y = problem("softmax", np.float64)
+    g = compiled.gradients(p, X, Y, "tanh", "softmax")
+    q = {k: v.copy() for k, v in p.items()}
+    compiled.train(q, X, Y, 0.3, 1, "tanh", "softmax")
+    expected = {k: p[k] - 0.3 * g[k] for k in plain.PARAM_NAMES}
+    assert relative_error(q, expected) < 1e-14
+    assert relative_error(q, p) > 1e-3  # it moved
+
+
+def numpy_engine(p, X, Y, lr, n, activation, output):
+    ws = engine.Workspace(X.shape[0], p["W1"].shape[0], Y.shape[0], X.shape[1],
+                           activation, output, p["W1"].dtype.type)  # fmt: skip
+    ws.trainer(p, X, Y, lr)(n)
+
+
+TRAJECTORY_RTOL = {np.float64: 1e-10, np.float32: 2e-4}
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
+@pytest.mark.parametrize(
+    "activation, output", [("tanh", "sigmoid"), ("sigmoid", "softmax"), ("relu", "linear")]
+)
+def test_full_batch_trajectory_matches_the_numpy_engine(activation, output, dtype):
+    p, X, Y = problem(output, dtype)
+    q = {k: v.copy() for k, v in p.items()}
+    numpy_engine(p, X, Y, 0.05, 200, activation, output)
+    compiled.train(q, X, Y, 0.05, 200, activation, output)
+    start = problem(output, dtype)[0]
+    assert relative_error(p, start) > 1e-2  # 200 steps really moved the weights
+    assert relative_error(q, p) < TRAJECTORY_RTOL[dtype]
+
+
+def minibatch_job(activation, output, dtype, batch_size):
+    settings = grid.TrainSettings(
+        budgets=(200,), dtype=np.dtype(dtype).name, init="normal", init_scale=0.5,
+        output=output, loss_points=0, engine="numpy",
+    )  # fmt: skip
+    return grid.Job(
+        hidden_size=5, activation=activation, learning_rate=0.05, batch_size=batch_size,
+        seed=3, settings=settings, config_ids=("c",), keys=("k",),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
+@pytest.mark.parametrize("activation, output", [("tanh", "sigmoid"), ("relu", "softmax")])
+def test_minibatch_trajectory_matches_the_numpy_engine(activation, output, dtype):
+    """Batches of 16 over m = 37 (the last one has 5 examples), in train.py's order."""
+    X, Y = examples(output, np.random.RandomState(1))
+    data = data_mod.TrainingData(X, Y, X, Y, None, None, "classification")
+    job = minibatch_job(activation, output, dtype, 16)
+
+    def start():
+        rng = np.random.RandomState(job.seed)
+        return plain.init_params(3, 5, Y.shape[0], rng, "normal", 0.5, dtype), rng
+
+    p, rng_p = start()
+    train._make_advance([job], data, [p], rng_p, dtype)(200)
+    q, rng_q = start()
+    compiled.train(q, X, Y, 0.05, 200, activation, output, batch_size=16, rng=rng_q)
+    assert relative_error(p, start()[0]) > 1e-2
+    assert relative_error(q, p) < TRAJECTORY_RTOL[dtype]
+    assert rng_q.randint(1 << 30) == rng_p.randint(1 << 30)  # the same draws were taken
+
+    # another batch order ends elsewhere: the comparison above can tell orders apart
+    r, _ = start()
+    compiled.train(r, X, Y, 0.05, 200, activation, output, 16, np.random.RandomState(99))
+    assert relative_error(r, p) > 100 * TRAJECTORY_RTOL[dtype]
+
+
+def test_minibatch_permutations_are_drawn_in_chunks_as_one_sequence(monkeypatch):
+    X, Y = examples("sigmoid", np.random.RandomState(2))
+    p, _ = plain.init_params(3, 4, 1, np.random.RandomState(0), dtype=np.float64), None
+    q = {k: v.copy() for k, v in p.items()}
+    compiled.train(p, X, Y, 0.1, 25, "tanh", "sigmoid", 8, np.random.RandomState(5))
+    monkeypatch.setattr(compiled, "ORDERS_CHUNK", 4)
+    compiled.train(q, X, Y, 0.1, 25, "tanh", "sigmoid", 8, np.random.RandomState(5))
+    assert all(np.array_equal(p[k], q[k]) for k in p)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
+def test_divergence_leaves_non_finite_weights_without_raising(dtype):
+    p, X, Y = problem("linear", dtype)
+    Y = Y * 1e3
+    with np.errstate(all="raise"):
+        compiled.train(p, X, Y, 1e6, 200, "relu", "linear")
+    weights = np.concatenate([v.ravel() for v in p.values()])
+    assert not np.isfinite(weights).all() or np.abs(weights).max() > 1e30
+
+
+def test_bad_names_and_arrays_are_refused():
+    p, X, Y = problem("sigmoid", np.float64)
+    with pytest.raises(KeyError):
+        compiled.train(p, X, Y, 0.1, 1, "softplus", "sigmoid")
+    with pytest.raises(ValueError):
+        compiled.train({**p, "W1": np.asfortranarray(p["W1"])}, X, Y, 0.1, 1, "tanh", "sigmoid")
+    with pytest.raises(ValueError):
+        compiled.train(p, X, Y, 0.1, 1, "tanh", "sigmoid", batch_size=8)  # no rng
+
+
+def test_stack_trains_each_model_as_alone():
+    p, X, Y = problem("sigmoid", np.float64)
+    ps = [{k: v.copy() for k, v in p.items()} for _ in range(2)]
+    compiled.train_stack(ps, X, Y, [0.1, 0.5], 20, "tanh", "sigmoid")
+    for q, lr in zip(ps, [0.1, 0.5]):
+        alone = {k: v.copy() for k, v in p.items()}
+        compiled.train(alone, X, Y, lr, 20, "tanh", "sigmoid")
+        assert all(np.array_equal(q[k], alone[k]) for k in p)
+
+
+# --- float32 approximations --------------------------------------------------------------
+
+GRID = np.linspace(-20, 20, 2_000_001).astype(np.float32)
+SMALL = np.geomspace(1e-8, 1.0, 100_001).astype(np.float32)
+
+
+def test_tanh32_error_is_bounded():
+    exact = np.tanh(GRID.astype(np.float64))
+    assert np.abs(compiled.tanh32(GRID) - exact).max() < 3e-7
+    small = np.concatenate([-SMALL, SMALL])
+    exact_small = np.tanh(small.astype(np.float64))
+    assert (np.abs(compiled.tanh32(small) - exact_small) / np.abs(exact_small)).max() < 1e-6
+    assert compiled.tanh32(np.array([np.inf, -np.inf], np.float32)).tolist() == [1.0, -1.0]
+
+
+def test_sigmoid32_error_is_bounded():
+    exact = 1.0 / (1.0 + np.exp(-GRID.astype(np.float64)))
+    assert np.abs(compiled.sigmoid32(GRID) - exact).max() < 2e-7
+
+
+# --- the on-disk cache -----------------------------------------------------------------------
+
+CACHE_PROBE = textwrap.dedent(
+    """
+    import json, time
+    import numpy as np
+    t0 = time.perf_counter()
+    from sweep_nn.nn import compiled
+    p = {"W1": np.full((3, 2), 0.1), "b1": np.zeros((3, 1)),
+         "W2": np.full((1, 3), 0.1), "b2": np.zeros((1, 1))}
+    X, Y = np.ones((2, 4)), np.zeros((1, 4))
+    compiled.train(p, X, Y, 0.1, 2, "relu", "linear")
+    stats = compiled.full_batch_kernel.stats
+    print(json.dumps({"seconds": time.perf_counter() - t0,
+                      "hits": sum(stats.cache_hits.values()),
+                      "path": stats.cache_path}))
+    """
+)
+
+
+def probe(cache_dir: Path) -> dict:
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache_dir)}
+    done = subprocess.run([sys.executable, "-c", CACHE_PROBE], env=env, cwd=ROOT,
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_a_second_process_loads_the_kernels_from_the_disk_cache(tmp_path):
+    first = probe(tmp_path)
+    assert first["hits"] == 0  # a cold cache: the kernel was compiled
+    assert Path(first["path"]).is_relative_to(tmp_path)
+    assert list(tmp_path.rglob("*full_batch_kernel*.nbi"))
+    assert list(tmp_path.rglob("*full_batch_kernel*.nbc"))
+    second = probe(tmp_path)
+    assert second["hits"] >= 1
+    assert second["seconds"] < first["seconds"] / 2
