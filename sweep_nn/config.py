@@ -120,6 +120,9 @@ class TrainConfig(_Strict):
     # train small configurations that differ only in learning rate or seed side by side in
     # one stacked array (same results; fit_seconds becomes the stack's time / stack_size)
     stack: bool = False
+    # iterations between checkpoints of a long run (default: a tenth of the largest budget);
+    # changes only how much a killed run redoes, never a result
+    checkpoint_every: int | None = Field(None, ge=1)
 
 
 class SweepConfig(_Strict):

@@ -19,6 +19,7 @@ from ..config import SweepConfig
 from ..errors import ConfigError, LockedError, StorageError
 from ..results import store
 from ..results.schema import CONFIG_COPY, PARAMS_DIR
+from .checkpoints import CHECKPOINT_DIR
 from .jobs import fingerprint
 
 
@@ -74,7 +75,7 @@ def prepare_folder(cfg: SweepConfig, out_dir: Path, fresh: bool) -> Path | None:
             moved, n = moved.with_name(f"{moved.name}-{n}"), n + 1
         os.replace(out_dir, moved)
     make_folder(out_dir / PARAMS_DIR, out_dir)
-    for folder in (out_dir, out_dir / PARAMS_DIR):
+    for folder in (out_dir, out_dir / PARAMS_DIR, out_dir / CHECKPOINT_DIR):
         store.remove_temporaries(folder)  # left by a run that was killed mid-write
     if not os.access(out_dir, os.W_OK):
         raise StorageError(f"cannot write to output folder {out_dir}: permission denied")

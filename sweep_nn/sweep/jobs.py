@@ -23,7 +23,7 @@ STEP_OVERHEAD = 5000  # fixed cost of one training step, in example x hidden-uni
 # alone, as they are no faster stacked. Stacks are capped so that work still spreads out.
 STACK_MAX_ELEMENTS = 8000
 STACK_MAX_MODELS = 8
-EXECUTION_ONLY = ("stack",)  # train settings that change how, not what, is computed
+EXECUTION_ONLY = ("stack", "checkpoint_every")  # train settings: how, not what, is computed
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class TrainSettings:
     output: str  # a key of nn.plain.OUTPUTS (resolved, never "auto")
     loss_points: int
     stack: bool = False  # jobs may train in a stack with jobs that differ only in rate and seed
+    checkpoint_every: int | None = None  # iterations between checkpoints (None: top // 10)
 
 
 @dataclass(frozen=True)
@@ -99,8 +100,9 @@ def expand(cfg: SweepConfig, output: str) -> list[Job]:
     """
     g, t = cfg.grid, cfg.train
     settings = TrainSettings(
-        tuple(sorted(g.iterations)), t.dtype, t.init, t.init_scale, output, t.loss_points, t.stack
-    )
+        tuple(sorted(g.iterations)), t.dtype, t.init, t.init_scale, output, t.loss_points,
+        t.stack, t.checkpoint_every,
+    )  # fmt: skip
     fp = fingerprint(cfg.resolved())
     jobs = []
     for h, act, lr, bs, seed in itertools.product(
