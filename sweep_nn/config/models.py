@@ -191,6 +191,9 @@ class TrainConfig(_Strict):
     # fast path; in float64 close to, not identical with, the study's rounding);
     # auto: numpy for float64, compiled for float32
     engine: Literal["auto", "numpy", "compiled"] = "auto"
+    # iterations between checkpoints of a long run (default: a tenth of the largest budget);
+    # changes only how much a killed run redoes, never a result
+    checkpoint_every: int | None = Field(None, ge=1)
 
 
 class SweepConfig(_Strict):

@@ -1,22 +1,25 @@
 """Dispatch: hand tasks to worker processes (local, or on Dask), stream results back, survive deaths.
 
-Results come back as each task finishes. A worker that dies costs only the jobs it held:
-they are rerun once, alone, after the rest, and recorded ``failed`` only if their worker
-dies again. Ctrl-C, SIGTERM and SIGHUP stop the sweep; workers never print on Ctrl-C.
+Results come back as each task finishes; a run goes on, segment by segment, as the parent
+hands out each continuation. A worker that dies costs only the segments it held: they
+are rerun once, alone, after the rest, and recorded ``failed`` only if their worker dies
+again. Ctrl-C, SIGTERM and SIGHUP stop the sweep; workers never print on Ctrl-C.
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
+import functools
 import signal
 import threading
 import warnings
 from collections.abc import Callable, Iterator
 
 from ..data import TrainingData
-from .jobs import Job
 from .schedule import Task
-from .worker import JobResult, failed, run_task
+from .segments import Segment, SegmentOutcome
+from .worker import as_segment, failed_outcome, run_task
 
 
 @contextlib.contextmanager
@@ -98,33 +101,66 @@ def run_tasks(
     n_jobs: int,
     backend: str,
     scheduler: str | None,
-    on_result: Callable[[JobResult], None],
+    on_result: Callable[[SegmentOutcome], Segment | None],
     work: Callable = run_task,
 ) -> int:
-    """Run every task, calling ``on_result(results_of_one_job)`` as each job finishes.
+    """Run every task, calling ``on_result(outcome)`` as each segment finishes.
 
-    When a worker process dies, the jobs handed out but not yet returned are suspects:
+    A task is a list of segments (a run given as a list of jobs is one segment, straight
+    through). ``on_result`` returns the segment that continues the outcome's run, or None;
+    the continuations of one task travel together as a new task, queued longest first
+    (by the work left in their runs), so a long run goes on as soon as a worker is free.
+
+    When a worker process dies, the segments handed out but not yet returned are suspects:
     the dying worker's own, and innocent ones lost with the pool. After the other tasks,
-    each suspect reruns alone, so a death then names its cause: that job is reported as
-    failed and nothing else is. Returns the number of jobs rerun this way.
+    each suspect reruns alone (one job per segment, from the state it started from), so
+    a death then names its cause: that job is reported as failed and nothing else is.
+    Returns the number of jobs rerun this way.
 
     ``work(task, data)`` computes one task in a worker (:func:`.worker.run_task`).
     """
-    pending = list(tasks)
-    suspects: list[Job] = []
+    n_train = data.X_train.shape[1]
+    pending: list[tuple[float, Task]] = []
+    for task in tasks:
+        _queue(pending, [as_segment(run) for run in task], n_train)
+    suspects: list[Segment] = []
     with _one_cluster(backend, scheduler, n_jobs) as address:
+        go = functools.partial(_run_until_death, data=data, n_jobs=n_jobs, backend=backend,
+                               scheduler=address, on_result=on_result, work=work)  # fmt: skip
         while pending:
-            suspects += _run_until_death(pending, data, n_jobs, backend, address, on_result, work)
-        for job in suspects:
-            if _run_until_death([[[job]]], data, n_jobs, backend, address, on_result, work):
-                on_result(
-                    failed(
-                        job,
-                        "the worker process died twice while training this configuration "
-                        "(killed, or out of memory)",
+            suspects += go(pending)
+        suspects = [alone for segment in suspects for alone in _split(segment)]
+        for segment in suspects:
+            queue: list[tuple[float, Task]] = [(0.0, [segment])]
+            while queue:
+                for lost in go(queue):
+                    queue.clear()
+                    on_result(
+                        failed_outcome(
+                            lost,
+                            "the worker process died twice while training this configuration "
+                            "(killed, or out of memory)",
+                        )
                     )
-                )
     return len(suspects)
+
+
+def _queue(pending: list[tuple[float, Task]], task: Task, n_train: int) -> None:
+    """Put ``task`` among ``pending`` (most work left first), behind tasks of equal work."""
+    cost = sum(segment.remaining_cost(n_train) for segment in task)
+    bisect.insort(pending, (cost, task), key=lambda item: -item[0])
+
+
+def _split(segment: Segment) -> list[Segment]:
+    """A segment of a stack as one segment per job, each from its own state."""
+    if len(segment.jobs) == 1:
+        return [segment]
+    states = segment.states or [None] * len(segment.jobs)
+    return [
+        Segment([job], None if s is None else [s], segment.target)
+        for job, s in zip(segment.jobs, states)
+        if s is None or s.diverged_at is None  # a diverged job's rows are written
+    ]
 
 
 def _one_cluster(backend: str, scheduler: str | None, n_jobs: int):
@@ -136,20 +172,26 @@ def _one_cluster(backend: str, scheduler: str | None, n_jobs: int):
     return local_cluster(n_jobs)
 
 
-def _run_until_death(pending, data, n_jobs, backend, scheduler, on_result, work) -> list[Job]:
+def _ident(segment: Segment) -> tuple[str, int]:
+    return segment.jobs[0].keys[0], segment.start
+
+
+def _run_until_death(pending, data, n_jobs, backend, scheduler, on_result, work) -> list[Segment]:
     """Run tasks taken from ``pending`` until none is left or a worker process dies.
 
-    Returns the jobs lost to the death (taken from ``pending`` but not finished).
+    Continuations join ``pending`` as they come. Returns the segments lost to the death
+    (taken from ``pending`` but not finished).
     """
     from joblib import Parallel, delayed
     from threadpoolctl import threadpool_limits
 
     taken: list[Task] = []
-    finished: set[str] = set()
+    finished: set[tuple[str, int]] = set()
+    n_train = data.X_train.shape[1]
 
     def feed():
         while pending:
-            task = pending.pop(0)
+            task = pending.pop(0)[1]
             taken.append(task)
             yield delayed(work)(task, data)
 
@@ -169,15 +211,19 @@ def _run_until_death(pending, data, n_jobs, backend, scheduler, on_result, work)
                 # this call starts the local worker processes, if any
                 with _workers_start_deaf_to_ctrl_c(backend == "local" and n_jobs > 1):
                     outputs = parallel(feed())
-                for task_results in outputs:
-                    for job_results in task_results:
-                        finished.add(job_results[0].row.key)
-                        on_result(job_results)
+                for outcomes in outputs:
+                    following = []
+                    for outcome in outcomes:
+                        finished.add(_ident(outcome.segment))
+                        if (segment := on_result(outcome)) is not None:
+                            following.append(segment)
+                    if following:
+                        _queue(pending, following, n_train)
             finally:
                 if outputs is not None:
                     outputs.close()  # on any error, stop the workers now, not at garbage collection
     except Exception as exc:
         if not _worker_died(exc):
             raise
-        return [job for task in taken for run in task for job in run if job.keys[0] not in finished]
+        return [seg for task in taken for seg in task if _ident(seg) not in finished]
     return []

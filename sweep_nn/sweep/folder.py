@@ -20,6 +20,7 @@ from ..errors import ConfigError, LockedError, StorageError
 from ..results import store
 from ..results.schema import CONFIG_COPY, PARAMS_DIR, RESULTS_FILE
 from ..safe_read import read_regular_file
+from .checkpoints import CHECKPOINT_DIR
 from .jobs import fingerprint
 
 
@@ -93,7 +94,7 @@ def prepare_folder(cfg: SweepConfig, out_dir: Path, fresh: bool) -> Path | None:
     """Create ``out_dir`` (moving old results aside if ``fresh``); check it fits ``cfg``."""
     moved = _move_aside(out_dir) if fresh and _made_by_sweep_nn(out_dir) else None
     make_folder(out_dir / PARAMS_DIR, out_dir)
-    for folder in (out_dir, out_dir / PARAMS_DIR):
+    for folder in (out_dir, out_dir / PARAMS_DIR, out_dir / CHECKPOINT_DIR):
         store.remove_temporaries(folder)  # left by a run that was killed mid-write
     if not os.access(out_dir, os.W_OK):
         raise StorageError(f"cannot write to output folder {out_dir}: permission denied")

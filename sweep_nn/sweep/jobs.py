@@ -23,7 +23,7 @@ STEP_OVERHEAD = 5000  # fixed cost of one training step, in example x hidden-uni
 # alone, as they are no faster stacked. Stacks are capped so that work still spreads out.
 STACK_MAX_ELEMENTS = 8000
 STACK_MAX_MODELS = 8
-EXECUTION_ONLY = ("stack",)  # train settings that change how, not what, is computed
+EXECUTION_ONLY = ("stack", "checkpoint_every")  # train settings: how, not what, is computed
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class TrainSettings:
     loss_points: int
     stack: bool = False  # jobs may train in a stack with jobs that differ only in rate and seed
     engine: str = "numpy"  # "numpy" or "compiled" (resolved, never "auto")
+    checkpoint_every: int | None = None  # iterations between checkpoints (None: top // 10)
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def expand(cfg: SweepConfig, output: str) -> list[Job]:
     g, t = cfg.grid, cfg.train
     settings = TrainSettings(
         tuple(sorted(g.iterations)), t.dtype, t.init, t.init_scale, output, t.loss_points,
-        t.stack, resolve_engine(t.engine, t.dtype),
+        t.stack, resolve_engine(t.engine, t.dtype), t.checkpoint_every,
     )  # fmt: skip
     fp = fingerprint(cfg.resolved())
     jobs = []

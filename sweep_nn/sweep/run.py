@@ -1,9 +1,10 @@
 """Run a sweep: the output folder, the jobs still to train, the workers, the rows on disk.
 
 The parent process builds the data once, sends tasks longest-first to the workers and
-writes every result as it arrives (parameters first, then the row). An output folder that
-already holds results is resumed: configurations recorded ``ok`` or ``diverged`` are
-skipped.
+writes every result as it arrives (parameters first, then the row, then a checkpoint of a
+run still unfinished). An output folder that already holds results is resumed:
+configurations recorded ``ok`` or ``diverged`` are skipped, and every other one continues
+from its newest durable state (see :mod:`.checkpoints`).
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ from ..errors import ConfigError, StorageError, UsageError
 from ..results import params as params_mod
 from ..results import store
 from ..results.schema import AXES, BASELINE_FILE, DONE_STATUSES, PARAMS_DIR, RESULTS_FILE, Row
-from . import baseline, jobs
+from . import baseline, checkpoints, jobs
 from .dispatch import run_tasks, stop_signals
 from .folder import check_folder, locked, make_folder, prepare_folder
 from .schedule import plan_tasks
-from .worker import JobResult
+from .segments import Segment, SegmentOutcome, continuation
 
 
 @dataclass
@@ -111,7 +112,8 @@ def _params_meta(cfg: SweepConfig, ds: data_mod.Dataset, output: str) -> dict:
 
 
 class _Recorder:
-    """The parent's writer: each job's results to disk, parameters before their row."""
+    """The parent's writer: each segment's results to disk, parameters before their row,
+    then the checkpoint of each run still unfinished; returns the run's next segment."""
 
     def __init__(self, out_dir: Path, writer: store.ResultsWriter, done: dict, meta: dict,
                  on_row: Callable[[Row], None] | None) -> None:  # fmt: skip
@@ -119,8 +121,8 @@ class _Recorder:
             out_dir, writer, done, meta, on_row
         )  # fmt: skip
 
-    def __call__(self, job_results: JobResult) -> None:
-        for res in job_results:
+    def __call__(self, outcome: SegmentOutcome) -> Segment | None:
+        for res in outcome:
             row = res.row
             if row.key in self.done:
                 continue  # a budget recorded before the resume
@@ -133,20 +135,27 @@ class _Recorder:
             self.writer.append(row)
             if self.on_row:
                 self.on_row(row)
+        for job, state in zip(outcome.segment.jobs, outcome.states or []):
+            if state.finished(job):
+                checkpoints.remove(self.out_dir, job)
+            elif state.step not in job.budgets:  # at a budget, its parameters file holds it
+                checkpoints.write(self.out_dir, job, state)
+        return continuation(outcome)
 
 
-def _train_all(todo, ds, output, n_workers, backend, scheduler, record) -> tuple[int, bool]:
+def _train_all(todo, starts, ds, output, n_workers, backend, scheduler, record) -> tuple[int, bool]:
     """Train ``todo`` and record each result; returns (runs rerun, interrupted)."""
     try:
         with stop_signals() as stop_requested:
 
-            def checked(job_results: JobResult) -> None:
-                record(job_results)
+            def checked(outcome: SegmentOutcome) -> Segment | None:
+                following = record(outcome)
                 if stop_requested.is_set():
                     raise KeyboardInterrupt
+                return following
 
             rerun = run_tasks(
-                plan_tasks(todo, n_workers, len(ds.y_train)),
+                plan_tasks(todo, n_workers, len(ds.y_train), starts),
                 data_mod.to_training(ds, output),
                 n_workers,
                 backend,
@@ -203,6 +212,9 @@ def run_sweep(
         wanted = {k for j in all_jobs for k in j.keys}
         _refuse_other_keys(previous, all_jobs, out_dir)
         todo = [j for j in all_jobs if not all(k in done for k in j.keys)]
+        for job in set(all_jobs) - set(todo):
+            checkpoints.remove(out_dir, job)  # done, but killed before it was removed
+        starts = checkpoints.resume_states(out_dir, todo, done, ds.X_train.shape[1])
         summary = SweepSummary(
             out_dir, results_path, total=len(wanted), skipped=len(wanted & done.keys())
         )
@@ -214,7 +226,7 @@ def run_sweep(
         with store.ResultsWriter(results_path) as writer:
             record = _Recorder(out_dir, writer, done, _params_meta(cfg, ds, output), on_row)
             summary.rerun, summary.interrupted = _train_all(
-                todo, ds, output, n_workers, backend, scheduler, record
+                todo, starts, ds, output, n_workers, backend, scheduler, record
             )
         if not summary.interrupted:
             summary.baseline = baseline_thread.result()

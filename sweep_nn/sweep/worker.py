@@ -1,4 +1,4 @@
-"""One task in a worker: train each run to its largest budget, snapshot and score every budget.
+"""One task in a worker: advance each run by one segment, snapshot and score every budget.
 
 Imports NumPy and the network maths only, so a worker process starts quickly. Returns
 typed results and prints nothing; a failure becomes a row with its status, never a raise.
@@ -7,7 +7,7 @@ typed results and prints nothing; a failure becomes a row with its status, never
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -15,13 +15,15 @@ from ..data import TrainingData
 from ..nn import engine, plain
 from ..results.schema import Row, score_columns
 from .jobs import Job
+from .segments import PARAM_NAMES, Segment, SegmentOutcome, TrainState, initial_state
 
 
 @dataclass
 class BudgetResult:
     """What one budget of a job produced: its row, and its parameters unless it did not train.
 
-    ``params`` holds ``W1, b1, W2, b2`` and ``loss_curve`` (``{"iterations", "loss"}``).
+    ``params`` holds ``W1, b1, W2, b2``, ``loss_curve`` (``{"iterations", "loss"}``) and
+    ``resume`` (the rest of the :class:`.segments.TrainState` at this budget).
     """
 
     row: Row
@@ -112,71 +114,102 @@ def train(job: Job, data: TrainingData) -> JobResult:
 
 
 def train_stack(jobs: list[Job], data: TrainingData) -> list[JobResult]:
-    """Train ``jobs`` side by side in one stack (see :func:`jobs.stacks`); results per job.
+    """Train ``jobs`` side by side in one stack (see :func:`jobs.stacks`), straight through
+    to their largest budget, in one segment; results per job."""
+    return advance(Segment(jobs, None, jobs[0].budgets[-1]), data).results
 
-    Each model takes exactly the steps it would take alone. The time spent stepping is
-    shared: every row's ``fit_seconds`` is that time divided by ``stack_size``.
+
+def _start(segment: Segment, data: TrainingData) -> list[TrainState]:
+    """Working copies of the segment's states (its jobs' initial states if it has none)."""
+    if segment.states is None:
+        n_in, n_out = data.X_train.shape[0], data.Y_train.shape[0]
+        return [initial_state(job, n_in, n_out) for job in segment.jobs]
+    return [
+        replace(s, params={k: v.copy() for k, v in s.params.items()},
+                curve_iterations=list(s.curve_iterations), curve_loss=list(s.curve_loss))
+        for s in segment.states
+    ]  # fmt: skip
+
+
+def advance(segment: Segment, data: TrainingData) -> SegmentOutcome:
+    """Train the segment's jobs side by side from their states to ``segment.target``.
+
+    Pure: the segment's states are not modified. Returns the states reached and, per job,
+    the results of the budgets crossed; a job that diverges gets its ``diverged`` rows for
+    every remaining budget at once (in a stack it keeps stepping with the others,
+    unrecorded). Each model takes exactly the steps it would take alone, and a chain of
+    segments takes exactly the steps of one run straight through, so the results are the
+    same bit for bit. The time spent stepping is shared: each live job of a stack of
+    ``k`` is charged ``1/k`` of it.
     """
-    settings, k = jobs[0].settings, len(jobs)
+    jobs, settings, k = segment.jobs, segment.jobs[0].settings, len(segment.jobs)
     dtype = np.dtype(settings.dtype).type
-    n_in, n_out = data.X_train.shape[0], data.Y_train.shape[0]
-    ps, rngs = [], []
-    for job in jobs:
-        rngs.append(np.random.RandomState(job.seed))
-        ps.append(
-            plain.init_params(
-                n_in, job.hidden_size, n_out, rngs[-1], settings.init, settings.init_scale, dtype
-            )
-        )
-    advance = _make_advance(jobs, data, ps, rngs[0], dtype)
+    states = _start(segment, data)
+    ps = [s.params for s in states]
+    rngs = [np.random.RandomState() for _ in states]
+    for rng, s in zip(rngs, states):
+        rng.set_state(s.rng)
+    run = _make_advance(jobs, data, ps, rngs[0], dtype)  # packs each ps[i] in place
     stops, record = _stops(settings.budgets, settings.loss_points)
+    begin = states[0].step
+    stops = [s for s in stops if begin < s <= segment.target or s == begin == 0]
+    if not stops or stops[-1] != segment.target:
+        stops.append(segment.target)  # a checkpoint between samples: pause, nothing to record
     X_train = data.X_train.astype(dtype)
-    curves: list[tuple[list[int], list[float]]] = [([], []) for _ in jobs]  # iterations, losses
     results: list[JobResult] = [[] for _ in jobs]
-    diverged_at: list[int | None] = [None] * k
-    stopped = [0.0] * k  # stepping time when each job's training ended
-    elapsed, done = 0.0, 0
+    total, done = 0.0, begin
     with np.errstate(all="ignore"):  # overflow is detected below and reported as divergence
         for stop in stops:
             t0 = time.perf_counter()
-            advance(stop - done)
-            elapsed += time.perf_counter() - t0
-            done = stop
-            for i, (job, p, (curve_it, curve_loss)) in enumerate(zip(jobs, ps, curves)):
-                if diverged_at[i] is not None:
+            run(stop - done)
+            dt = time.perf_counter() - t0
+            total, done = total + dt, stop
+            for job, s, p, rng, out in zip(jobs, states, ps, rngs, results):
+                if s.diverged_at is not None:
                     continue  # it keeps stepping with its stack, unrecorded
+                s.step, s.fit_seconds = stop, s.fit_seconds + dt / k
                 if stop in record:
                     value = plain.loss(p, X_train, data.Y_train, job.activation, settings.output)
-                    curve_it.append(stop)
-                    curve_loss.append(value)
+                    s.curve_iterations.append(stop)
+                    s.curve_loss.append(value)
                     if not np.isfinite(value):
-                        diverged_at[i] = stop
-                if diverged_at[i] is None and not _finite(p):
-                    diverged_at[i] = stop
-                stopped[i] = elapsed
-                if diverged_at[i] is None and stop in job.budgets:
-                    results[i].append(
-                        _snapshot(job, data, p, stop, elapsed / k, k, curve_it, curve_loss)
-                    )
-            if all(d is not None for d in diverged_at):
+                        s.diverged_at = stop
+                if s.diverged_at is None and not _finite(p):
+                    s.diverged_at = stop
+                if s.diverged_at is not None:
+                    out.extend(_diverged(job, s, k))
+                elif stop in job.budgets:
+                    out.append(_snapshot(job, data, s, k, rng))
+            if all(s.diverged_at is not None for s in states):
                 break
-    for job, job_results, at, seconds in zip(jobs, results, diverged_at, stopped):
-        for budget in job.budgets[len(job_results) :]:
-            row = _row(job, budget, seconds / k, "diverged", stack_size=k, diverged_at=at)
-            job_results.append(BudgetResult(row))
-    return results
+    for s, rng, p in zip(states, rngs, ps):
+        s.step, s.rng, s.params = done, rng.get_state(), {name: p[name] for name in PARAM_NAMES}
+    return SegmentOutcome(segment, results, states, total)
 
 
-def _snapshot(job, data, p, budget, elapsed, stack_size, curve_it, curve_loss) -> BudgetResult:
+def _diverged(job: Job, s: TrainState, stack_size: int) -> JobResult:
+    """The ``diverged`` rows of every budget from the one where divergence was detected."""
+    return [
+        BudgetResult(
+            _row(job, b, s.fit_seconds, "diverged", stack_size=stack_size, diverged_at=s.diverged_at)
+        )
+        for b in job.budgets
+        if b >= s.diverged_at
+    ]
+
+
+def _snapshot(job: Job, data: TrainingData, s: TrainState, stack_size: int, rng) -> BudgetResult:
+    """The ``ok`` row of budget ``s.step``, and its parameters: they hold the state too, so
+    a run may resume from them."""
+    p = s.params
     act, out, dtype = job.activation, job.settings.output, p["W1"].dtype
     train = plain.score(p, data.X_train.astype(dtype), data.Y_train, data.labels_train, act, out)
     dev = plain.score(p, data.X_dev.astype(dtype), data.Y_dev, data.labels_dev, act, out)
-    row = _row(job, budget, elapsed, "ok", stack_size=stack_size)
+    row = _row(job, s.step, s.fit_seconds, "ok", stack_size=stack_size)
     for column, value in score_columns(data.task, train, dev).items():
         setattr(row, column, value)
-    params = {k: v.copy() for k, v in p.items()}
-    params["loss_curve"] = {"iterations": list(curve_it), "loss": list(curve_loss)}
-    return BudgetResult(row, params)
+    # the generator as it is now: the next iteration's order is still to be drawn
+    return BudgetResult(row, replace(s, rng=rng.get_state()).to_plain(job.budgets[-1]))
 
 
 def _row(job: Job, budget: int, elapsed: float, status: str, stack_size=1, **extra) -> Row:
@@ -198,20 +231,32 @@ def _row(job: Job, budget: int, elapsed: float, status: str, stack_size=1, **ext
     )
 
 
-def run_stack(jobs: list[Job], data: TrainingData) -> list[JobResult]:
-    """:func:`train_stack`, with any exception recorded as ``status=failed`` for its jobs."""
+def as_segment(run: Segment | list[Job]) -> Segment:
+    """A run given as its jobs means one segment from their initial weights to the end."""
+    return run if isinstance(run, Segment) else Segment(list(run), None, run[0].budgets[-1])
+
+
+def run_segment(segment: Segment, data: TrainingData) -> SegmentOutcome:
+    """:func:`advance`, with any exception recorded as ``status=failed`` for its jobs."""
     try:
-        return train_stack(jobs, data)
+        return advance(segment, data)
     except Exception as exc:  # noqa: BLE001 - one configuration's failure must not stop the sweep
-        return [failed(job, f"{type(exc).__name__}: {exc}") for job in jobs]
+        return failed_outcome(segment, f"{type(exc).__name__}: {exc}")
 
 
-def failed(job: Job, message: str) -> JobResult:
-    """Results recording every budget of ``job`` as ``status=failed`` with ``message``."""
+def failed(job: Job, message: str, after: int = 0) -> JobResult:
+    """Results recording every budget of ``job`` past ``after`` as ``status=failed``."""
     message = message.replace("\n", " ")[:500]
-    return [BudgetResult(_row(job, b, 0.0, "failed", error=message)) for b in job.budgets]
+    return [
+        BudgetResult(_row(job, b, 0.0, "failed", error=message)) for b in job.budgets if b > after
+    ]
 
 
-def run_task(runs: list[list[Job]], data: TrainingData) -> list[JobResult]:
-    """Worker entry point for a task: its runs (single jobs or stacks), one after another."""
-    return [job_results for run in runs for job_results in run_stack(run, data)]
+def failed_outcome(segment: Segment, message: str) -> SegmentOutcome:
+    """The segment failed: its jobs' budgets not yet reached are ``failed``; no states."""
+    return SegmentOutcome(segment, [failed(j, message, segment.start) for j in segment], None)
+
+
+def run_task(runs: list[Segment | list[Job]], data: TrainingData) -> list[SegmentOutcome]:
+    """Worker entry point for a task: its segments (of single jobs or stacks), in turn."""
+    return [run_segment(as_segment(run), data) for run in runs]

@@ -1,0 +1,181 @@
+"""Segments: a training run as a chain of pieces, each from one durable state to the next.
+
+A :class:`TrainState` is everything a run needs to go on as if it had never stopped: the
+parameters, the state of the mini-batch order's random generator, the loss curve so far,
+the step count, the divergence status and the training time so far. A :class:`Segment`
+takes a stack of jobs (or one job) from their states to a target iteration; the worker
+(:func:`.worker.advance`) computes it and returns a :class:`SegmentOutcome`, from which
+the parent writes what must survive a crash and plans the next segment
+(:func:`continuation`). Segments end at every budget and every ``checkpoint_every``
+iterations, counted from iteration 0, so the boundaries do not depend on where a run
+was resumed.
+
+A state converts to a plain dict of NumPy arrays, lists and numbers
+(:meth:`TrainState.to_plain`), which pickles into files that load through the same
+allowlist as parameters files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .jobs import Job
+
+PARAM_NAMES = ("W1", "b1", "W2", "b2")
+
+
+@dataclass
+class TrainState:
+    """Where one job's training stands after ``step`` iterations."""
+
+    step: int
+    params: dict[str, np.ndarray]  # W1, b1, W2, b2
+    rng: tuple  # RandomState.get_state() of the mini-batch order, as drawn after the weights
+    curve_iterations: list[int] = field(default_factory=list)
+    curve_loss: list[float] = field(default_factory=list)
+    diverged_at: int | None = None
+    fit_seconds: float = 0.0  # this job's training time so far (its share, in a stack)
+
+    def finished(self, job: Job) -> bool:
+        return self.diverged_at is not None or self.step >= job.budgets[-1]
+
+    def to_plain(self, top: int) -> dict:
+        """The state as plain containers; ``top`` (the run's largest budget) is kept with it:
+        a loss curve is sampled by the largest budget, so a state resumes only that run."""
+        name, keys, pos, has_gauss, cached = self.rng
+        return {
+            **{k: self.params[k].copy() for k in PARAM_NAMES},
+            "loss_curve": {"iterations": list(self.curve_iterations), "loss": list(self.curve_loss)},
+            "resume": {
+                "step": int(self.step),
+                "top": int(top),
+                "rng": {
+                    "name": str(name),
+                    "keys": np.asarray(keys, dtype=np.uint32).copy(),
+                    "pos": int(pos),
+                    "has_gauss": int(has_gauss),
+                    "cached_gaussian": float(cached),
+                },
+                "diverged_at": self.diverged_at,
+                "fit_seconds": float(self.fit_seconds),
+            },
+        }
+
+    @classmethod
+    def from_plain(cls, obj: dict, top: int) -> TrainState | None:
+        """The state in ``obj`` (a parameters file or a checkpoint), or None if it holds none
+        for a run to ``top`` iterations or is malformed."""
+        try:
+            resume, curve = obj["resume"], obj["loss_curve"]
+            if resume["top"] != top:
+                return None
+            r = resume["rng"]
+            keys = r["keys"]
+            if not isinstance(keys, np.ndarray) or keys.shape != (624,) or keys.dtype != np.uint32:
+                return None
+            rng = (r["name"], keys, int(r["pos"]), int(r["has_gauss"]), float(r["cached_gaussian"]))
+            np.random.RandomState().set_state(rng)  # refuses a malformed state
+            params = {k: obj[k] for k in PARAM_NAMES}
+            if not all(isinstance(v, np.ndarray) for v in params.values()):
+                return None
+            step, at = int(resume["step"]), resume["diverged_at"]
+            return cls(
+                step, params, rng, [int(i) for i in curve["iterations"]],
+                [float(v) for v in curve["loss"]], None if at is None else int(at),
+                float(resume["fit_seconds"]),
+            )  # fmt: skip
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+def initial_state(job: Job, n_in: int, n_out: int) -> TrainState:
+    """A job's state before its first step: its initial weights, drawn from its seed."""
+    from ..nn import plain
+
+    s = job.settings
+    rng = np.random.RandomState(job.seed)
+    dtype = np.dtype(s.dtype).type
+    params = plain.init_params(n_in, job.hidden_size, n_out, rng, s.init, s.init_scale, dtype)
+    return TrainState(0, params, rng.get_state())
+
+
+@dataclass
+class Segment:
+    """Train ``jobs`` (one job, or a stack) from ``states`` to iteration ``target``.
+
+    ``states`` None: from their initial weights. Iterating a segment gives its jobs.
+    """
+
+    jobs: list[Job]
+    states: list[TrainState] | None
+    target: int
+
+    def __iter__(self):
+        return iter(self.jobs)
+
+    @property
+    def start(self) -> int:
+        return 0 if self.states is None else self.states[0].step
+
+    def remaining_cost(self, n_train: int) -> float:
+        """Estimated cost of training these jobs from ``start`` to their largest budget."""
+        top = self.jobs[0].budgets[-1]
+        return sum(j.cost(n_train) for j in self.jobs) * (top - self.start) / top
+
+
+@dataclass
+class SegmentOutcome:
+    """What a segment produced: each job's results for the budgets it crossed (or its
+    ``diverged`` / ``failed`` rows), the states it reached, and the time it stepped.
+
+    ``states`` is None when the segment failed (nothing to continue from).
+    """
+
+    segment: Segment
+    results: list[list]  # per job: BudgetResults, in budget order
+    states: list[TrainState] | None
+    seconds: float = 0.0
+
+    def __iter__(self):
+        """Every budget result of the segment, job by job."""
+        return (res for job_results in self.results for res in job_results)
+
+    @property
+    def iterations(self) -> int:
+        """Iterations trained per job (with ``seconds``, what this segment cost)."""
+        if self.states is None:
+            return 0
+        return max(s.step for s in self.states) - self.segment.start
+
+
+def checkpoint_every(settings) -> int:
+    """Iterations between checkpoints: the setting, or a tenth of the largest budget."""
+    return settings.checkpoint_every or max(1, settings.budgets[-1] // 10)
+
+
+def next_target(step: int, budgets: tuple[int, ...], every: int) -> int:
+    """Where a segment starting at ``step`` ends: the next budget or checkpoint."""
+    budget = min(b for b in budgets if b > step)
+    return min(budget, (step // every + 1) * every)
+
+
+def first_segment(jobs: list[Job], states: list[TrainState] | None) -> Segment:
+    start = 0 if states is None else states[0].step
+    s = jobs[0].settings
+    return Segment(jobs, states, next_target(start, s.budgets, checkpoint_every(s)))
+
+
+def continuation(outcome: SegmentOutcome) -> Segment | None:
+    """The next segment of the outcome's run, if any of its jobs is unfinished.
+
+    A stack goes on whole: a job that diverged keeps stepping with it, unrecorded, so that
+    the stack (and each row's ``stack_size``) stays what it was.
+    """
+    if outcome.states is None:
+        return None
+    jobs, states = outcome.segment.jobs, outcome.states
+    if all(s.finished(j) for j, s in zip(jobs, states)):
+        return None
+    return first_segment(jobs, states)

@@ -1,0 +1,186 @@
+"""A run as a chain of segments: the same results as one straight run, and resumes that
+redo at most one checkpoint interval after a kill -9."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import yaml
+
+from sweep_nn import data as data_mod
+from sweep_nn.config import load, parse
+from sweep_nn.results import params as params_mod
+from sweep_nn.results import store
+from sweep_nn.results.schema import RESULTS_FILE
+from sweep_nn.sweep import checkpoints, segments, worker
+from sweep_nn.sweep import jobs as grid
+from sweep_nn.sweep.run import run_sweep
+
+EXECUTION_COLUMNS = ("fit_seconds",)
+
+
+def _setup(grid_axes: dict, train: dict, n_samples: int = 90):
+    raw = {
+        "name": "seg",
+        "data": {"dataset": "moons", "n_samples": n_samples},
+        "grid": {"hidden_sizes": [3], "activations": ["tanh"], **grid_axes},
+        "train": {"loss_points": 10, **train},
+    }
+    cfg = parse(yaml.safe_dump(raw))
+    ds = data_mod.load(cfg.data, cfg.task)
+    return cfg, grid.expand(cfg, "sigmoid"), data_mod.to_training(ds, "sigmoid")
+
+
+def _through_files(state: segments.TrainState, top: int) -> segments.TrainState:
+    """The state as it comes back from a checkpoint file: pickled, read via the allowlist."""
+    blob = pickle.dumps(state.to_plain(top), protocol=pickle.HIGHEST_PROTOCOL)
+    return segments.TrainState.from_plain(params_mod.safe_unpickle(blob), top)
+
+
+def _chain(run: list, data) -> tuple[list, int]:
+    """Train ``run`` segment by segment, every state passing through a file; results per job."""
+    results: list[list] = [[] for _ in run]
+    segment, n_segments = segments.first_segment(run, None), 0
+    while segment is not None:
+        outcome = worker.advance(segment, data)
+        n_segments += 1
+        for mine, theirs in zip(results, outcome.results):
+            mine.extend(theirs)
+        top = run[0].budgets[-1]
+        outcome.states = [_through_files(s, top) for s in outcome.states]
+        segment = segments.continuation(outcome)
+    return results, n_segments
+
+
+def _assert_same(chained: list, straight: list, skip=EXECUTION_COLUMNS) -> None:
+    for a_job, b_job in zip(chained, straight, strict=True):
+        assert len(a_job) == len(b_job)
+        for a, b in zip(a_job, b_job):
+            ra, rb = a.row.values(), b.row.values()
+            assert {k: v for k, v in ra.items() if k not in skip} == {
+                k: v for k, v in rb.items() if k not in skip
+            }
+            assert (a.params is None) == (b.params is None)
+            if a.params is not None:
+                for k in segments.PARAM_NAMES:
+                    assert a.params[k].dtype == b.params[k].dtype
+                    assert np.array_equal(a.params[k], b.params[k]), k  # bit for bit
+                assert a.params["loss_curve"] == b.params["loss_curve"]
+                assert a.params["resume"]["step"] == b.params["resume"]["step"]
+                keys_a, keys_b = (x.params["resume"]["rng"]["keys"] for x in (a, b))
+                assert np.array_equal(keys_a, keys_b)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("batch", ["full", 16])  # 72 training examples: a last batch of 8
+def test_a_chain_of_segments_gives_the_straight_runs_results_bit_for_bit(dtype, batch):
+    _, jobs, data = _setup(
+        {"learning_rates": [0.6], "iterations": [30, 100], "batch_sizes": [batch]},
+        {"dtype": dtype, "checkpoint_every": 7},
+    )
+    assert data.X_train.shape[1] % 16 == 8
+    (job,) = jobs
+    chained, n_segments = _chain([job], data)
+    assert n_segments == 16  # 7, 14, ..., 28, 30 (a budget), 35, ..., 98, 100
+    _assert_same(chained, [worker.train(job, data)])
+
+
+def test_a_stack_in_segments_gives_each_job_its_straight_results():
+    _, jobs, data = _setup(
+        {"activations": ["relu"], "learning_rates": [0.1, 0.6, 1.2, 1e300], "iterations": [20, 60],
+         "seeds": [0, 1]},
+        {"stack": True, "checkpoint_every": 9},
+    )
+    (run,) = grid.stacks(jobs, data.X_train.shape[1])
+    assert len(run) == 8
+    chained, _ = _chain(run, data)
+    _assert_same(chained, worker.train_stack(run, data))
+    alone = [worker.train(job, data) for job in run]
+    _assert_same(chained, alone, skip=("fit_seconds", "stack_size"))  # and as each alone
+    statuses = {r.row.status for job_results in chained for r in job_results}
+    assert statuses == {"ok", "diverged"}
+
+
+def test_checkpoint_every_stays_out_of_the_result_key():
+    _, a, _ = _setup({"learning_rates": [0.6], "iterations": [30]}, {})
+    _, b, _ = _setup({"learning_rates": [0.6], "iterations": [30]}, {"checkpoint_every": 3})
+    assert a[0].keys == b[0].keys
+    assert segments.checkpoint_every(a[0].settings) == 3  # a tenth of the largest budget
+
+
+# --- kill -9 late in a long configuration, then resume ----------------------------------------
+
+LONG = {
+    "name": "long",
+    "data": {"dataset": "moons", "n_samples": 1000},
+    "grid": {"hidden_sizes": [20], "activations": ["tanh"], "learning_rates": [0.5],
+             "iterations": [1000, 12000]},
+    "train": {"checkpoint_every": 400, "loss_points": 30},
+}  # fmt: skip
+
+
+@pytest.mark.slow
+def test_kill_9_late_in_a_run_then_resume_redoes_at_most_one_checkpoint_interval(
+    tmp_path, monkeypatch
+):
+    cfg_path = tmp_path / "long.yaml"
+    cfg_path.write_text(yaml.safe_dump(LONG))
+    cfg = load(cfg_path)
+    ds = data_mod.load(cfg.data, cfg.task)
+    (job,) = grid.expand(cfg, "sigmoid")
+    top, every, out = job.budgets[-1], 400, tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sweep_nn", "run", str(cfg_path), "--out", str(out), "-j", "1",
+         "--quiet"],
+        start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        while True:  # late: past two thirds of the run
+            state = checkpoints.load_checkpoint(out, job)
+            if state is not None and state.step >= 2 * top // 3:
+                break
+            assert proc.poll() is None, "the run ended before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    newest = checkpoints.load_checkpoint(out, job).step  # read after the kill
+    assert newest >= 2 * top // 3 and newest % every == 0
+
+    trained = []  # (start, iterations) of every segment the resumed run trains
+    real = worker.advance
+
+    def counting(segment, data):
+        outcome = real(segment, data)
+        trained.append((segment.start, outcome.iterations))
+        return outcome
+
+    monkeypatch.setattr(worker, "advance", counting)
+    summary = run_sweep(cfg, out, n_jobs=1)  # in this process: the counter sees every segment
+    assert summary.counts == {"ok": 2}
+    assert trained[0][0] == newest  # from the newest checkpoint, not from zero
+    assert sum(n for _, n in trained) == top - newest
+    # what the kill cost: the run had trained less than one interval past that checkpoint
+    print(f"killed after checkpoint {newest} of {top}; resumed there and trained "
+          f"{top - newest} iterations (a fresh run: {top}); at most {every} redone")  # fmt: skip
+    assert not (out / checkpoints.CHECKPOINT_DIR / f"{job.config_ids[-1]}.pkl").exists()
+
+    straight = worker.train(job, data_mod.to_training(ds, "sigmoid"))
+    rows = {r["iterations"]: r for r in store.read_rows(out / RESULTS_FILE)}
+    for res in straight:
+        row = rows[res.row.iterations]
+        for column in ("train_acc", "dev_acc", "train_loss", "dev_loss", "gap", "status"):
+            assert row[column] == res.row.values()[column], column
+        saved = params_mod.load_params(out / row["params_path"])
+        for k in segments.PARAM_NAMES:
+            assert np.array_equal(saved[k], res.params[k]), k
+        assert saved["loss_curve"] == res.params["loss_curve"]
