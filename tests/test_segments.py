@@ -78,13 +78,15 @@ def _assert_same(chained: list, straight: list, skip=EXECUTION_COLUMNS) -> None:
                 assert np.array_equal(keys_a, keys_b)
 
 
+@pytest.mark.parametrize("engine", ["numpy", "compiled"])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("batch", ["full", 16])  # 72 training examples: a last batch of 8
-def test_a_chain_of_segments_gives_the_straight_runs_results_bit_for_bit(dtype, batch):
+def test_a_chain_of_segments_gives_the_straight_runs_results_bit_for_bit(engine, dtype, batch):
     _, jobs, data = _setup(
         {"learning_rates": [0.6], "iterations": [30, 100], "batch_sizes": [batch]},
-        {"dtype": dtype, "checkpoint_every": 7},
+        {"dtype": dtype, "checkpoint_every": 7, "engine": engine},
     )
+    assert jobs[0].settings.engine == engine
     assert data.X_train.shape[1] % 16 == 8
     (job,) = jobs
     chained, n_segments = _chain([job], data)
@@ -92,11 +94,12 @@ def test_a_chain_of_segments_gives_the_straight_runs_results_bit_for_bit(dtype, 
     _assert_same(chained, [worker.train(job, data)])
 
 
-def test_a_stack_in_segments_gives_each_job_its_straight_results():
+@pytest.mark.parametrize("engine", ["numpy", "compiled"])
+def test_a_stack_in_segments_gives_each_job_its_straight_results(engine):
     _, jobs, data = _setup(
         {"activations": ["relu"], "learning_rates": [0.1, 0.6, 1.2, 1e300], "iterations": [20, 60],
          "seeds": [0, 1]},
-        {"stack": True, "checkpoint_every": 9},
+        {"stack": True, "checkpoint_every": 9, "engine": engine},
     )
     (run,) = grid.stacks(jobs, data.X_train.shape[1])
     assert len(run) == 8

@@ -151,7 +151,7 @@ def run(
         if n_jobs > workers:
             _err(f"-j {n_jobs}: {show.plural(workers, 'core')} available here; using {workers}")
         try:
-            with show.progress(quiet) as (on_start, on_row):
+            with show.progress(quiet) as on_progress:
                 summary = run_sweep(
                     cfg,
                     out_dir,
@@ -159,8 +159,7 @@ def run(
                     fresh=fresh,
                     backend=backend.value,
                     scheduler=scheduler,
-                    on_start=on_start,
-                    on_row=on_row,
+                    on_progress=on_progress,
                 )
         except KeyboardInterrupt:  # before the workers started, or a second Ctrl-C while stopping
             _err(

@@ -38,43 +38,99 @@ class Format(str, Enum):
     json = "json"
 
 
-@contextlib.contextmanager
-def progress(quiet: bool):
-    """A rich progress bar (on stderr) counting result rows; callbacks for the sweep."""
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
+def clock(seconds: float | None) -> str:
+    """``1:02:03`` / ``4:05``; ``-:--`` while unknown."""
+    if seconds is None:
+        return "-:--"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def progress_line(p) -> str:
+    """One plain line of a sweep's progress (see :class:`sweep_nn.sweep.progress.Progress`)."""
+    return (
+        f"progress: {100 * p.fraction:.0f}% of the work, {p.rows_done}/{p.rows_total} rows, "
+        f"{clock(p.elapsed)} elapsed, time left {clock(p.seconds_left)}"
     )
 
+
+PLAIN_EVERY = 15.0  # seconds between progress lines when stderr is not a terminal
+
+
+@contextlib.contextmanager
+def progress(quiet: bool, every: float | None = None):
+    """A callback for the sweep's progress: a rich bar in a terminal (stderr), else a plain
+    line every ``every`` seconds (default :data:`PLAIN_EVERY`); nothing if ``quiet``."""
+    from rich.console import Console
+
+    every = PLAIN_EVERY if every is None else every
     console = Console(stderr=True)
-    if quiet or not console.is_terminal:
-        yield (lambda total, done: None), (lambda row: None)
-        return
+    if quiet:
+        yield lambda p: None
+    elif console.is_terminal:
+        with _bar(console) as update:
+            yield update
+    else:
+        with _lines(every) as update:
+            yield update
+
+
+@contextlib.contextmanager
+def _bar(console):
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+
     bar = Progress(
-        TextColumn("configurations"),
+        TextColumn("training"),
         BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("time left"),
-        TimeRemainingColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rows]} rows, time left {task.fields[left]}"),
         console=console,
         transient=True,
     )
     task = None
 
-    def on_start(total: int, done: int) -> None:
+    def update(p) -> None:
         nonlocal task
-        task = bar.add_task("sweep", total=total, completed=done)
-
-    def on_row(row) -> None:
-        if task is not None:
-            bar.advance(task)
+        fields = {"rows": f"{p.rows_done}/{p.rows_total}", "left": clock(p.seconds_left)}
+        if task is None:
+            task = bar.add_task("sweep", total=p.work_total or 1, **fields)
+        bar.update(task, completed=p.work_done, **fields)
 
     with bar:
-        yield on_start, on_row
+        yield update
+
+
+@contextlib.contextmanager
+def _lines(every: float):
+    """Print the latest progress every ``every`` seconds from a daemon thread, its time
+    left counted down since it was measured."""
+    import dataclasses
+    import threading
+    import time
+
+    latest: list = []  # [(progress, when it came)]
+    stop = threading.Event()
+
+    def update(p) -> None:
+        latest[:] = [(p, time.perf_counter())]
+
+    def tick() -> None:
+        while not stop.wait(every):
+            if latest:
+                p, when = latest[0]
+                waited = time.perf_counter() - when
+                left = None if p.seconds_left is None else max(0.0, p.seconds_left - waited)
+                p = dataclasses.replace(p, elapsed=p.elapsed + waited, seconds_left=left)
+                print(progress_line(p), file=sys.stderr, flush=True)
+
+    thread = threading.Thread(target=tick, daemon=True)
+    thread.start()
+    try:
+        yield update
+    finally:
+        stop.set()
+        thread.join()
 
 
 def resume_command(config_file: Path, out: Path | None) -> str:
@@ -119,7 +175,23 @@ def print_summary(s, config_file: Path, out: Path | None) -> None:
             f"interrupted: finished rows are kept; resume with: {resume_command(config_file, out)}"
         )
     else:
+        if s.best:
+            console.print(best_line(s.best, s.task))
         console.print(f"next: sweep-nn filter {s.results_path}")
+
+
+def best_line(best: dict, task: str) -> str:
+    """The best configuration, as ``run`` names it at its end."""
+    from ..results.schema import METRICS
+
+    m = METRICS[task]
+    train, dev = best[f"train_{m.key}"], best[f"dev_{m.key}"]
+    seeds = f" (mean of {best['n_seeds']} seeds)" if best.get("n_seeds", 1) > 1 else ""
+    return (
+        f"best: {best['config_id']}{seeds}: dev {m.name} {dev:{m.fmt}}{m.unit}, "
+        f"train {train:{m.fmt}}{m.unit}, gap {best['gap']:{m.fmt}}, "
+        f"{best['fit_seconds']:.2f} s to train"
+    )
 
 
 # --- filter ----------------------------------------------------------------------------------

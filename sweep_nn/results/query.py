@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import SweepNNError, UsageError
-from .schema import CONFIG_COPY, METRIC_COLUMNS, SEED_AXES
+from .schema import CONFIG_COPY, METRIC_COLUMNS, METRICS, SEED_AXES
 
 
 class Criterion(NamedTuple):
@@ -190,3 +190,16 @@ def pareto_front(times, scores) -> np.ndarray:
             front[i] = True
             best, best_time = s[i], t[i]
     return front
+
+
+def best_configuration(df, task: str) -> dict | None:
+    """The configuration with the best dev score (mean over its seeds), quickest first among
+    equals; None if no row is ``ok``. The answer ``run`` names at its end."""
+    ok = df[df["status"] == "ok"]
+    if ok.empty:
+        return None
+    column = f"dev_{METRICS[task].key}"
+    groups = aggregate(ok).sort_values(
+        [column, "fit_seconds"], ascending=[False, True], kind="stable"
+    )
+    return groups.iloc[0].to_dict()

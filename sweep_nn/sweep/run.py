@@ -27,6 +27,7 @@ from ..results.schema import AXES, BASELINE_FILE, DONE_STATUSES, PARAMS_DIR, RES
 from . import baseline, checkpoints, jobs
 from .dispatch import run_tasks, stop_signals
 from .folder import check_folder, locked, make_folder, prepare_folder
+from .progress import Progress, WorkMeter
 from .schedule import plan_tasks
 from .segments import Segment, SegmentOutcome, continuation
 
@@ -46,6 +47,8 @@ class SweepSummary:
     moved_to: Path | None = None  # where --fresh put the previous results
     rerun: int = 0  # training runs rerun because their worker process died
     failures: list[str] = field(default_factory=list)  # "config_id: error" of a few failed rows
+    task: str = "classification"
+    best: dict | None = None  # the best configuration (mean over seeds): query.best_configuration
 
 
 def available_cores() -> int:
@@ -120,8 +123,11 @@ class _Recorder:
         self.out_dir, self.writer, self.done, self.meta, self.on_row = (
             out_dir, writer, done, meta, on_row
         )  # fmt: skip
+        self.meter: WorkMeter | None = None
+        self.on_progress: Callable[[Progress], None] | None = None
 
     def __call__(self, outcome: SegmentOutcome) -> Segment | None:
+        rows = 0
         for res in outcome:
             row = res.row
             if row.key in self.done:
@@ -133,6 +139,7 @@ class _Recorder:
                 params_mod.write_params(self.out_dir / rel, payload)
                 row.params_path = rel
             self.writer.append(row)
+            rows += 1
             if self.on_row:
                 self.on_row(row)
         for job, state in zip(outcome.segment.jobs, outcome.states or []):
@@ -140,11 +147,15 @@ class _Recorder:
                 checkpoints.remove(self.out_dir, job)
             elif state.step not in job.budgets:  # at a budget, its parameters file holds it
                 checkpoints.write(self.out_dir, job, state)
+        if self.meter is not None:
+            progress = self.meter.record(outcome, rows)
+            if self.on_progress:
+                self.on_progress(progress)
         return continuation(outcome)
 
 
-def _train_all(todo, starts, ds, output, n_workers, backend, scheduler, record) -> tuple[int, bool]:
-    """Train ``todo`` and record each result; returns (runs rerun, interrupted)."""
+def _train_all(tasks, data, n_workers, backend, scheduler, record) -> tuple[int, bool]:
+    """Train ``tasks`` and record each result; returns (runs rerun, interrupted)."""
     try:
         with stop_signals() as stop_requested:
 
@@ -154,14 +165,7 @@ def _train_all(todo, starts, ds, output, n_workers, backend, scheduler, record) 
                     raise KeyboardInterrupt
                 return following
 
-            rerun = run_tasks(
-                plan_tasks(todo, n_workers, len(ds.y_train), starts),
-                data_mod.to_training(ds, output),
-                n_workers,
-                backend,
-                scheduler,
-                checked,
-            )
+            rerun = run_tasks(tasks, data, n_workers, backend, scheduler, checked)
             if stop_requested.is_set():
                 raise KeyboardInterrupt
     except KeyboardInterrupt:
@@ -181,13 +185,13 @@ def run_sweep(
     fresh: bool = False,
     backend: str = "local",
     scheduler: str | None = None,
-    on_start: Callable[[int, int], None] | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
     on_row: Callable[[Row], None] | None = None,
 ) -> SweepSummary:
     """Run (or resume) the sweep ``cfg`` into ``out_dir``.
 
-    ``on_start(total_rows, already_done)`` is called once work is known; ``on_row(row)``
-    after each row is safely on disk. Ctrl-C (KeyboardInterrupt) stops the workers and
+    ``on_progress(progress)`` is called once the work is known, then after every segment
+    (see :mod:`.progress`); ``on_row(row)`` after each row is safely on disk. Ctrl-C (KeyboardInterrupt) stops the workers and
     returns a summary with ``interrupted=True``; every finished row is kept.
     """
     n_workers = resolve_n_jobs(n_jobs, backend)
@@ -218,15 +222,20 @@ def run_sweep(
         summary = SweepSummary(
             out_dir, results_path, total=len(wanted), skipped=len(wanted & done.keys())
         )
-        summary.moved_to = moved
+        summary.moved_to, summary.task = moved, ds.task
         # fitted alongside the training (its imports take seconds); kept from an earlier run
         baseline_thread = _Background(_saved_or_fitted_baseline, out_dir / BASELINE_FILE, ds)
-        if on_start:
-            on_start(summary.total, summary.skipped)
+        n_train = len(ds.y_train)
+        tasks = plan_tasks(todo, n_workers, n_train, starts)
+        meter = WorkMeter([seg for task in tasks for seg in task], n_train, summary.total,
+                          summary.skipped)  # fmt: skip
+        if on_progress:
+            on_progress(meter.now())
         with store.ResultsWriter(results_path) as writer:
             record = _Recorder(out_dir, writer, done, _params_meta(cfg, ds, output), on_row)
+            record.meter, record.on_progress = meter, on_progress
             summary.rerun, summary.interrupted = _train_all(
-                todo, starts, ds, output, n_workers, backend, scheduler, record
+                tasks, data_mod.to_training(ds, output), n_workers, backend, scheduler, record
             )
         if not summary.interrupted:
             summary.baseline = baseline_thread.result()
@@ -254,3 +263,9 @@ def _count(summary: SweepSummary, results_path: Path, wanted: set[str]) -> None:
     final = [r for r in store.latest_rows(store.read_rows(results_path)) if r["key"] in wanted]
     summary.counts = Counter(r["status"] for r in final)
     summary.failures = [f"{r['config_id']}: {r['error']}" for r in final if r["status"] == "failed"]
+    if final:
+        import pandas as pd
+
+        from ..results.query import best_configuration
+
+        summary.best = best_configuration(pd.DataFrame(final), summary.task)
