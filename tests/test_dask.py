@@ -267,3 +267,21 @@ def test_unreachable_scheduler_is_a_one_line_error(write_config, runner, tmp_pat
     assert done.exit_code == 2
     assert "error: cannot connect to the Dask scheduler at tcp://127.0.0.1:1" in done.output
     assert "Traceback" not in done.output
+
+
+def test_halving_on_dask_takes_the_same_decisions_and_writes_the_same_rows(
+    dask_cluster, write_config, runner, tmp_path
+):
+    import pandas as pd
+
+    path = write_config(SMALL | {"search": {"method": "halving", "eta": 2}})
+    local, remote = tmp_path / "local", tmp_path / "dask"
+    done = runner.invoke(cli.app, ["run", str(path), "--out", str(local), "-j", "1", "-q"])
+    assert done.exit_code == 0, done.output
+    args = ["run", str(path), "--out", str(remote), "--backend", "dask", "--scheduler"]
+    done = runner.invoke(cli.app, [*args, dask_cluster.address, "-q"])
+    assert done.exit_code == 0, done.output
+    expected, got = _rows_by_key(local / "results.csv"), _rows_by_key(remote / "results.csv")
+    assert len(got) == 8 + 4  # 8 configurations to 50 iterations, the best half to 200
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    assert (local / "halving.csv").read_text() == (remote / "halving.csv").read_text()

@@ -39,7 +39,8 @@ def _meter_run(cfg):
     jobs = grid.expand(cfg, "sigmoid")
     n_train = len(ds.y_train)
     tasks = plan_tasks(jobs, 1, n_train)
-    meter = WorkMeter([s for t in tasks for s in t], n_train, 2 * len(jobs), 0)
+    meter = WorkMeter(n_train, 2 * len(jobs), 0)
+    meter.add([s for t in tasks for s in t])
     seen = [meter.now()]
     queue = [s for t in tasks for s in t]
     while queue:
@@ -82,7 +83,8 @@ def test_time_left_prices_the_work_left_at_the_rates_measured():
     data = data_mod.to_training(ds, "sigmoid")
     tasks = plan_tasks(jobs, 1, n_train)
     segments = [s for t in tasks for s in t]
-    meter = WorkMeter(segments, n_train, 4, 0)
+    meter = WorkMeter(n_train, 4, 0)
+    meter.add(segments)
     outcome = worker.advance(segments[0], data)
     outcome.seconds = 2.0  # as if its 20 or 25 iterations had taken 2 s
     p = meter.record(outcome, 1)

@@ -131,6 +131,12 @@ def run(
         str | None, typer.Option(help="Dask scheduler address (tcp://HOST:PORT).")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    halving: Annotated[
+        bool, typer.Option(help="Successive halving: only the best 1/eta go on past each budget.")
+    ] = False,
+    eta: Annotated[
+        int | None, typer.Option(help="With --halving: keep the best 1/ETA \\[default: 3].")
+    ] = None,
 ) -> None:
     """Train every configuration of CONFIG_FILE and write results.csv and parameter files.
 
@@ -146,6 +152,13 @@ def run(
         if scheduler is not None and backend is not Backend.dask:
             raise UsageError("--scheduler goes with --backend dask")
         cfg = config_mod.load(config_file)
+        if halving or eta is not None:
+            if eta is not None and not (halving or cfg.search.halves):
+                raise UsageError("--eta goes with --halving (or search: {method: halving})")
+            random = cfg.search.method == "random"
+            cfg = config_mod.with_search(
+                cfg, eta=eta, **({"halving": True} if random else {"method": "halving"})
+            )
         out_dir = out if out is not None else default_out_dir(cfg, DEFAULT_ROOT)
         workers = resolve_n_jobs(n_jobs, backend.value)
         if n_jobs > workers:

@@ -49,8 +49,9 @@ def clock(seconds: float | None) -> str:
 
 def progress_line(p) -> str:
     """One plain line of a sweep's progress (see :class:`sweep_nn.sweep.progress.Progress`)."""
+    stage = f"{p.stage}: " if p.stage else ""
     return (
-        f"progress: {100 * p.fraction:.0f}% of the work, {p.rows_done}/{p.rows_total} rows, "
+        f"progress: {stage}{100 * p.fraction:.0f}% of the work, {p.rows_done}/{p.rows_total} rows, "
         f"{clock(p.elapsed)} elapsed, time left {clock(p.seconds_left)}"
     )
 
@@ -81,7 +82,7 @@ def _bar(console):
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
     bar = Progress(
-        TextColumn("training"),
+        TextColumn("{task.fields[stage]}"),
         BarColumn(),
         TaskProgressColumn(),
         TextColumn("{task.fields[rows]} rows, time left {task.fields[left]}"),
@@ -92,10 +93,11 @@ def _bar(console):
 
     def update(p) -> None:
         nonlocal task
-        fields = {"rows": f"{p.rows_done}/{p.rows_total}", "left": clock(p.seconds_left)}
+        fields = {"rows": f"{p.rows_done}/{p.rows_total}", "left": clock(p.seconds_left),
+                  "stage": p.stage or "training"}  # fmt: skip
         if task is None:
             task = bar.add_task("sweep", total=p.work_total or 1, **fields)
-        bar.update(task, completed=p.work_done, **fields)
+        bar.update(task, total=p.work_total or 1, completed=p.work_done, **fields)
 
     with bar:
         yield update
@@ -153,6 +155,9 @@ def print_summary(s, config_file: Path, out: Path | None) -> None:
         f"{plural(s.total, 'configuration')}: {counts}"
         + (f" ({s.skipped} already recorded, {ran} to run)" if s.skipped else "")
     )
+    if s.stages:
+        reached = ", ".join(f"{n} to {b:,}" for b, n in s.stages)
+        console.print(f"halving: {reached} iterations; where each stopped: {s.out_dir / 'halving.csv'}")
     if s.rerun:
         console.print(f"{s.rerun} training run(s) restarted after their worker process died")
     for failure in s.failures[:3]:

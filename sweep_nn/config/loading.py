@@ -10,7 +10,15 @@ from pydantic import ValidationError
 from ..errors import ConfigError
 from ..safe_read import ReadRefused, read_regular_file
 from .describe import _describe
-from .models import DataConfig, GridConfig, SweepConfig, TrainConfig
+from .models import (
+    DataConfig,
+    FloatRange,
+    GridConfig,
+    IntRange,
+    SearchConfig,
+    SweepConfig,
+    TrainConfig,
+)
 from .reading import MAX_CONFIG_BYTES, load_yaml
 
 
@@ -60,6 +68,17 @@ def load(path: str | Path) -> SweepConfig:
     return cfg
 
 
+def with_search(cfg: SweepConfig, **changes) -> SweepConfig:
+    """``cfg`` with its ``search:`` section changed (from the command line), validated as a
+    file's would be; ``changes`` with value None are left as they are."""
+    search = cfg.search.model_dump() | {k: v for k, v in changes.items() if v is not None}
+    try:
+        return cfg.model_copy(update={"search": SearchConfig.model_validate(search)})
+    except ValidationError as exc:
+        problems = [_format_error(e | {"loc": ("search", *e["loc"])}) for e in exc.errors()]
+        raise ConfigError("; ".join(problems)) from None
+
+
 def name_from_file(path: Path) -> str | None:
     """The sweep name a file without ``name:`` gets: its stem made valid, or None if nothing is left.
 
@@ -73,7 +92,7 @@ def name_from_file(path: Path) -> str | None:
 
 def _format_loc(parts: tuple) -> str:
     loc = ""
-    for part in parts:
+    for part in _untagged(parts):
         if isinstance(part, int):
             loc += f"[{part}]"
         else:
@@ -95,10 +114,19 @@ def _format_error(err: dict) -> str:
     return f"{loc}: {msg} (got {_describe(err.get('input'))})"
 
 
+def _untagged(parts: tuple) -> tuple:
+    """A location without the tags of a list-or-distribution axis (``@list``)."""
+    return tuple(p for p in parts if not (isinstance(p, str) and p.startswith("@")))
+
+
 def _suggest(loc: tuple) -> str:
-    model = {"data": DataConfig, "grid": GridConfig, "train": TrainConfig}.get(loc[0], SweepConfig)
+    sections = {"data": DataConfig, "grid": GridConfig, "train": TrainConfig,
+                "search": SearchConfig}  # fmt: skip
+    model: type = sections.get(loc[0], SweepConfig)
     if len(loc) == 1:
         model = SweepConfig
+    elif "@distribution" in loc:
+        model = FloatRange if "learning_rates" in loc else IntRange
     import difflib
 
     close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)

@@ -9,7 +9,15 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from ..data import COMMON_KEYS, DATASETS
 from ..nn.plain import ACTIVATIONS, INITS, OUTPUTS
@@ -124,19 +132,67 @@ class DataConfig(_Strict):
         }
 
 
-class GridConfig(_Strict):
-    """The axes of the sweep; every combination is one configuration."""
+class FloatRange(_Strict):
+    """A learning-rate distribution for random search: ``{log_uniform: [1.0e-3, 1.5]}`` or
+    ``{uniform: [0.1, 1.2]}``; draws keep three significant digits."""
 
-    hidden_sizes: list[PositiveInt] = Field(min_length=1)
+    log_uniform: list[PositiveFloat] | None = Field(None, min_length=2, max_length=2)
+    uniform: list[PositiveFloat] | None = Field(None, min_length=2, max_length=2)
+
+    @model_validator(mode="after")
+    def _one_range(self):
+        return _one_of(self)
+
+
+class IntRange(_Strict):
+    """A distribution of positive integers (both ends included): ``{int_uniform: [1, 64]}``
+    or ``{int_log_uniform: [1, 512]}``."""
+
+    int_uniform: list[PositiveInt] | None = Field(None, min_length=2, max_length=2)
+    int_log_uniform: list[PositiveInt] | None = Field(None, min_length=2, max_length=2)
+
+    @model_validator(mode="after")
+    def _one_range(self):
+        return _one_of(self)
+
+
+def _one_of(dist):
+    given = {k: v for k, v in dist.model_dump().items() if v is not None}
+    if len(given) != 1:
+        raise ValueError(f"give exactly one of {', '.join(type(dist).model_fields)}")
+    ((name, (low, high)),) = given.items()
+    if low > high:
+        raise ValueError(f"{name}: the low end {low} is above the high end {high}")
+    return dist
+
+
+def _or_range(values, distribution):
+    """An axis given as a list of values, or (a mapping) as a distribution. Errors name the
+    one the value looks like (the ``@`` tags are left out of error locations)."""
+    return Annotated[
+        Annotated[Annotated[values, Field(min_length=1)], Tag("@list")]
+        | Annotated[distribution, Tag("@distribution")],
+        Discriminator(lambda v: "@distribution" if isinstance(v, (dict, BaseModel)) else "@list"),
+    ]
+
+
+class GridConfig(_Strict):
+    """The axes of the sweep; every combination is one configuration (for random search,
+    ``hidden_sizes``, ``learning_rates`` and ``batch_sizes`` may be distributions)."""
+
+    hidden_sizes: _or_range(list[PositiveInt], IntRange)
     activations: list[ActivationName] = Field(min_length=1)
-    learning_rates: list[PositiveFloat] = Field(min_length=1)
+    learning_rates: _or_range(list[PositiveFloat], FloatRange)
     iterations: list[PositiveInt] = Field(min_length=1)
-    batch_sizes: list[Any] = Field(default=["full"], min_length=1)  # "full" or a positive int
+    # "full" or a positive int
+    batch_sizes: _or_range(list[Any], IntRange) = ["full"]
     seeds: list[Seed] = Field(default=[0], min_length=1)
 
     @field_validator("batch_sizes")
     @classmethod
     def _batch_sizes(cls, values):
+        if not isinstance(values, list):
+            return values
         return _check_each(
             values,
             lambda v: v == "full" or (type(v) is int and v > 0),
@@ -146,6 +202,8 @@ class GridConfig(_Strict):
     @field_validator("*")
     @classmethod
     def _no_duplicates(cls, values):
+        if not isinstance(values, list):
+            return values
         seen = set()
         for v in values:
             if v in seen:
@@ -153,8 +211,14 @@ class GridConfig(_Strict):
             seen.add(v)
         return values
 
+    def distributions(self) -> list[str]:
+        """The axes given as distributions (only random search draws from them)."""
+        return [axis for axis in type(self).model_fields if not isinstance(getattr(self, axis), list)]
+
     @model_validator(mode="after")
     def _not_too_many(self):
+        if self.distributions():
+            return self  # random search: n_trials is checked with the search
         n = math.prod(len(getattr(self, axis)) for axis in type(self).model_fields)
         if n > MAX_CONFIGURATIONS:
             raise ValueError(
@@ -196,14 +260,77 @@ class TrainConfig(_Strict):
     checkpoint_every: int | None = Field(None, ge=1)
 
 
+RANK_METRICS = {  # what halving may rank on: column -> (the task it needs or None, higher is better)
+    "dev_acc": ("classification", True),
+    "train_acc": ("classification", True),
+    "dev_r2": ("regression", True),
+    "train_r2": ("regression", True),
+    "dev_loss": (None, False),
+    "train_loss": (None, False),
+}
+
+
+class SearchConfig(_Strict):
+    """How the configurations are chosen: every one of the grid, or a random draw of
+    ``n_trials``; and whether successive halving decides which go on past each budget."""
+
+    method: Literal["grid", "halving", "random"] = "grid"
+    halving: bool = False  # random search: halve its trials too (method halving implies it)
+    eta: int | None = Field(None, ge=2, le=1000)  # halving: the best 1/eta go on (default 3)
+    metric: Literal[tuple(RANK_METRICS)] | None = None  # type: ignore[valid-type]
+    n_trials: int | None = Field(None, ge=1, le=MAX_CONFIGURATIONS)  # random search
+    seed: Seed | None = None  # random search: the draw's seed (default 0)
+
+    @model_validator(mode="after")
+    def _settings_fit_method(self):
+        random, halving = self.method == "random", self.method == "halving" or self.halving
+        if random and self.n_trials is None:
+            raise ValueError("method random needs n_trials: how many configurations to draw")
+        misplaced = [
+            f"{key} applies to {where}"
+            for key, where, fits in (
+                ("n_trials", "method random", random), ("seed", "method random", random),
+                ("halving", "method random (method halving halves the grid)",
+                 random or not self.halving),
+                ("eta", "halving", halving), ("metric", "halving", halving),
+            )
+            if not fits and getattr(self, key) not in (None, False)
+        ]  # fmt: skip
+        if misplaced:
+            raise ValueError("; ".join(misplaced))
+        return self
+
+    @property
+    def halves(self) -> bool:
+        return self.method == "halving" or self.halving
+
+
 class SweepConfig(_Strict):
-    """A whole sweep: its name, data, grid and training settings."""
+    """A whole sweep: its name, data, grid, training settings and search."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
     task: Literal["auto", "classification", "regression"] = "auto"
     data: DataConfig = DataConfig()
     grid: GridConfig
     train: TrainConfig = TrainConfig()
+    search: SearchConfig = SearchConfig()
+
+    @model_validator(mode="after")
+    def _distributions_need_random_search(self):
+        drawn = self.grid.distributions()
+        if drawn and self.search.method != "random":
+            raise ValueError(
+                f"grid.{drawn[0]} is a distribution: only random search draws from one "
+                "(search: {method: random, n_trials: N}); a grid needs a list"
+            )
+        if self.search.method == "random":
+            n = self.search.n_trials * len(self.grid.seeds)
+            if n > MAX_CONFIGURATIONS:
+                raise ValueError(
+                    f"{self.search.n_trials:,} trials x {len(self.grid.seeds)} seeds is {n:,} "
+                    f"configurations; the limit is {MAX_CONFIGURATIONS:,}"
+                )
+        return self
 
     @model_validator(mode="after")
     def _output_fits_task(self):

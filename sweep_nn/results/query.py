@@ -110,21 +110,24 @@ def current_rows(df, folder: Path):
     readable ``config.yaml`` every row counts as current.
     """
     from .. import config
+    from ..config.search import points
 
     try:
-        grid = config.load(folder / CONFIG_COPY).grid
+        cfg = config.load(folder / CONFIG_COPY)
+        chosen = set(points(cfg))
     except SweepNNError:
         return df, 0
-    axes = {
-        "hidden_size": grid.hidden_sizes,
-        "activation": grid.activations,
-        "learning_rate": grid.learning_rates,
-        "iterations": grid.iterations,
-        "batch_size": grid.batch_sizes,
-        "seed": grid.seeds,
-    }
-    mask = np.logical_and.reduce(
-        [df[axis].isin(values).to_numpy() for axis, values in axes.items()]
+    grid = cfg.grid
+    in_points = [
+        (h, a, lr, b if b == "full" else int(b)) in chosen  # batch sizes as the grid writes them
+        for h, a, lr, b in zip(
+            df["hidden_size"], df["activation"], df["learning_rate"], df["batch_size"]
+        )
+    ]
+    mask = (
+        np.asarray(in_points, dtype=bool)
+        & df["iterations"].isin(grid.iterations).to_numpy()
+        & df["seed"].isin(grid.seeds).to_numpy()
     )
     return df[mask], int((~mask).sum())
 
@@ -193,13 +196,16 @@ def pareto_front(times, scores) -> np.ndarray:
 
 
 def best_configuration(df, task: str) -> dict | None:
-    """The configuration with the best dev score (mean over its seeds), quickest first among
-    equals; None if no row is ``ok``. The answer ``run`` names at its end."""
+    """The configuration with the best dev score (mean over its seeds); among equals, the
+    one with the fewest iterations, then the smallest (a rule that does not depend on the
+    order rows arrived in, nor on timings). None if no row is ``ok``. The answer ``run``
+    names at its end."""
     ok = df[df["status"] == "ok"]
     if ok.empty:
         return None
     column = f"dev_{METRICS[task].key}"
+    order = [column, "iterations", "hidden_size", "activation", "learning_rate"]
     groups = aggregate(ok).sort_values(
-        [column, "fit_seconds"], ascending=[False, True], kind="stable"
+        order, ascending=[False, True, True, True, True], kind="stable"
     )
     return groups.iloc[0].to_dict()

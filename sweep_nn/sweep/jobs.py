@@ -111,6 +111,8 @@ def expand(cfg: SweepConfig, output: str) -> list[Job]:
 
     ``output`` is the resolved output layer (a key of ``nn.plain.OUTPUTS``).
     """
+    from ..config.search import points  # pydantic: the parent's, never a worker's import
+
     g, t = cfg.grid, cfg.train
     settings = TrainSettings(
         tuple(sorted(g.iterations)), t.dtype, t.init, t.init_scale, output, t.loss_points,
@@ -118,9 +120,7 @@ def expand(cfg: SweepConfig, output: str) -> list[Job]:
     )  # fmt: skip
     fp = fingerprint(cfg.resolved())
     jobs = []
-    for h, act, lr, bs, seed in itertools.product(
-        g.hidden_sizes, g.activations, g.learning_rates, g.batch_sizes, g.seeds
-    ):
+    for (h, act, lr, bs), seed in itertools.product(points(cfg), g.seeds):
         batch = None if bs == "full" else bs
         axes = {
             "hidden_size": h,

@@ -30,6 +30,7 @@ class Progress:
     rows_total: int
     elapsed: float
     seconds_left: float | None
+    stage: str | None = None  # e.g. "rung 2 of 4" of successive halving
 
     @property
     def fraction(self) -> float:
@@ -43,22 +44,35 @@ def _kind(job: Job) -> tuple:
 class WorkMeter:
     """Counts the work of a sweep as its segments finish (see the module's docstring)."""
 
-    def __init__(self, runs: list[Segment], n_train: int, rows_total: int, rows_done: int):
+    def __init__(self, n_train: int, rows_total: int, rows_done: int):
         self.n_train = n_train
         self.rows_total, self.rows_done = rows_total, rows_done
         self.left: dict[str, float] = {}  # job (its first key) -> cost units still to train
+        self.until: dict[str, int] = {}  # job -> the iteration its stage trains it to
         self.left_by_kind: dict[tuple, float] = {}  # (kind, hidden size) -> their sum
-        for run in runs:
-            for job in run.jobs:
-                units = self._units(job, run.start, job.budgets[-1])
-                self.left[job.keys[0]] = units
-                group = (_kind(job), job.hidden_size)
-                self.left_by_kind[group] = self.left_by_kind.get(group, 0.0) + units
-        self.work_total = sum(self.left.values())
-        self.work_done = 0.0
+        self.work_total = self.work_done = 0.0
         self.rates: dict[tuple, dict[int, list[float]]] = {}  # kind -> hidden -> [seconds, units]
         self.trained_seconds = 0.0
+        self.stage: str | None = None
         self.started = time.perf_counter()
+
+    def add(self, runs: list[Segment], until: int | None = None, stage: str | None = None) -> None:
+        """Count the work of ``runs`` (their first segments), from their start to ``until``
+        (default: their largest budget). ``stage`` names the part of the sweep they are (a
+        rung of successive halving): a new stage starts the count of work afresh, keeping
+        the rates measured."""
+        if stage != self.stage:
+            self.left, self.until, self.left_by_kind = {}, {}, {}
+            self.work_total = self.work_done = 0.0
+        self.stage = stage
+        for run in runs:
+            for job in run.jobs:
+                stop = job.budgets[-1] if until is None else until
+                units = self._units(job, run.start, stop)
+                self.left[job.keys[0]], self.until[job.keys[0]] = units, stop
+                group = (_kind(job), job.hidden_size)
+                self.left_by_kind[group] = self.left_by_kind.get(group, 0.0) + units
+                self.work_total += units
 
     def _units(self, job: Job, start: int, stop: int) -> float:
         return job.cost(self.n_train) * max(0, stop - start) / job.budgets[-1]
@@ -69,7 +83,8 @@ class WorkMeter:
         self.rows_done += rows
         for i, job in enumerate(seg.jobs):
             left = self.left.get(job.keys[0], 0.0)
-            if states is None or states[i].finished(job):
+            until = self.until.get(job.keys[0], job.budgets[-1])
+            if states is None or states[i].finished(job) or states[i].step >= until:
                 done = left  # finished, diverged or failed: none of it is left
             else:
                 done = min(left, self._units(job, seg.start, states[i].step))
@@ -101,7 +116,7 @@ class WorkMeter:
         elapsed = time.perf_counter() - self.started
         return Progress(
             self.work_done, self.work_total, self.rows_done, self.rows_total, elapsed,
-            self._seconds_left(elapsed),
+            self._seconds_left(elapsed), self.stage,
         )  # fmt: skip
 
     def _seconds_left(self, elapsed: float) -> float | None:

@@ -9,6 +9,7 @@ from its newest durable state (see :mod:`.checkpoints`).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -27,6 +28,7 @@ from ..results.schema import AXES, BASELINE_FILE, DONE_STATUSES, PARAMS_DIR, RES
 from . import baseline, checkpoints, jobs
 from .dispatch import run_tasks, stop_signals
 from .folder import check_folder, locked, make_folder, prepare_folder
+from .halving import Search
 from .progress import Progress, WorkMeter
 from .schedule import plan_tasks
 from .segments import Segment, SegmentOutcome, continuation
@@ -47,6 +49,7 @@ class SweepSummary:
     moved_to: Path | None = None  # where --fresh put the previous results
     rerun: int = 0  # training runs rerun because their worker process died
     failures: list[str] = field(default_factory=list)  # "config_id: error" of a few failed rows
+    stages: list[tuple[int, int]] | None = None  # halving: (budget, configurations trained to it)
     task: str = "classification"
     best: dict | None = None  # the best configuration (mean over seeds): query.best_configuration
 
@@ -125,6 +128,7 @@ class _Recorder:
         )  # fmt: skip
         self.meter: WorkMeter | None = None
         self.on_progress: Callable[[Progress], None] | None = None
+        self.until: int | None = None  # the stage's last iteration: runs pause there
 
     def __call__(self, outcome: SegmentOutcome) -> Segment | None:
         rows = 0
@@ -151,7 +155,12 @@ class _Recorder:
             progress = self.meter.record(outcome, rows)
             if self.on_progress:
                 self.on_progress(progress)
-        return continuation(outcome)
+        following = continuation(outcome)
+        if following is not None and self.until is not None and following.start >= self.until:
+            for job in following.jobs:  # the stage ends at a budget: its snapshot holds the state
+                checkpoints.remove(self.out_dir, job)
+            return None
+        return following
 
 
 def _train_all(tasks, data, n_workers, backend, scheduler, record) -> tuple[int, bool]:
@@ -176,6 +185,31 @@ def _train_all(tasks, data, n_workers, backend, scheduler, record) -> tuple[int,
             "command again to resume"
         ) from None
     return rerun, False
+
+
+def _done(rows: list[dict]) -> dict[str, dict]:
+    """The latest row of each key whose outcome is settled (``ok`` or ``diverged``)."""
+    return {r["key"]: r for r in store.latest_rows(rows) if r["status"] in DONE_STATUSES}
+
+
+def _train_stage(stage, ds, output, n_workers, backend, scheduler, record) -> tuple[int, bool]:
+    """Train the stage's jobs, each from its newest durable state, to ``stage.until``."""
+    done = record.done = _done(store.read_rows(record.writer.path))
+    reached = [
+        job for job in stage.jobs
+        if all(k in done for b, k in zip(job.budgets, job.keys) if b <= stage.until)
+    ]  # fmt: skip
+    for job in reached:
+        checkpoints.remove(record.out_dir, job)  # its state at the stage's end is in a params file
+    todo = [job for job in stage.jobs if job not in set(reached)]
+    starts = checkpoints.resume_states(record.out_dir, todo, done, ds.X_train.shape[1])
+    tasks = plan_tasks(todo, n_workers, len(ds.y_train), starts)
+    label = f"rung {stage.rung + 1} of {stage.rungs}" if stage.rungs > 1 else None
+    record.meter.add([seg for task in tasks for seg in task], stage.until, label)
+    record.until = stage.until
+    if record.on_progress:
+        record.on_progress(record.meter.now())
+    return _train_all(tasks, data_mod.to_training(ds, output), n_workers, backend, scheduler, record)
 
 
 def run_sweep(
@@ -210,33 +244,31 @@ def run_sweep(
         moved = prepare_folder(cfg, out_dir, fresh)
         results_path = out_dir / RESULTS_FILE
         previous = store.read_rows(results_path, repair=True) if results_path.exists() else []
-        done = {r["key"]: r for r in store.latest_rows(previous) if r["status"] in DONE_STATUSES}
-
         all_jobs = jobs.expand(cfg, output)
-        wanted = {k for j in all_jobs for k in j.keys}
         _refuse_other_keys(previous, all_jobs, out_dir)
-        todo = [j for j in all_jobs if not all(k in done for k in j.keys)]
-        for job in set(all_jobs) - set(todo):
-            checkpoints.remove(out_dir, job)  # done, but killed before it was removed
-        starts = checkpoints.resume_states(out_dir, todo, done, ds.X_train.shape[1])
-        summary = SweepSummary(
-            out_dir, results_path, total=len(wanted), skipped=len(wanted & done.keys())
-        )
+        wanted = {k for j in all_jobs for k in j.keys}
+        done = _done(previous)
+        summary = SweepSummary(out_dir, results_path, total=len(wanted),
+                               skipped=len(wanted & done.keys()))  # fmt: skip
         summary.moved_to, summary.task = moved, ds.task
+        search = Search.of(cfg, ds.task, all_jobs)
+        if search.halves:
+            summary.total = search.planned_rows
         # fitted alongside the training (its imports take seconds); kept from an earlier run
         baseline_thread = _Background(_saved_or_fitted_baseline, out_dir / BASELINE_FILE, ds)
-        n_train = len(ds.y_train)
-        tasks = plan_tasks(todo, n_workers, n_train, starts)
-        meter = WorkMeter([seg for task in tasks for seg in task], n_train, summary.total,
-                          summary.skipped)  # fmt: skip
-        if on_progress:
-            on_progress(meter.now())
+        meter = WorkMeter(len(ds.y_train), summary.total, summary.skipped)
         with store.ResultsWriter(results_path) as writer:
             record = _Recorder(out_dir, writer, done, _params_meta(cfg, ds, output), on_row)
             record.meter, record.on_progress = meter, on_progress
-            summary.rerun, summary.interrupted = _train_all(
-                tasks, data_mod.to_training(ds, output), n_workers, backend, scheduler, record
-            )
+            train = functools.partial(_train_stage, ds=ds, output=output, n_workers=n_workers,
+                                      backend=backend, scheduler=scheduler, record=record)  # fmt: skip
+            for stage in search.stages(all_jobs, lambda: _done(store.read_rows(results_path))):
+                rerun, summary.interrupted = train(stage)
+                summary.rerun += rerun
+                if summary.interrupted:
+                    break
+        if search.halves:
+            summary.stages = search.write_table(out_dir, all_jobs, _done(store.read_rows(results_path)))
         if not summary.interrupted:
             summary.baseline = baseline_thread.result()
             blob = json.dumps(summary.baseline, indent=2).encode()

@@ -1,0 +1,65 @@
+"""Which configurations a sweep trains: every combination of the grid, or a random draw.
+
+A point is one ``(hidden_size, activation, learning_rate, batch_size)``; every point is
+trained with every seed and to every budget of the grid. Random search draws
+``n_trials`` distinct points from the axes (a list: any of its values, equally likely; a
+distribution: see :class:`.models.FloatRange` and :class:`.models.IntRange`) with NumPy's
+``default_rng(seed)``, so a seed always gives the same points, in the same order.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+
+from ..errors import ConfigError
+from .models import FloatRange, IntRange, SweepConfig
+
+Point = tuple[int, str, float, object]  # hidden_size, activation, learning_rate, batch_size
+POINT_AXES = ("hidden_size", "activation", "learning_rate", "batch_size")
+MAX_DRAWS_PER_TRIAL = 50  # a draw that repeats a point is drawn again, this many times at most
+
+
+def points(cfg: SweepConfig) -> list[Point]:
+    """The sweep's points, in the order they are trained and listed."""
+    g = cfg.grid
+    if cfg.search.method != "random":
+        return list(itertools.product(g.hidden_sizes, g.activations, g.learning_rates, g.batch_sizes))
+    rng = np.random.default_rng(cfg.search.seed or 0)
+    axes = (g.hidden_sizes, g.activations, g.learning_rates, g.batch_sizes)
+    wanted = cfg.search.n_trials or 0
+    drawn: dict[Point, None] = {}  # insertion-ordered set
+    for _ in range(wanted * MAX_DRAWS_PER_TRIAL):
+        if len(drawn) == wanted:
+            break
+        point = tuple(_draw(axis, rng) for axis in axes)
+        drawn.setdefault(point)  # type: ignore[arg-type]
+    if len(drawn) < wanted:
+        raise ConfigError(
+            f"search.n_trials: {wanted} distinct configurations were asked for, but the axes "
+            f"gave only {len(drawn)} in {wanted * MAX_DRAWS_PER_TRIAL} draws; lower n_trials "
+            "or widen the axes"
+        )
+    return list(drawn)
+
+
+def _draw(axis, rng: np.random.Generator):
+    if isinstance(axis, list):
+        return axis[int(rng.integers(len(axis)))]
+    if isinstance(axis, FloatRange):
+        if axis.log_uniform is not None:
+            low, high = axis.log_uniform
+            value = math.exp(rng.uniform(math.log(low), math.log(high)))
+        else:
+            low, high = axis.uniform or (0.0, 0.0)
+            value = rng.uniform(low, high)
+        return min(high, max(low, float(f"{value:.3g}")))  # readable, and still in range
+    if isinstance(axis, IntRange):
+        if axis.int_uniform is not None:
+            low, high = axis.int_uniform
+            return int(rng.integers(low, high + 1))
+        low, high = axis.int_log_uniform or (1, 1)
+        return min(high, int(math.exp(rng.uniform(math.log(low), math.log(high + 1)))))
+    raise TypeError(f"not an axis: {axis!r}")
