@@ -156,3 +156,28 @@ def test_run_without_a_terminal_prints_progress_lines_and_the_best(tmp_path):
     assert lines, proc.stderr
     assert "rows" in lines[0] and "time left" in lines[0]
     assert "\nbest: h20-tanh-lr" in proc.stderr
+
+
+def test_fit_seconds_is_cpu_time_of_the_training_thread_not_wall_time(monkeypatch):
+    """Waiting for a core (here: sleeping) is not training: fit_seconds leaves it out."""
+    cfg = _cfg(hidden_sizes=[2])
+    ds = data_mod.load(cfg.data, cfg.task)
+    data = data_mod.to_training(ds, "sigmoid")
+    (job,) = grid.expand(cfg, "sigmoid")
+    real = worker._make_advance
+
+    def slow(*args):
+        advance = real(*args)
+
+        def waiting(n):
+            time.sleep(0.05)  # descheduled, as on an oversubscribed machine
+            advance(n)
+
+        return waiting
+
+    monkeypatch.setattr(worker, "_make_advance", slow)
+    started = time.perf_counter()
+    results = worker.train(job, data)
+    wall = time.perf_counter() - started
+    assert wall > 0.5  # 12 stops x 0.05 s of sleep
+    assert results[-1].row.fit_seconds < wall / 3

@@ -329,7 +329,7 @@ def test_train_stack_gives_each_job_its_results_alone(tiny_config):
 def test_a_stacked_row_is_charged_its_share_of_the_stack_time(tiny_config, monkeypatch):
     ticks = itertools.count()  # a clock that advances one second per reading
     monkeypatch.setattr(
-        train_mod, "time", types.SimpleNamespace(perf_counter=lambda: float(next(ticks)))
+        train_mod, "time", types.SimpleNamespace(thread_time=lambda: float(next(ticks)))
     )
     jobs, data = _stack_jobs(tiny_config, learning_rates=[1.2, 0.6, 0.3, 0.1], iterations=[5, 10])
     # stops at 0, 1, 2, ..., 10 (loss_points 10): one second of stepping each
