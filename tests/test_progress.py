@@ -181,3 +181,16 @@ def test_fit_seconds_is_cpu_time_of_the_training_thread_not_wall_time(monkeypatc
     wall = time.perf_counter() - started
     assert wall > 0.5  # 12 stops x 0.05 s of sleep
     assert results[-1].row.fit_seconds < wall / 3
+
+
+def test_an_unmeasured_hidden_size_is_priced_on_the_line_through_those_measured():
+    meter = WorkMeter(n_train=100, rows_total=0, rows_done=0)
+    kind = ("tanh", None, "numpy", "float64")
+    for h in (1, 5, 50):
+        meter.unit_cost[(kind, h)] = 100 * (h + 1) + 5000.0
+    # seconds per iteration 2 + 0.5 (h + 1) at h = 1 and 50, measured over 1000 iterations
+    for h in (1, 50):
+        per_iteration = 2 + 0.5 * (h + 1)
+        meter.rates.setdefault(kind, {})[h] = [per_iteration * 1000, meter.unit_cost[(kind, h)] * 1000]
+    rate = meter._rate(kind, 5)
+    assert abs(rate * meter.unit_cost[(kind, 5)] - (2 + 0.5 * 6)) < 1e-9

@@ -187,3 +187,14 @@ def test_kill_9_late_in_a_run_then_resume_redoes_at_most_one_checkpoint_interval
         for k in segments.PARAM_NAMES:
             assert np.array_equal(saved[k], res.params[k]), k
         assert saved["loss_curve"] == res.params["loss_curve"]
+
+
+def test_a_run_too_short_to_be_worth_checkpoints_goes_from_budget_to_budget():
+    _, jobs, data = _setup({"learning_rates": [0.6], "iterations": [30, 100]}, {})
+    (job,) = jobs
+    n_train = data.X_train.shape[1]
+    segment = segments.first_segment([job], None, n_train)
+    assert segment.target == 30 and segment.every >= 100  # no checkpoint inside either budget
+    # a long run still gets one every tenth of its largest budget
+    big = segments.checkpoint_every(job.settings, step_cost=segments.MIN_SEGMENT_COST / 5)
+    assert big == 10

@@ -153,12 +153,7 @@ def run(
             raise UsageError("--scheduler goes with --backend dask")
         cfg = config_mod.load(config_file)
         if halving or eta is not None:
-            if eta is not None and not (halving or cfg.search.halves):
-                raise UsageError("--eta goes with --halving (or search: {method: halving})")
-            random = cfg.search.method == "random"
-            cfg = config_mod.with_search(
-                cfg, eta=eta, **({"halving": True} if random else {"method": "halving"})
-            )
+            cfg = config_mod.with_halving(cfg, halving, eta)
         out_dir = out if out is not None else default_out_dir(cfg, DEFAULT_ROOT)
         workers = resolve_n_jobs(n_jobs, backend.value)
         if n_jobs > workers:

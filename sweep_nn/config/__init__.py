@@ -6,7 +6,7 @@ each naming its key and the bad value, as one :class:`~sweep_nn.errors.ConfigErr
 :mod:`.loading` the file-to-config steps.
 """
 
-from .loading import load, name_from_file, parse, with_search
+from .loading import load, name_from_file, parse, with_halving, with_search
 from .models import (
     MAX_CONFIGURATIONS,
     MAX_SAMPLES,
@@ -29,5 +29,6 @@ __all__ = [
     "load_yaml",
     "name_from_file",
     "parse",
+    "with_halving",
     "with_search",
 ]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from ..errors import ConfigError
+from ..errors import ConfigError, UsageError
 from ..safe_read import ReadRefused, read_regular_file
 from .describe import _describe
 from .models import (
@@ -77,6 +77,15 @@ def with_search(cfg: SweepConfig, **changes) -> SweepConfig:
     except ValidationError as exc:
         problems = [_format_error(e | {"loc": ("search", *e["loc"])}) for e in exc.errors()]
         raise ConfigError("; ".join(problems)) from None
+
+
+def with_halving(cfg: SweepConfig, halving: bool, eta: int | None) -> SweepConfig:
+    """``cfg`` as ``run --halving [--eta N]`` asks: halving on its grid or random draw."""
+    if eta is not None and not (halving or cfg.search.halves):
+        raise UsageError("--eta goes with --halving (or search: {method: halving})")
+    if cfg.search.method == "random":
+        return with_search(cfg, eta=eta, halving=True)
+    return with_search(cfg, eta=eta, method="halving")
 
 
 def name_from_file(path: Path) -> str | None:

@@ -157,7 +157,7 @@ def _split(segment: Segment) -> list[Segment]:
         return [segment]
     states = segment.states or [None] * len(segment.jobs)
     return [
-        Segment([job], None if s is None else [s], segment.target)
+        Segment([job], None if s is None else [s], segment.target, segment.every)
         for job, s in zip(segment.jobs, states)
         if s is None or s.diverged_at is None  # a diverged job's rows are written
     ]

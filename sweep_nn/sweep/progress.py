@@ -4,9 +4,10 @@ Work is counted in the scheduler's cost model (:meth:`.jobs.Job.cost`: iteration
 examples x hidden units, plus a per-step overhead), so a hidden-50 run weighs what it
 costs and the bar moves with every segment, not only when rows arrive. The time left
 calibrates that model by what has finished: each finished segment gives the seconds one
-unit of work took for its kind of run (hidden size, activation, batch size), and the work
-left is priced at those rates (the nearest hidden size of the same kind where a kind has
-not run yet). The wall time left is that price divided by the throughput measured so far
+unit of work took for its kind of run (activation, batch size, engine, dtype) at its
+hidden size, and the work left is priced at those rates (for a hidden size not measured
+yet: a line through the seconds per iteration of the sizes measured, since a step costs
+about a fixed part plus a part per hidden unit). The wall time left is that price divided by the throughput measured so far
 (training seconds per wall second, which counts the workers and what they wait for).
 """
 
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+
+import numpy as np
 
 from .jobs import Job
 from .segments import Segment, SegmentOutcome
@@ -50,6 +53,7 @@ class WorkMeter:
         self.left: dict[str, float] = {}  # job (its first key) -> cost units still to train
         self.until: dict[str, int] = {}  # job -> the iteration its stage trains it to
         self.left_by_kind: dict[tuple, float] = {}  # (kind, hidden size) -> their sum
+        self.unit_cost: dict[tuple, float] = {}  # (kind, hidden size) -> units per iteration
         self.work_total = self.work_done = 0.0
         self.rates: dict[tuple, dict[int, list[float]]] = {}  # kind -> hidden -> [seconds, units]
         self.trained_seconds = 0.0
@@ -72,6 +76,7 @@ class WorkMeter:
                 self.left[job.keys[0]], self.until[job.keys[0]] = units, stop
                 group = (_kind(job), job.hidden_size)
                 self.left_by_kind[group] = self.left_by_kind.get(group, 0.0) + units
+                self.unit_cost[group] = job.cost(self.n_train) / job.budgets[-1]
                 self.work_total += units
 
     def _units(self, job: Job, start: int, stop: int) -> float:
@@ -102,9 +107,23 @@ class WorkMeter:
         return self.now()
 
     def _rate(self, kind: tuple, hidden: int) -> float | None:
-        """Seconds per cost unit for runs of ``kind``: measured at the nearest hidden size
-        measured, else over every kind."""
+        """Seconds per cost unit for runs of ``kind`` at ``hidden`` units: as measured there;
+        else from a line through the seconds per iteration measured at two or more hidden
+        sizes of the kind (the cost of a step is about fixed + per hidden unit); else the
+        rate of the one size measured; else the rate over every kind."""
         measured = self.rates.get(kind)
+        if measured and hidden in measured:
+            seconds, units = measured[hidden]
+            return seconds / units
+        if measured and len(measured) >= 2 and (kind, hidden) in self.unit_cost:
+            sizes = sorted(measured)
+            x = np.array([h + 1.0 for h in sizes])
+            per_iteration = np.array(
+                [measured[h][0] / measured[h][1] * self.unit_cost[(kind, h)] for h in sizes]
+            )
+            slope, intercept = np.polyfit(x, per_iteration, 1)
+            estimate = max(intercept + slope * (hidden + 1), per_iteration.min() / 2)
+            return estimate / self.unit_cost[(kind, hidden)]
         if measured:
             seconds, units = measured[min(measured, key=lambda h: (abs(h - hidden), h))]
             return seconds / units

@@ -22,7 +22,7 @@ def _first_segments(jobs: list[Job], n_train: int, starts: dict[str, TrainState]
             by_step.setdefault(0 if state is None else state.step, []).append(job)
         for step, group in by_step.items():
             states = None if step == 0 else [starts[j.keys[0]] for j in group]
-            segments.append(first_segment(group, states))
+            segments.append(first_segment(group, states, n_train))
     return segments
 
 

@@ -17,6 +17,7 @@ allowlist as parameters files.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -111,6 +112,7 @@ class Segment:
     jobs: list[Job]
     states: list[TrainState] | None
     target: int
+    every: int | None = None  # iterations between checkpoints of this run (None: the default)
 
     def __iter__(self):
         return iter(self.jobs)
@@ -150,9 +152,20 @@ class SegmentOutcome:
         return max(s.step for s in self.states) - self.segment.start
 
 
-def checkpoint_every(settings) -> int:
-    """Iterations between checkpoints: the setting, or a tenth of the largest budget."""
-    return settings.checkpoint_every or max(1, settings.budgets[-1] // 10)
+MIN_SEGMENT_COST = 3e8  # cost units (about a second of float64 NumPy training) a checkpoint
+# interval covers at least: a run that is short anyway is not worth a round trip per tenth
+
+
+def checkpoint_every(settings, step_cost: float | None = None) -> int:
+    """Iterations between checkpoints: the setting, or a tenth of the largest budget, but
+    never fewer iterations than :data:`MIN_SEGMENT_COST` buys at ``step_cost`` (the run's
+    cost of one iteration, when known)."""
+    if settings.checkpoint_every:
+        return settings.checkpoint_every
+    every = max(1, settings.budgets[-1] // 10)
+    if step_cost:
+        every = max(every, math.ceil(MIN_SEGMENT_COST / step_cost))
+    return every
 
 
 def next_target(step: int, budgets: tuple[int, ...], every: int) -> int:
@@ -161,10 +174,19 @@ def next_target(step: int, budgets: tuple[int, ...], every: int) -> int:
     return min(budget, (step // every + 1) * every)
 
 
-def first_segment(jobs: list[Job], states: list[TrainState] | None) -> Segment:
+def first_segment(
+    jobs: list[Job], states: list[TrainState] | None, n_train: int | None = None, every=None
+) -> Segment:
+    """The segment a run (from ``states``, or from the start) trains next. Its checkpoint
+    interval is ``every``, or worked out from the run's cost on ``n_train`` examples."""
     start = 0 if states is None else states[0].step
     s = jobs[0].settings
-    return Segment(jobs, states, next_target(start, s.budgets, checkpoint_every(s)))
+    if every is None:
+        step_cost = None
+        if n_train is not None:
+            step_cost = sum(j.cost(n_train) for j in jobs) / s.budgets[-1]
+        every = checkpoint_every(s, step_cost)
+    return Segment(jobs, states, next_target(start, s.budgets, every), every)
 
 
 def continuation(outcome: SegmentOutcome) -> Segment | None:
@@ -178,4 +200,4 @@ def continuation(outcome: SegmentOutcome) -> Segment | None:
     jobs, states = outcome.segment.jobs, outcome.states
     if all(s.finished(j) for j, s in zip(jobs, states)):
         return None
-    return first_segment(jobs, states)
+    return first_segment(jobs, states, every=outcome.segment.every)
