@@ -198,3 +198,16 @@ def test_a_run_too_short_to_be_worth_checkpoints_goes_from_budget_to_budget():
     # a long run still gets one every tenth of its largest budget
     big = segments.checkpoint_every(job.settings, step_cost=segments.MIN_SEGMENT_COST / 5)
     assert big == 10
+
+
+def test_a_worker_takes_a_cheap_run_through_its_budgets_and_stops_where_asked():
+    _, jobs, data = _setup({"learning_rates": [0.6], "iterations": [10, 30, 100]}, {})
+    (job,) = jobs
+    n_train = data.X_train.shape[1]
+    outcomes = worker.run_task([segments.first_segment([job], None, n_train)], data)
+    assert [o.segment.target for o in outcomes] == [10, 30, 100]  # one task, no round trips
+    assert segments.continuation(outcomes[-1]) is None
+    _assert_same([[r for o in outcomes for r in o]], [worker.train(job, data)])
+    paused = worker.run_task([segments.first_segment([job], None, n_train, stop=30)], data)
+    assert [o.segment.target for o in paused] == [10, 30]  # a halving rung ends at 30
+    assert segments.continuation(paused[-1]) is None

@@ -157,7 +157,7 @@ def _split(segment: Segment) -> list[Segment]:
         return [segment]
     states = segment.states or [None] * len(segment.jobs)
     return [
-        Segment([job], None if s is None else [s], segment.target, segment.every)
+        Segment([job], None if s is None else [s], segment.target, segment.every, segment.stop)
         for job, s in zip(segment.jobs, states)
         if s is None or s.diverged_at is None  # a diverged job's rows are written
     ]
@@ -212,10 +212,13 @@ def _run_until_death(pending, data, n_jobs, backend, scheduler, on_result, work)
                 with _workers_start_deaf_to_ctrl_c(backend == "local" and n_jobs > 1):
                     outputs = parallel(feed())
                 for outcomes in outputs:
+                    # a worker may have gone on with a cheap run: continue from its last outcome
+                    last = {_ident(o.segment)[0]: i for i, o in enumerate(outcomes)}
                     following = []
-                    for outcome in outcomes:
+                    for i, outcome in enumerate(outcomes):
                         finished.add(_ident(outcome.segment))
-                        if (segment := on_result(outcome)) is not None:
+                        segment = on_result(outcome)
+                        if segment is not None and last[_ident(outcome.segment)[0]] == i:
                             following.append(segment)
                     if following:
                         _queue(pending, following, n_train)

@@ -128,7 +128,6 @@ class _Recorder:
         )  # fmt: skip
         self.meter: WorkMeter | None = None
         self.on_progress: Callable[[Progress], None] | None = None
-        self.until: int | None = None  # the stage's last iteration: runs pause there
 
     def __call__(self, outcome: SegmentOutcome) -> Segment | None:
         rows = 0
@@ -156,10 +155,11 @@ class _Recorder:
             if self.on_progress:
                 self.on_progress(progress)
         following = continuation(outcome)
-        if following is not None and self.until is not None and following.start >= self.until:
-            for job in following.jobs:  # the stage ends at a budget: its snapshot holds the state
-                checkpoints.remove(self.out_dir, job)
-            return None
+        stop = outcome.segment.stop
+        if following is None and stop is not None and outcome.states is not None:
+            for job, state in zip(outcome.segment.jobs, outcome.states):
+                if not state.finished(job) and state.step >= stop:  # paused at a budget, whose
+                    checkpoints.remove(self.out_dir, job)  # parameters file holds the state
         return following
 
 
@@ -203,10 +203,9 @@ def _train_stage(stage, ds, output, n_workers, backend, scheduler, record) -> tu
         checkpoints.remove(record.out_dir, job)  # its state at the stage's end is in a params file
     todo = [job for job in stage.jobs if job not in set(reached)]
     starts = checkpoints.resume_states(record.out_dir, todo, done, ds.X_train.shape[1])
-    tasks = plan_tasks(todo, n_workers, len(ds.y_train), starts)
+    tasks = plan_tasks(todo, n_workers, len(ds.y_train), starts, stop=stage.until)
     label = f"rung {stage.rung + 1} of {stage.rungs}" if stage.rungs > 1 else None
     record.meter.add([seg for task in tasks for seg in task], stage.until, label)
-    record.until = stage.until
     if record.on_progress:
         record.on_progress(record.meter.now())
     return _train_all(tasks, data_mod.to_training(ds, output), n_workers, backend, scheduler, record)

@@ -12,7 +12,9 @@ from .segments import Segment, TrainState, first_segment
 Task = list[Segment]  # segments of runs (a job alone, or a stack) that one worker trains in turn
 
 
-def _first_segments(jobs: list[Job], n_train: int, starts: dict[str, TrainState]) -> list[Segment]:
+def _first_segments(
+    jobs: list[Job], n_train: int, starts: dict[str, TrainState], stop: int | None
+) -> list[Segment]:
     """The first segment of every run; a stack holds only jobs resumed from the same step."""
     segments = []
     for run in stacks(jobs, n_train):
@@ -22,18 +24,23 @@ def _first_segments(jobs: list[Job], n_train: int, starts: dict[str, TrainState]
             by_step.setdefault(0 if state is None else state.step, []).append(job)
         for step, group in by_step.items():
             states = None if step == 0 else [starts[j.keys[0]] for j in group]
-            segments.append(first_segment(group, states, n_train))
+            segments.append(first_segment(group, states, n_train, stop=stop))
     return segments
 
 
 def plan_tasks(
-    jobs: list[Job], n_workers: int, n_train: int, starts: dict[str, TrainState] | None = None
+    jobs: list[Job],
+    n_workers: int,
+    n_train: int,
+    starts: dict[str, TrainState] | None = None,
+    stop: int | None = None,
 ) -> list[Task]:
     """Longest training run first; the smallest are grouped so each dispatch carries real
     work. A run is one job, or a stack of jobs trained together (:func:`jobs.stacks`),
     which always travels whole: a task is a list of the runs' first segments. ``starts``
-    maps a job's first key to the state it resumes from (absent: from the start)."""
-    segments = _first_segments(jobs, n_train, starts or {})
+    maps a job's first key to the state it resumes from (absent: from the start); ``stop``
+    is where every run pauses (a halving rung's budget), if not at its end."""
+    segments = _first_segments(jobs, n_train, starts or {}, stop)
     runs = [(seg.remaining_cost(n_train), seg) for seg in segments]
     runs.sort(key=lambda item: item[0], reverse=True)
     floor = sum(cost for cost, _ in runs) / (n_workers * 100)

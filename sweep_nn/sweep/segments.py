@@ -113,6 +113,7 @@ class Segment:
     states: list[TrainState] | None
     target: int
     every: int | None = None  # iterations between checkpoints of this run (None: the default)
+    stop: int | None = None  # where the run pauses for now (a halving rung's budget; None: its end)
 
     def __iter__(self):
         return iter(self.jobs)
@@ -175,7 +176,11 @@ def next_target(step: int, budgets: tuple[int, ...], every: int) -> int:
 
 
 def first_segment(
-    jobs: list[Job], states: list[TrainState] | None, n_train: int | None = None, every=None
+    jobs: list[Job],
+    states: list[TrainState] | None,
+    n_train: int | None = None,
+    every: int | None = None,
+    stop: int | None = None,
 ) -> Segment:
     """The segment a run (from ``states``, or from the start) trains next. Its checkpoint
     interval is ``every``, or worked out from the run's cost on ``n_train`` examples."""
@@ -186,7 +191,7 @@ def first_segment(
         if n_train is not None:
             step_cost = sum(j.cost(n_train) for j in jobs) / s.budgets[-1]
         every = checkpoint_every(s, step_cost)
-    return Segment(jobs, states, next_target(start, s.budgets, every), every)
+    return Segment(jobs, states, next_target(start, s.budgets, every), every, stop)
 
 
 def continuation(outcome: SegmentOutcome) -> Segment | None:
@@ -200,4 +205,7 @@ def continuation(outcome: SegmentOutcome) -> Segment | None:
     jobs, states = outcome.segment.jobs, outcome.states
     if all(s.finished(j) for j, s in zip(jobs, states)):
         return None
-    return first_segment(jobs, states, every=outcome.segment.every)
+    seg = outcome.segment
+    if seg.stop is not None and max(s.step for s in states) >= seg.stop:
+        return None  # paused where it was asked to: a later stage continues it
+    return first_segment(jobs, states, every=seg.every, stop=seg.stop)

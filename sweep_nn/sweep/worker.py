@@ -15,7 +15,15 @@ from ..data import TrainingData
 from ..nn import engine, plain
 from ..results.schema import Row, score_columns
 from .jobs import Job
-from .segments import PARAM_NAMES, Segment, SegmentOutcome, TrainState, initial_state
+from .segments import (
+    MIN_SEGMENT_COST,
+    PARAM_NAMES,
+    Segment,
+    SegmentOutcome,
+    TrainState,
+    continuation,
+    initial_state,
+)
 
 
 @dataclass
@@ -258,5 +266,19 @@ def failed_outcome(segment: Segment, message: str) -> SegmentOutcome:
 
 
 def run_task(runs: list[Segment | list[Job]], data: TrainingData) -> list[SegmentOutcome]:
-    """Worker entry point for a task: its segments (of single jobs or stacks), in turn."""
-    return [run_segment(as_segment(run), data) for run in runs]
+    """Worker entry point for a task: its segments (of single jobs or stacks), in turn.
+
+    A run whose next segment is cheap (less than :data:`.segments.MIN_SEGMENT_COST` left)
+    goes on here rather than making a round trip to the parent for each budget; the
+    outcomes come back in order, and the parent continues each run from its last one.
+    """
+    n_train = data.X_train.shape[1]
+    outcomes = []
+    for run in runs:
+        segment: Segment | None = as_segment(run)
+        while segment is not None:
+            outcomes.append(run_segment(segment, data))
+            segment = continuation(outcomes[-1])
+            if segment is not None and segment.remaining_cost(n_train) > MIN_SEGMENT_COST:
+                segment = None  # long: the parent checkpoints it and hands it out again
+    return outcomes
