@@ -2,6 +2,10 @@
 
     .venv/bin/python benchmarks/halving_vs_grid.py configs/reference_study.yaml --dtype float32
 
+The full grid's run also measures the progress estimate: the time left predicted at 10%,
+25%, 50% and 75% of the work against the time that was actually left (as
+``progress_accuracy.py`` does).
+
 Runs the grid, then the same grid with ``search: {method: halving, eta: ETA}``, into
 fresh folders side by side, and prints for each: iterations trained (summed over
 training runs, each to the largest budget it reached), training seconds (summed
@@ -27,8 +31,13 @@ METRICS = ("train_acc", "dev_acc", "train_r2", "dev_r2", "train_loss", "dev_loss
 
 
 def _measure(cfg, out: Path, n_jobs: int) -> dict:
+    seen: list[tuple[float, float, float | None]] = []
     t0 = time.perf_counter()
-    summary = run_sweep(cfg, out, n_jobs=n_jobs)
+
+    def on_progress(p) -> None:
+        seen.append((time.perf_counter() - t0, p.fraction, p.seconds_left))
+
+    summary = run_sweep(cfg, out, n_jobs=n_jobs, on_progress=on_progress)
     wall = time.perf_counter() - t0
     df = store.read_results(out / "results.csv")
     runs = df.groupby(["hidden_size", "activation", "learning_rate", "batch_size", "seed"])
@@ -40,7 +49,18 @@ def _measure(cfg, out: Path, n_jobs: int) -> dict:
         "wall": wall,
         "best": best_configuration(df, summary.task),
         "df": df,
+        "progress": seen,
     }
+
+
+def print_progress(seen: list[tuple[float, float, float | None]]) -> None:
+    """The time left predicted at a share of the work against the time actually left."""
+    from progress_accuracy import table
+
+    print("Progress estimate of the full grid's run:")
+    print()
+    print(table(seen))
+    print()
 
 
 def main() -> None:
@@ -71,6 +91,7 @@ def main() -> None:
         print(f"| {name} | {m['rows']} | {m['iterations']:,} | {m['train_seconds']:.1f} | "
               f"{m['wall']:.1f} | {best['config_id']} | {best['dev_acc']:.2f} |")  # fmt: skip
     print()
+    print_progress(full["progress"])
     ratio = full["iterations"] / halved["iterations"]
     print(f"compute: halving trains {100 / ratio:.1f}% of the grid's iterations "
           f"({ratio:.1f}x fewer), {100 * halved['train_seconds'] / full['train_seconds']:.1f}% "

@@ -37,19 +37,28 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         summary = run_sweep(cfg, Path(tmp) / "out", n_jobs=args.n_jobs, on_progress=on_progress)
-    end = max(t for t, _, _ in seen)  # the last segment's row: the training's end
     print(f"# {args.config} dtype={cfg.train.dtype} engine={cfg.train.engine} "
           f"load average {os.getloadavg()[0]:.2f}")  # fmt: skip
     print(f"rows: {summary.total}, wall {summary.wall_seconds:.0f} s, {len(seen)} updates")
     print()
-    print("| work done | at (s) | time left predicted (s) | actually left (s) | error |")
-    print("| ---: | ---: | ---: | ---: | ---: |")
+    print(table(seen))
+
+
+def table(seen: list[tuple[float, float, float | None]]) -> str:
+    """A Markdown table: at the first update past each share of the work, the time left
+    predicted and the time that was actually left (to the last update)."""
+    end = max(t for t, _, _ in seen)
+    lines = [
+        "| work done | at (s) | time left predicted (s) | actually left (s) | error |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+    ]
     for mark in (0.10, 0.25, 0.50, 0.75):
         t, fraction, predicted = next(x for x in seen if x[1] >= mark)
         actual = end - t
         error = "" if predicted is None else f"{100 * (predicted - actual) / actual:+.0f}%"
         shown = "unknown" if predicted is None else f"{predicted:.0f}"
-        print(f"| {100 * fraction:.0f}% | {t:.0f} | {shown} | {actual:.0f} | {error} |")
+        lines.append(f"| {100 * fraction:.0f}% | {t:.0f} | {shown} | {actual:.0f} | {error} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
