@@ -55,19 +55,20 @@ AllRows = Annotated[
 ]
 
 
-def _current(df, path: Path, all_rows: bool):
-    """The rows of the folder's current grid (all with ``all_rows``), saying what is hidden."""
+def _select(path: Path, criteria, all_rows: bool):
+    """The rows a command works on (see results.query.select), saying what is hidden and
+    which bounds look like a slip."""
     from ..results import query
 
-    if all_rows:
-        return df
-    current, hidden = query.current_rows(df, path.parent)
-    if hidden:
+    selection = query.select(path, criteria, all_rows)
+    if selection.hidden:
         _err(
-            f"{show.plural(hidden, 'row')} of earlier grids in this folder not shown "
+            f"{show.plural(selection.hidden, 'row')} of earlier grids in this folder not shown "
             "(--all-rows shows them)"
         )
-    return current
+    for warning in selection.warnings:
+        _err(f"warning: {warning}")
+    return selection.rows
 
 
 def _version(value: bool) -> None:
@@ -248,12 +249,12 @@ def filter_cmd(
 
     Example: sweep-nn filter --min-acc 95 --max-gap 1 --max-time 30
     """
-    from ..results import query, store
+    from ..results import query
 
     with _errors():
         criteria = query.Criteria(min_acc, min_dev_acc, max_gap, max_time, min_r2, min_dev_r2)
         path = _results_path(results)
-        df = _current(store.read_results(path), path, all_rows)
+        df = _select(path, criteria, all_rows)
         kept = query.filter_results(
             df,
             criteria,
@@ -307,6 +308,7 @@ def plot(
     with _errors():
         criteria = query.Criteria(min_acc, min_dev_acc, max_gap, max_time, min_r2, min_dev_r2)
         path = _results_path(results)
+        _select(path, criteria, all_rows=True)
         report = figures.plot_sweep(path, out, criteria, only=only)
         for name, reason in report.skipped:
             _err(f"skipped {name}: {reason}")
@@ -349,6 +351,7 @@ def report(
     with _errors():
         criteria = query.Criteria(min_acc, min_dev_acc, max_gap, max_time, min_r2, min_dev_r2)
         path = _results_path(results)
+        _select(path, criteria, all_rows=True)
         typer.echo(build_report(path, criteria, out, figures=figures))
 
 
