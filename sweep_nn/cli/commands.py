@@ -428,14 +428,17 @@ def eval_cmd(
         if as_json:
             typer.echo(json.dumps(result))
             return
-        metric = (
-            f"accuracy {result['accuracy']:.2f}%"
-            if "accuracy" in result
-            else f"R2 {result['r2']:.4f}, RMSE {result['rmse']:.4g}"
-        )
+        metric = _eval_metric(result)
         typer.echo(
-            f"{params_file}: {metric}, loss {result['loss']:.4f} on {result['n_samples']} samples ({source})"
+            f"{params_file}: {metric}, loss {result['loss']:.4f} on {show.plural(result['n_samples'], 'sample')} ({source})"
         )
+
+
+def _eval_metric(result: dict) -> str:
+    if "accuracy" in result:
+        return f"accuracy {result['accuracy']:.2f}%"
+    r2 = "R2 undefined (one sample)" if result["r2"] is None else f"R2 {result['r2']:.4f}"
+    return f"{r2}, RMSE {result['rmse']:.4g}"
 
 
 def main() -> None:

@@ -16,13 +16,14 @@ MAX_CSV_BYTES = 512 * 2**20  # 512 MiB
 
 
 def read_csv(
-    path: Path, target: str | None, features: list[str] | None = None
+    path: Path, target: str | None, features: list[str] | None = None, min_rows: int = 2
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Read features and target from a CSV with a header row.
 
     ``target`` names the target column (default: the last one). ``features`` names the
     feature columns to take, in that order (default: every other column, as they stand).
-    Features must be numeric; the target may hold numbers or text labels.
+    Features must be numeric; the target may hold numbers or text labels. Training needs
+    two rows (``min_rows``, 2); scoring a network needs one.
     Returns (X (m, n), y (m,), feature names).
     """
     import pandas as pd
@@ -39,6 +40,8 @@ def read_csv(
         frame = pd.read_csv(io.BytesIO(raw))
     except Exception as exc:  # noqa: BLE001 - pandas raises many kinds; all mean unreadable
         raise DataError(f"cannot read {path} as CSV: {str(exc).splitlines()[0]}") from None
+    if frame.empty:
+        raise DataError(f"{path}: no rows of data, only a header")
     if frame.shape[1] < 2:
         raise DataError(f"{path}: need at least one feature column and a target column")
     target = frame.columns[-1] if target is None else target
@@ -61,8 +64,8 @@ def read_csv(
     if frame.isna().any().any():
         rows = frame.index[frame.isna().any(axis=1)][:5] + 2  # +1 header, +1 one-based
         raise DataError(f"{path}: missing values on line(s) {', '.join(map(str, rows))}")
-    if len(frame) < 2:
-        raise DataError(f"{path}: need at least two rows of data")
+    if len(frame) < min_rows:
+        raise DataError(f"{path}: need at least {min_rows} rows of data; it has {len(frame)}")
     return (
         features.to_numpy(dtype=np.float64),
         frame[target].to_numpy(),

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..errors import SweepNNError, UsageError
+from ..errors import ResultsError, SweepNNError, UsageError
 from .schema import CONFIG_COPY, METRIC_COLUMNS, METRICS, SEED_AXES
 
 
@@ -212,14 +212,25 @@ def select(path: Path, criteria: Criteria | None = None, all_rows: bool = False)
     """The rows of a results file that ``filter``, ``plot`` and ``report`` work on.
 
     Those of the folder's current grid (every row with ``all_rows``; see
-    :func:`current_rows`), with ``criteria`` checked against the sweep's task.
+    :func:`current_rows`), with ``criteria`` checked against the sweep's task. Raises
+    ResultsError when there is no row to work on (a sweep that has not finished one yet).
     """
     from . import store
 
     df = store.read_results(path)
+    if df.empty:
+        raise ResultsError(
+            f"{path} has no rows yet: the sweep has not recorded a configuration "
+            "(run it, or wait for its first one to finish)"
+        )
     hidden = 0
     if not all_rows:
         df, hidden = current_rows(df, path.parent)
+        if df.empty:
+            raise ResultsError(
+                f"{path} has no rows of its current grid yet, only {hidden} of earlier grids "
+                "(--all-rows shows them; running the sweep fills the current grid)"
+            )
     warnings = (criteria or Criteria()).check(task_of(df))
     return Selection(df, hidden, warnings)
 
