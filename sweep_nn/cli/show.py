@@ -12,6 +12,8 @@ from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 
+from .invocation import command
+
 
 def plural(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
@@ -78,7 +80,7 @@ def progress(quiet: bool):
 
 
 def resume_command(config_file: Path, out: Path | None) -> str:
-    return f"sweep-nn run {config_file}" + (f" --out {out}" if out else "")
+    return command("run", config_file, *(["--out", out] if out else []))
 
 
 def print_summary(s, config_file: Path, out: Path | None) -> None:
@@ -119,7 +121,7 @@ def print_summary(s, config_file: Path, out: Path | None) -> None:
             f"interrupted: finished rows are kept; resume with: {resume_command(config_file, out)}"
         )
     else:
-        console.print(f"next: sweep-nn filter {s.results_path}")
+        console.print(f"next: {command('filter', s.results_path)}")
 
 
 # --- filter ----------------------------------------------------------------------------------
