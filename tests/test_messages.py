@@ -102,7 +102,7 @@ def test_a_results_file_with_only_a_header_has_no_rows_yet(tmp_path, command):
     assert not (folder / "plots").exists() and not (folder / "report.html").exists()
 
 
-@pytest.mark.parametrize("command", ["filter"])
+@pytest.mark.parametrize("command", ["filter", "plot", "report"])
 def test_a_grid_with_no_rows_yet_says_how_many_earlier_rows_it_holds(sweeps, tmp_path, command):
     folder = run_sweep(tmp_path, CLASSIFICATION)
     copy = folder / "config.yaml"

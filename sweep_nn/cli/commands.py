@@ -291,6 +291,7 @@ def plot(
             help="Draw only this figure; repeatable. One of: overview, train_vs_dev, time_vs_dev, heatmap, hidden_size, learning_curves, data, importance, parallel.",
         ),
     ] = None,
+    all_rows: AllRows = False,
 ) -> None:
     """Draw the sweep's figures, one PNG each, and print their paths.
 
@@ -298,7 +299,8 @@ def plot(
     with its Pareto front, heatmaps of hidden units x learning rate, score vs
     hidden units, learning curves of the best, the data when it is 2-D,
     hyperparameter importance and parallel coordinates.
-    The filter options (the same as filter's) mark the configurations `filter` would keep.
+    The filter options (the same as filter's) mark the configurations `filter` would keep,
+    of the folder's current grid as in filter (--all-rows: every row).
 
     Example: sweep-nn plot output/reference-study --min-acc 95 --max-gap 1
     """
@@ -308,8 +310,8 @@ def plot(
     with _errors():
         criteria = query.Criteria(min_acc, min_dev_acc, max_gap, max_time, min_r2, min_dev_r2)
         path = _results_path(results)
-        _select(path, criteria, all_rows=True)
-        report = figures.plot_sweep(path, out, criteria, only=only)
+        _select(path, criteria, all_rows)
+        report = figures.plot_sweep(path, out, criteria, only=only, all_rows=all_rows)
         for name, reason in report.skipped:
             _err(f"skipped {name}: {reason}")
         for written in report.written:
@@ -335,13 +337,14 @@ def report(
     figures: Annotated[
         bool, typer.Option(help="Embed the figures of `plot` (the slow part).")
     ] = True,
+    all_rows: AllRows = False,
 ) -> None:
     """Write one self-contained HTML page about the sweep and print its path.
 
     Summary, a sortable and filterable table of every row, learning curves, parallel
     coordinates, hyperparameter importance and the figures of `plot`; it opens offline.
     The filter options (the same as filter's) set the table's filters to the rows
-    `filter` would keep.
+    `filter` would keep, of the folder's current grid as in filter (--all-rows: every row).
 
     Example: sweep-nn report output/reference-study --min-acc 95 --max-gap 1
     """
@@ -351,8 +354,8 @@ def report(
     with _errors():
         criteria = query.Criteria(min_acc, min_dev_acc, max_gap, max_time, min_r2, min_dev_r2)
         path = _results_path(results)
-        _select(path, criteria, all_rows=True)
-        typer.echo(build_report(path, criteria, out, figures=figures))
+        _select(path, criteria, all_rows)
+        typer.echo(build_report(path, criteria, out, figures=figures, all_rows=all_rows))
 
 
 # --- eval ------------------------------------------------------------------------------------
