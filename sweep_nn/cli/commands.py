@@ -1,53 +1,21 @@
-"""The ``sweep-nn`` command line: parse options, call one library function, print the answer.
+"""The commands of a sweep: ``run`` trains it; ``filter``, ``plot`` and ``report`` read its results.
 
-Library errors become a one-line message on stderr and a deliberate exit code:
-0 done, 1 the sweep finished but its configurations failed, 2 bad input (config, options,
-files), 3 the output folder is held by another run, 4 results could not be written,
-130 interrupted.
+Each parses its options, calls one library function and prints the answer (see
+:mod:`.base` for the exit codes).
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import math
-import os
-from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ..errors import SweepNNError, UsageError
+from ..errors import UsageError
 from ..results.query import CRITERIA
 from . import show
-
-app = typer.Typer(
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    help="Sweep the hyperparameters of a small two-layer network, then filter, plot, report and evaluate.",
-)
-
-EXIT_FAILED = 1
-EXIT_INTERRUPTED = 130
-DEFAULT_ROOT = Path("output")
-MAX_EVAL_SAMPLES = 10_000_000  # as many as a generated dataset may hold (config.MAX_SAMPLES)
-
-
-def _err(message: str) -> None:
-    typer.echo(message, err=True)
-
-
-def _make_parent(path: Path) -> None:
-    """Create the folder a file goes into, as plot --out creates its folder."""
-    from ..errors import StorageError
-
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StorageError(f"cannot create {path.parent}: {exc.strerror}") from None
-
+from .base import DEFAULT_ROOT, EXIT_FAILED, EXIT_INTERRUPTED, app, err, reported_errors
 
 AllRows = Annotated[
     bool,
@@ -62,48 +30,13 @@ def _select(path: Path, criteria, all_rows: bool):
 
     selection = query.select(path, criteria, all_rows)
     if selection.hidden:
-        _err(
+        err(
             f"{show.plural(selection.hidden, 'row')} of earlier grids in this folder not shown "
             "(--all-rows shows them)"
         )
     for warning in selection.warnings:
-        _err(f"warning: {warning}")
+        err(f"warning: {warning}")
     return selection.rows
-
-
-def _version(value: bool) -> None:
-    if value:
-        from .. import __version__
-
-        typer.echo(f"sweep-nn {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _main(
-    version: Annotated[
-        bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
-    ] = False,
-) -> None:
-    """Sweep the hyperparameters of a small two-layer network, then filter, plot and evaluate."""
-
-
-@contextlib.contextmanager
-def _errors() -> Iterator[None]:
-    """Turn library errors into a message and an exit code; nothing else leaks a traceback."""
-    try:
-        yield
-    except SweepNNError as exc:
-        _err(f"error: {exc}")
-        raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        _err("interrupted")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
-    except OSError as exc:
-        where = f" ({exc.filename})" if exc.filename else ""
-        _err(f"error: {exc.strerror or exc}{where}")
-        raise typer.Exit(4) from None
 
 
 class Backend(str, Enum):
@@ -143,14 +76,14 @@ def run(
     from ..sweep.folder import default_out_dir
     from ..sweep.run import resolve_n_jobs, run_sweep
 
-    with _errors():
+    with reported_errors():
         if scheduler is not None and backend is not Backend.dask:
             raise UsageError("--scheduler goes with --backend dask")
         cfg = config_mod.load(config_file)
         out_dir = out if out is not None else default_out_dir(cfg, DEFAULT_ROOT)
         workers = resolve_n_jobs(n_jobs, backend.value)
         if n_jobs > workers:
-            _err(f"-j {n_jobs}: {show.plural(workers, 'core')} available here; using {workers}")
+            err(f"-j {n_jobs}: {show.plural(workers, 'core')} available here; using {workers}")
         try:
             with show.progress(quiet) as (on_start, on_row):
                 summary = run_sweep(
@@ -164,7 +97,7 @@ def run(
                     on_row=on_row,
                 )
         except KeyboardInterrupt:  # before the workers started, or a second Ctrl-C while stopping
-            _err(
+            err(
                 f"interrupted: finished rows are kept; resume with: {show.resume_command(config_file, out)}"
             )
             raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -182,24 +115,11 @@ def _results_path(results: Path | None) -> Path:
 
     if results is None:
         path = store.find_latest_results(DEFAULT_ROOT)
-        _err(f"reading {path}")
+        err(f"reading {path}")
         return path
     if results.is_dir():
         return results / RESULTS_FILE
     return results
-
-
-def _check_finite(**options) -> None:
-    for name, value in options.items():
-        if isinstance(value, float) and not math.isfinite(value):
-            raise UsageError(f"--{name.replace('_', '-')} must be a finite number; got {value}")
-
-
-def _check_nonnegative(**options) -> None:
-    _check_finite(**options)
-    for name, value in options.items():
-        if value is not None and (math.isnan(value) or value < 0):
-            raise UsageError(f"--{name.replace('_', '-')} must be >= 0; got {value}")
 
 
 def _option(criterion: str):
@@ -251,7 +171,7 @@ def filter_cmd(
     """
     from ..results import query
 
-    with _errors():
+    with reported_errors():
         criteria = query.Criteria(min_acc, min_dev_acc, max_gap, max_time, min_r2, min_dev_r2)
         path = _results_path(results)
         df = _select(path, criteria, all_rows)
@@ -307,13 +227,13 @@ def plot(
     from ..plots import figures
     from ..results import query
 
-    with _errors():
+    with reported_errors():
         criteria = query.Criteria(min_acc, min_dev_acc, max_gap, max_time, min_r2, min_dev_r2)
         path = _results_path(results)
         _select(path, criteria, all_rows)
         report = figures.plot_sweep(path, out, criteria, only=only, all_rows=all_rows)
         for name, reason in report.skipped:
-            _err(f"skipped {name}: {reason}")
+            err(f"skipped {name}: {reason}")
         for written in report.written:
             typer.echo(written)
 
@@ -351,100 +271,8 @@ def report(
     from ..report import build_report
     from ..results import query
 
-    with _errors():
+    with reported_errors():
         criteria = query.Criteria(min_acc, min_dev_acc, max_gap, max_time, min_r2, min_dev_r2)
         path = _results_path(results)
         _select(path, criteria, all_rows)
         typer.echo(build_report(path, criteria, out, figures=figures, all_rows=all_rows))
-
-
-# --- eval ------------------------------------------------------------------------------------
-
-
-@app.command("eval")
-def eval_cmd(
-    params_file: Annotated[
-        Path, typer.Argument(help="A parameters file (.pkl).", show_default=False)
-    ],
-    data: Annotated[
-        Path | None, typer.Option("--data", help="Evaluate on this CSV (same columns as training).")
-    ] = None,
-    n_samples: Annotated[
-        int, typer.Option(help="Fresh samples to draw from the training generator.")
-    ] = 500,
-    seed: Annotated[
-        int | None, typer.Option(help="Seed for fresh samples \\[default: training's + 1].")
-    ] = None,
-    noise: Annotated[
-        float | None, typer.Option(help="Noise for fresh samples \\[default: training's].")
-    ] = None,
-    activation: Annotated[
-        str | None, typer.Option(help="Hidden activation, for weights-only files.")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
-    plot: Annotated[
-        Path | None,
-        typer.Option(
-            metavar="FILE.png",
-            help="Also draw the decision boundary over the evaluation data (2-D inputs).",
-        ),
-    ] = None,
-) -> None:
-    """Rebuild the network in PARAMS_FILE and report accuracy and loss on new data.
-
-    Without --data: fresh samples from the training generator, or, for datasets that
-    cannot draw them (iris, wine, breast_cancer, digits, csv, classification), the dev
-    split the sweep held out, rebuilt from the data settings in the file.
-
-    Reads sweep-nn's parameter files and the reference study's plain weight dicts (give
-    --activation for those). Files are loaded without running any code they contain.
-
-    Example: sweep-nn eval output/reference-study/params/h3-tanh-lr0.6-it10000.pkl --seed 0
-    """
-    from ..nn.plain import ACTIVATIONS
-    from ..results import evaluate as evaluate_mod
-
-    with _errors():
-        activation = None if activation is None else activation.lower()
-        if activation is not None and activation not in ACTIVATIONS:
-            raise UsageError(
-                f"--activation must be one of {', '.join(ACTIVATIONS)}; got {activation!r}"
-            )
-        _check_nonnegative(noise=noise, seed=seed)
-        if seed is not None and seed >= 2**32:
-            raise UsageError(f"--seed must be between 0 and 2**32 - 1 (4294967295); got {seed}")
-        if n_samples > MAX_EVAL_SAMPLES:
-            raise UsageError(f"--n-samples must be at most {MAX_EVAL_SAMPLES:,}; got {n_samples}")
-        model = evaluate_mod.load_model(params_file, activation)
-        if plot is not None:
-            from ..plots import boundary
-
-            boundary.check_boundary(model, plot)
-            _make_parent(plot)
-        X, y, source = evaluate_mod.eval_inputs(model, data, n_samples, seed, noise)
-        result = evaluate_mod.evaluate(model, X, y)
-        if plot is not None:
-            boundary.decision_boundary(
-                model, X, y, result["accuracy"], plot, f"{params_file.name}, {source}"
-            )
-            _err(f"decision boundary: {plot}")
-        if as_json:
-            typer.echo(json.dumps(result))
-            return
-        metric = _eval_metric(result)
-        typer.echo(
-            f"{params_file}: {metric}, loss {result['loss']:.4f} on {show.plural(result['n_samples'], 'sample')} ({source})"
-        )
-
-
-def _eval_metric(result: dict) -> str:
-    if "accuracy" in result:
-        return f"accuracy {result['accuracy']:.2f}%"
-    r2 = "R2 undefined (one sample)" if result["r2"] is None else f"R2 {result['r2']:.4f}"
-    return f"{r2}, RMSE {result['rmse']:.4g}"
-
-
-def main() -> None:
-    """Console-script entry point."""
-    os.environ.setdefault("PYTHONWARNINGS", "ignore::UserWarning:joblib")
-    app()
