@@ -173,20 +173,18 @@ class Criteria:
 assert [f.name for f in dataclasses.fields(Criteria)] == list(CRITERIA)
 
 
-def current_rows(df, folder: Path):
-    """The rows of the grid the folder's ``config.yaml`` names, and how many others it holds.
+def current_grid(folder: Path) -> dict[str, list] | None:
+    """The axes of the grid the folder's ``config.yaml`` names: row column -> its values.
 
-    A folder keeps every row it was ever given; rows of a grid that changed since (a hidden
-    size dropped, say) stay in ``results.csv`` but are not the current sweep's. Without a
-    readable ``config.yaml`` every row counts as current.
+    None without a readable ``config.yaml``.
     """
     from .. import config
 
     try:
         grid = config.load(folder / CONFIG_COPY).grid
     except SweepNNError:
-        return df, 0
-    axes = {
+        return None
+    return {
         "hidden_size": grid.hidden_sizes,
         "activation": grid.activations,
         "learning_rate": grid.learning_rates,
@@ -194,6 +192,18 @@ def current_rows(df, folder: Path):
         "batch_size": grid.batch_sizes,
         "seed": grid.seeds,
     }
+
+
+def current_rows(df, folder: Path):
+    """The rows of the grid the folder's ``config.yaml`` names, and how many others it holds.
+
+    A folder keeps every row it was ever given; rows of a grid that changed since (a hidden
+    size dropped, say) stay in ``results.csv`` but are not the current sweep's. Without a
+    readable ``config.yaml`` every row counts as current.
+    """
+    axes = current_grid(folder)
+    if axes is None:
+        return df, 0
     mask = np.logical_and.reduce(
         [df[axis].isin(values).to_numpy() for axis, values in axes.items()]
     )
