@@ -14,7 +14,7 @@ from .base import DEFAULT_ROOT, app, err, reported_errors
 
 @app.command("ls")
 def ls_cmd(
-    root: Annotated[
+    output_dir: Annotated[
         Path | None,
         typer.Argument(help="Folder to look in \\[default: output/].", show_default=False),
     ] = None,
@@ -29,7 +29,7 @@ def ls_cmd(
     from ..results.listing import list_sweeps
 
     with reported_errors():
-        root = DEFAULT_ROOT if root is None else root
+        root = DEFAULT_ROOT if output_dir is None else output_dir
         lines = list_sweeps(root)
         if as_json:
             typer.echo(json.dumps([line.as_dict() for line in lines], indent=2, ensure_ascii=False))
