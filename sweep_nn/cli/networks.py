@@ -29,6 +29,19 @@ def _check_nonnegative(**options) -> None:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 0; got {value}")
 
 
+def _activation(name: str | None) -> str | None:
+    """``--activation`` as the tables spell it (any case), refused unless it is one of them."""
+    from ..nn.plain import ACTIVATIONS
+
+    name = None if name is None else name.lower()
+    if name is not None and name not in ACTIVATIONS:
+        raise UsageError(f"--activation must be one of {', '.join(ACTIVATIONS)}; got {name!r}")
+    return name
+
+
+Activation = Annotated[str | None, typer.Option(help="Hidden activation, for weights-only files.")]
+
+
 # --- eval ------------------------------------------------------------------------------------
 
 
@@ -49,9 +62,7 @@ def eval_cmd(
     noise: Annotated[
         float | None, typer.Option(help="Noise for fresh samples \\[default: training's].")
     ] = None,
-    activation: Annotated[
-        str | None, typer.Option(help="Hidden activation, for weights-only files.")
-    ] = None,
+    activation: Activation = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     plot: Annotated[
         Path | None,
@@ -72,15 +83,10 @@ def eval_cmd(
 
     Example: sweep-nn eval output/reference-study/params/h3-tanh-lr0.6-it10000.pkl --seed 0
     """
-    from ..nn.plain import ACTIVATIONS
     from ..results import evaluate as evaluate_mod
 
     with reported_errors():
-        activation = None if activation is None else activation.lower()
-        if activation is not None and activation not in ACTIVATIONS:
-            raise UsageError(
-                f"--activation must be one of {', '.join(ACTIVATIONS)}; got {activation!r}"
-            )
+        activation = _activation(activation)
         _check_nonnegative(noise=noise, seed=seed)
         if seed is not None and seed >= 2**32:
             raise UsageError(f"--seed must be between 0 and 2**32 - 1 (4294967295); got {seed}")
@@ -113,3 +119,47 @@ def _eval_metric(result: dict) -> str:
         return f"accuracy {result['accuracy']:.2f}%"
     r2 = "R2 undefined (one sample)" if result["r2"] is None else f"R2 {result['r2']:.4f}"
     return f"{r2}, RMSE {result['rmse']:.4g}"
+
+
+# --- predict ---------------------------------------------------------------------------------
+
+
+@app.command()
+def predict(
+    params_file: Annotated[
+        Path, typer.Argument(help="A parameters file (.pkl).", show_default=False)
+    ],
+    input_csv: Annotated[
+        Path,
+        typer.Argument(
+            help="Rows to predict: the feature columns of the training data.", show_default=False
+        ),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", metavar="OUT.csv", help="Write here \\[default: stdout]."),
+    ] = None,
+    activation: Activation = None,
+) -> None:
+    """Predict a class label (or target values) for each row of INPUT_CSV with a saved network.
+
+    The output is INPUT_CSV's columns followed by `prediction` (`prediction_1`, ... for
+    several regression targets). Columns are matched by name when the network was trained
+    on a CSV (other columns pass through), by position otherwise.
+
+    Example: sweep-nn predict output/csv-example/params/h8-tanh-lr0.5-it2000.pkl configs/data/fruit_new.csv
+    """
+    from ..results import evaluate as evaluate_mod
+    from ..results import predict as predict_mod
+    from ..results.store import atomic_write
+
+    with reported_errors():
+        model = evaluate_mod.load_model(params_file, _activation(activation))
+        table = predict_mod.predict_csv(model, input_csv)
+        text = table.to_csv(index=False)
+        if out is None:
+            typer.echo(text, nl=False)
+            return
+        make_parent(out)
+        atomic_write(out, text.encode("utf-8"))
+        err(f"{show.plural(len(table), 'prediction')}: {out}")
