@@ -147,3 +147,11 @@ def test_plot_warns_about_an_r2_in_percent(sweeps, tmp_path):
     assert result.exit_code == 0, result.output
     assert "warning: --min-r2 90: R² is at most 1" in result.stderr
     assert (tmp_path / "overview.png").exists()
+
+
+def test_the_python_filter_refuses_it_too(sweeps):
+    import sweep_nn
+
+    with pytest.raises(UsageError, match="--min-acc does not apply to a regression sweep"):
+        sweep_nn.filter(sweeps["regression"], min_acc=90)
+    assert len(sweep_nn.filter(sweeps["regression"], min_r2=-100)) == 2
