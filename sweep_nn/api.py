@@ -163,7 +163,8 @@ def evaluate(
     n_features). ``activation`` is needed only for the study's weights-only files.
 
     Returns ``{"accuracy": ..., "loss": ..., "n_samples": ...}`` (``r2`` and ``rmse``
-    instead of ``accuracy`` for regression). Accuracy is in percent.
+    instead of ``accuracy`` for regression; ``r2`` is None for a single sample). Accuracy
+    is in percent.
     """
     import numpy as np
 

@@ -20,9 +20,11 @@ import pytest
 import yaml
 from disks import FillingDisk
 
+import sweep_nn
 from sweep_nn import config
 from sweep_nn import data as data_mod
 from sweep_nn.cli import app
+from sweep_nn.cli.invocation import command_name
 from sweep_nn.results import params as params_mod
 from sweep_nn.results import store
 from sweep_nn.results.schema import PARAMS_DIR, RESULTS_FILE
@@ -225,7 +227,8 @@ def test_ctrl_c_stops_within_10_s_keeps_rows_and_the_rerun_completes(tmp_path, s
     assert time.monotonic() - sent < 10
     wait_until_session_gone(proc.pid)  # the workers stopped too
     log = log_of(out)
-    assert f"resume with: sweep-nn run {cfg_path} --out {out}" in log, log
+    again = command_name(str(Path(sweep_nn.__file__).with_name("__main__.py")), sys.executable)
+    assert f"resume with: {again} run {cfg_path} --out {out}" in log, log
     assert "Traceback" not in log
     kept = check_folder(out)
     assert before <= len(kept) < len(expected_ids(cfg_path))

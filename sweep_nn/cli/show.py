@@ -12,6 +12,8 @@ from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 
+from .invocation import command
+
 
 def plural(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
@@ -136,7 +138,7 @@ def _lines(every: float):
 
 
 def resume_command(config_file: Path, out: Path | None) -> str:
-    return f"sweep-nn run {config_file}" + (f" --out {out}" if out else "")
+    return command("run", config_file, *(["--out", out] if out else []))
 
 
 def print_summary(s, config_file: Path, out: Path | None) -> None:
@@ -182,7 +184,7 @@ def print_summary(s, config_file: Path, out: Path | None) -> None:
     else:
         if s.best:
             console.print(best_line(s.best, s.task))
-        console.print(f"next: sweep-nn filter {s.results_path}")
+        console.print(f"next: {command('filter', s.results_path)}")
 
 
 def best_line(best: dict, task: str) -> str:

@@ -19,6 +19,7 @@ from .models import FloatRange, IntRange, SweepConfig
 
 Point = tuple[int, str, float, object]  # hidden_size, activation, learning_rate, batch_size
 POINT_AXES = ("hidden_size", "activation", "learning_rate", "batch_size")
+DEFAULT_ETA = 3  # successive halving keeps the best third for each next budget
 MAX_DRAWS_PER_TRIAL = 50  # a draw that repeats a point is drawn again, this many times at most
 
 
@@ -63,3 +64,20 @@ def _draw(axis, rng: np.random.Generator):
         low, high = axis.int_log_uniform or (1, 1)
         return min(high, int(math.exp(rng.uniform(math.log(low), math.log(high + 1)))))
     raise TypeError(f"not an axis: {axis!r}")
+
+
+def keep(n: int, eta: int) -> int:
+    """How many of ``n`` configurations successive halving keeps for the next budget."""
+    return max(1, math.ceil(n / eta))
+
+
+def planned_rows(cfg: SweepConfig) -> int:
+    """The result rows the sweep writes when it runs to the end."""
+    n, seeds, budgets = len(points(cfg)), len(cfg.grid.seeds), len(cfg.grid.iterations)
+    if not cfg.search.halves:
+        return n * seeds * budgets
+    rows = 0
+    for _ in range(budgets):
+        rows += n * seeds
+        n = keep(n, cfg.search.eta or DEFAULT_ETA)
+    return rows

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import DataError
-from .csvfile import MAX_CSV_BYTES, feature_names, read_csv
+from .csvfile import MAX_CSV_BYTES, feature_names, read_csv, read_features
 from .datasets import COMMON_KEYS, DATASETS, DatasetKind, make_moons, split_indices
 
 __all__ = [  # the table and readers, from their modules; the rest is defined here
     "COMMON_KEYS", "DATASETS", "MAX_CSV_BYTES", "DatasetKind", "feature_names", "make_moons",
-    "read_csv", "split_indices",
+    "read_csv", "read_features", "split_indices",
 ]  # fmt: skip
 
 # --- the dataset as the sweep sees it ------------------------------------------------------

@@ -15,16 +15,8 @@ from ..safe_read import ReadRefused, read_regular_file
 MAX_CSV_BYTES = 512 * 2**20  # 512 MiB
 
 
-def read_csv(
-    path: Path, target: str | None, features: list[str] | None = None
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Read features and target from a CSV with a header row.
-
-    ``target`` names the target column (default: the last one). ``features`` names the
-    feature columns to take, in that order (default: every other column, as they stand).
-    Features must be numeric; the target may hold numbers or text labels.
-    Returns (X (m, n), y (m,), feature names).
-    """
+def _read_frame(path: Path, header: int | None = 0):
+    """The CSV at ``path`` as a DataFrame (a bounded read); DataError when it has no rows."""
     import pandas as pd
 
     try:
@@ -36,9 +28,28 @@ def read_csv(
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
-        frame = pd.read_csv(io.BytesIO(raw))
+        frame = pd.read_csv(io.BytesIO(raw), header=header)
     except Exception as exc:  # noqa: BLE001 - pandas raises many kinds; all mean unreadable
         raise DataError(f"cannot read {path} as CSV: {str(exc).splitlines()[0]}") from None
+    if frame.empty:
+        raise DataError(f"{path}: no rows of data, only a header")
+    return frame
+
+
+def read_csv(
+    path: Path, target: str | None, features: list[str] | None = None, min_rows: int = 2
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Read features and target from a CSV with a header row.
+
+    ``target`` names the target column (default: the last one). ``features`` names the
+    feature columns to take, in that order (default: every other column, as they stand).
+    Features must be numeric; the target may hold numbers or text labels. Training needs
+    two rows (``min_rows``, 2); scoring a network needs one.
+    Returns (X (m, n), y (m,), feature names).
+    """
+    import pandas as pd
+
+    frame = _read_frame(path)
     if frame.shape[1] < 2:
         raise DataError(f"{path}: need at least one feature column and a target column")
     target = frame.columns[-1] if target is None else target
@@ -61,8 +72,8 @@ def read_csv(
     if frame.isna().any().any():
         rows = frame.index[frame.isna().any(axis=1)][:5] + 2  # +1 header, +1 one-based
         raise DataError(f"{path}: missing values on line(s) {', '.join(map(str, rows))}")
-    if len(frame) < 2:
-        raise DataError(f"{path}: need at least two rows of data")
+    if len(frame) < min_rows:
+        raise DataError(f"{path}: need at least {min_rows} rows of data; it has {len(frame)}")
     return (
         features.to_numpy(dtype=np.float64),
         frame[target].to_numpy(),
@@ -75,3 +86,65 @@ def feature_names(spec) -> list[str] | None:
     if spec.dataset != "csv":
         return None
     return read_csv(Path(spec.path), spec.target)[2]
+
+
+# --- reading the inputs of a trained network -------------------------------------------------
+
+
+def _is_number(text) -> bool:
+    try:
+        float(text)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _lines(mask) -> str:
+    """The CSV line numbers (the header is line 1) of the first rows where ``mask`` holds."""
+    rows = [int(i) + 2 for i in mask[mask].index[:5]]
+    return ", ".join(map(str, rows)) + (", ..." if int(mask.sum()) > 5 else "")
+
+
+def read_features(path: Path, features: list[str] | None, n_inputs: int):
+    """The rows of a CSV a trained network is to be applied to: (the frame as read, X (m, n)).
+
+    ``features`` names the columns the network was trained on (a CSV dataset), taken by
+    name, in that order; other columns are kept in the frame but not used. Without names
+    (a generated dataset) every column is a feature, in training order, and a first line of
+    numbers is data, not a header. Raises DataError naming the column and lines of a
+    value that is not a finite number, and saying which columns are missing or too many.
+    """
+    import pandas as pd
+
+    frame = _read_frame(path)
+    if features is None:
+        if all(_is_number(c) for c in frame.columns):  # no header: the first line is data
+            frame = _read_frame(path, header=None)
+            frame.columns = [f"x{i + 1}" for i in range(frame.shape[1])]
+        if frame.shape[1] != n_inputs:
+            n, names = frame.shape[1], ", ".join(map(str, frame.columns))
+            raise DataError(
+                f"{path}: the network takes {n_inputs} input features; the file has {n} "
+                f"column{'s' if n != 1 else ''} ({names}): give only the features, in training order"
+            )
+        features = list(frame.columns)
+    else:
+        missing = [c for c in features if c not in frame.columns]
+        if missing:
+            raise DataError(
+                f"{path}: missing feature column(s) {', '.join(map(str, missing))} the network "
+                f"was trained on (the file has: {', '.join(map(str, frame.columns))})"
+            )
+    values = frame[features].apply(pd.to_numeric, errors="coerce")
+    for column in features:
+        given, number = frame[column], values[column]
+        if given.isna().any():
+            raise DataError(f"{path}: column {column!r} is empty on line(s) {_lines(given.isna())}")
+        bad = number.isna() | ~np.isfinite(number.fillna(0).to_numpy(dtype=float))
+        if bad.any():
+            first = given[bad].iloc[0]
+            raise DataError(
+                f"{path}: column {column!r} must hold finite numbers, not {str(first)!r} "
+                f"(line(s) {_lines(bad)})"
+            )
+    return frame, values.to_numpy(dtype=np.float64)

@@ -54,12 +54,14 @@ def plot_sweep(
     out_dir: Path | None = None,
     criteria: query.Criteria | None = None,
     only: list[str] | None = None,
+    all_rows: bool = False,
 ) -> PlotReport:
     """Draw the figures of a sweep as PNG files in ``out_dir`` (default: ``plots/`` beside it).
 
     ``criteria`` marks the configurations ``filter`` would keep; ``only`` names a subset of
     :data:`FIGURES`. Figures that do not apply (e.g. the data when it is not 2-D) are skipped
-    and reported.
+    and reported. The rows drawn are those of the folder's current grid (every row with
+    ``all_rows``), as ``filter`` shows them.
     """
     import matplotlib
 
@@ -68,7 +70,7 @@ def plot_sweep(
         raise UsageError(
             f"--only: no figure {', '.join(map(repr, unknown))}; choose from {', '.join(FIGURES)}"
         )
-    sweep = load_sweep(results_path, criteria or query.Criteria())
+    sweep = load_sweep(results_path, criteria or query.Criteria(), all_rows)
     out_dir = results_path.parent / PLOTS_DIR if out_dir is None else out_dir
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

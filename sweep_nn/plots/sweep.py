@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import ConfigError, ParamsError, ResultsError
 from ..results import params as params_mod
-from ..results import query, store
+from ..results import query
 from ..results.query import CRITERIA
 from ..results.schema import CONFIG_COPY, METRICS, Metric
 
@@ -100,9 +100,13 @@ class PlotReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
-def load_sweep(results_path: Path, criteria: query.Criteria) -> Sweep:
-    """Read a results file into what the figures need; survivors of ``criteria`` marked."""
-    df = store.read_results(results_path)
+def load_sweep(results_path: Path, criteria: query.Criteria, all_rows: bool = False) -> Sweep:
+    """Read a results file into what the figures need; survivors of ``criteria`` marked.
+
+    The rows of the folder's current grid, as ``filter`` shows them (every row with
+    ``all_rows``; see :func:`results.query.select`).
+    """
+    df = query.select(results_path, criteria, all_rows).rows
     runs = df[df["status"] == "ok"].reset_index(drop=True)
     if runs.empty:
         raise ResultsError(f"{results_path}: no successful configurations to plot")

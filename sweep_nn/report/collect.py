@@ -21,9 +21,8 @@ from ..plots.style import STYLE
 from ..plots.sweep import NotDrawn, load_sweep
 from ..results.importance import importance
 from ..results.params import load_params
-from ..results.query import Criteria, filter_results
+from ..results.query import Criteria, filter_results, select
 from ..results.schema import BASELINE_FILE, CONFIG_COPY, METRICS
-from ..results.store import read_results
 from ..safe_read import read_regular_file
 
 REPORT_FILE = "report.html"
@@ -85,9 +84,15 @@ PARALLEL_AXES = ["hidden_size", "activation", "learning_rate", "iterations", "ba
 # --- gathering ------------------------------------------------------------------------------
 
 
-def collect(results_path: Path, criteria: Criteria, out: Path, figures: bool = True) -> dict:
-    """Everything the page shows, as plain JSON-ready data (figures as data URIs)."""
-    df = read_results(results_path)
+def collect(
+    results_path: Path, criteria: Criteria, out: Path, figures: bool = True, all_rows: bool = False
+) -> dict:
+    """Everything the page shows, as plain JSON-ready data (figures as data URIs).
+
+    The rows of the folder's current grid, as ``filter`` shows them (every row with
+    ``all_rows``); ``hidden_rows`` counts those left out.
+    """
+    df, hidden, _ = select(results_path, criteria, all_rows)
     folder = results_path.parent
     ok = df[df["status"] == "ok"]
     task = "classification" if ok["train_acc"].notna().any() or ok.empty else "regression"
@@ -128,6 +133,7 @@ def collect(results_path: Path, criteria: Criteria, out: Path, figures: bool = T
         "baseline": baseline,
         "status_counts": {s: int((df["status"] == s).sum()) for s in ("ok", "diverged", "failed")},
         "n_rows": len(df),
+        "hidden_rows": hidden,
         "best": best,
         "criteria": {k: v for k, v in dataclasses.asdict(criteria).items() if v is not None},
         "filtered": filtered,
@@ -139,7 +145,7 @@ def collect(results_path: Path, criteria: Criteria, out: Path, figures: bool = T
         "parallel": _parallel_axes(ok, metric),
         "importance": _importance_of(ok, metric),
         "figures": (
-            _figures(results_path, criteria)
+            _figures(results_path, criteria, all_rows)
             if figures
             else {"drawn": [], "skipped": [["all", "left out (--no-figures)"]]}
         ),
@@ -267,13 +273,13 @@ def _importance_view(imp, error: str | None) -> dict:
     return view
 
 
-def _figures(results_path: Path, criteria: Criteria) -> dict:
+def _figures(results_path: Path, criteria: Criteria, all_rows: bool) -> dict:
     """The figures of ``sweep-nn plot`` as PNG data URIs; those not drawn, with the reason."""
     import matplotlib
 
     drawn, skipped = [], []
     try:
-        sweep = load_sweep(results_path, criteria)
+        sweep = load_sweep(results_path, criteria, all_rows)
     except ResultsError as exc:
         return {"drawn": [], "skipped": [["all", str(exc)]]}
     with matplotlib.rc_context(STYLE):

@@ -30,13 +30,16 @@ def build_report(
     criteria: Criteria | None = None,
     out: Path | None = None,
     figures: bool = True,
+    all_rows: bool = False,
 ) -> Path:
     """Write the sweep's self-contained HTML report and return its path.
 
     ``results_dir`` is the sweep's folder or its ``results.csv``; ``out`` the page to
     write (default ``report.html`` beside the results). ``criteria`` are those of
     ``sweep-nn filter``: the page's table opens filtered to exactly the rows it keeps.
-    ``figures=False`` leaves out the figures of ``sweep-nn plot`` (the slow part).
+    ``figures=False`` leaves out the figures of ``sweep-nn plot`` (the slow part). The
+    page shows the rows of the folder's current grid, as ``filter`` does (every row with
+    ``all_rows``), and says how many it leaves out.
     """
     results_dir = Path(results_dir)
     results_path = results_dir / RESULTS_FILE if results_dir.is_dir() else results_dir
@@ -45,7 +48,7 @@ def build_report(
     out = folder / REPORT_FILE if out is None else Path(out)
     if out.is_dir():
         out = out / REPORT_FILE
-    data = collect(results_path, criteria, out, figures)
+    data = collect(results_path, criteria, out, figures, all_rows)
     page = render(data)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -140,6 +143,22 @@ def _dl(items: dict | None) -> str:
     )
 
 
+def _status_html(data: dict) -> str:
+    """The Status card: rows, a pill per status, and the rows of earlier grids left out."""
+    counts = data["status_counts"]
+    status = "".join(
+        f"<span class='pill {s}'>{n} {s}</span>" for s, n in counts.items() if n or s == "ok"
+    )
+    hidden = data.get("hidden_rows")
+    earlier = (
+        f"<p class='note' id='hidden-rows'>{hidden} row{'s' if hidden != 1 else ''} of earlier "
+        "grids in this folder not shown (<code>--all-rows</code> shows them)</p>"
+        if hidden
+        else ""
+    )
+    return f"<p>{data['n_rows']} rows</p><p>{status}</p>{earlier}"
+
+
 def _summary_html(data: dict) -> str:
     e = html.escape
     m = data["metric"]
@@ -151,11 +170,7 @@ def _summary_html(data: dict) -> str:
         ("Grid", _dl(config.get("grid"))),
         ("Training", _dl(training)),
     ]
-    counts = data["status_counts"]
-    status = "".join(
-        f"<span class='pill {s}'>{n} {s}</span>" for s, n in counts.items() if n or s == "ok"
-    )
-    cards.append(("Status", f"<p>{data['n_rows']} rows</p><p>{status}</p>"))
+    cards.append(("Status", _status_html(data)))
     b = data["baseline"]
     if b:
         if "dev_acc" in b:

@@ -79,7 +79,10 @@ def load_model(path: Path, activation: str | None = None) -> Model:
 
 
 def evaluate(model: Model, X: np.ndarray, y: np.ndarray) -> dict:
-    """Accuracy (or R2 / RMSE) and loss of ``model`` on samples-first ``X`` (m, n), ``y``."""
+    """Accuracy (or R2 / RMSE) and loss of ``model`` on samples-first ``X`` (m, n), ``y``.
+
+    One sample has an accuracy, an RMSE and a loss but no R² (None).
+    """
     Xf = model.prepare(X)
     Y, labels = data_mod.encode_targets(y, model.task, model.classes, model.output)
     if Y.shape[0] != model.params["W2"].shape[0]:
@@ -97,6 +100,8 @@ def evaluate(model: Model, X: np.ndarray, y: np.ndarray) -> dict:
         )
     metric = METRICS[model.task]
     out = {metric.public: m[metric.key]} | ({"rmse": m["rmse"]} if "rmse" in m else {})
+    if model.task == "regression" and len(X) < 2:
+        out["r2"] = None  # R² compares errors with the spread of the targets: one has none
     return {**out, "loss": m["loss"], "n_samples": len(X)}
 
 
@@ -151,7 +156,7 @@ def eval_inputs(
     if data is None:
         return eval_data(model, n_samples, seed, noise)
     target = model.data.get("target") if model.data.get("dataset") == "csv" else None
-    X, y, _ = data_mod.read_csv(Path(data), target, model.features)
+    X, y, _ = data_mod.read_csv(Path(data), target, model.features, min_rows=1)
     return X, y, str(data)
 
 

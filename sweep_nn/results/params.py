@@ -17,6 +17,7 @@ import numpy as np
 from ..errors import ParamsError
 from ..nn.plain import ACTIVATIONS, OUTPUTS
 from ..safe_read import read_regular_file
+from .schema import COLUMNS, PARAMS_DIR
 from .store import atomic_write
 
 PARAMS_FORMAT = "sweep-nn/params"
@@ -109,9 +110,45 @@ def load_params(path: Path) -> dict:
         raise ParamsError(f"{path} is a folder, not a parameters file") from None
     except OSError as exc:
         raise ParamsError(f"cannot read {path}: {exc.strerror}") from None
-    obj = safe_unpickle(data, str(path))
+    try:
+        obj = safe_unpickle(data, str(path))
+    except ParamsError:
+        what = _what_else(data, path)
+        if what is None:
+            raise
+        raise ParamsError(what) from None
     check_params(obj, str(path))
     return obj
+
+
+def _what_else(data: bytes, path: Path) -> str | None:
+    """What a file that does not unpickle is instead, when it is a text file people mix up.
+
+    Asked only after unpickling failed, so no parameters file is ever misnamed.
+    """
+    try:
+        first = data[:4096].decode("utf-8").split("\n", 1)[0].strip()
+    except UnicodeDecodeError:
+        return None
+    if first.split(",")[:3] == COLUMNS[:3]:
+        params = path.parent / PARAMS_DIR
+        example = next(iter(sorted(params.glob("*.pkl"))), params / "<config_id>.pkl")
+        return (
+            f"{path} is a sweep's results file, not a parameters file: give one of the networks "
+            f"in {params}/ (named by config_id, as filter lists them), e.g. {example}; "
+            "to score a network on the rows of a CSV, give that CSV with --data"
+        )
+    if path.suffix.lower() == ".csv" or "," in first:
+        return (
+            f"{path} is a CSV file, not a parameters file: give a network's .pkl file from a "
+            f"sweep's {PARAMS_DIR}/ folder, and this CSV with --data to score it on these rows"
+        )
+    if path.suffix.lower() in (".yaml", ".yml", ".json", ".txt", ".md"):
+        return (
+            f"{path} is a text file, not a parameters file: give a network's .pkl file from a "
+            f"sweep's {PARAMS_DIR}/ folder"
+        )
+    return None
 
 
 def check_params(obj: Any, source: str) -> None:

@@ -13,23 +13,25 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..errors import SweepNNError, UsageError
+from ..errors import ResultsError, SweepNNError, UsageError
 from .schema import CONFIG_COPY, METRIC_COLUMNS, METRICS, SEED_AXES
 
 
 class Criterion(NamedTuple):
-    """One condition of the filter: which column it bounds, and how."""
+    """One condition of the filter: which column it bounds, how, and what makes sense for it."""
 
     column: str
     keep: Callable  # (column values, bound) -> mask
     text: str  # for people, with {} for the bound
     help: str  # the command line's help for its option
     nonnegative: bool = False  # a negative bound makes no sense
-    percent: bool = False  # an accuracy, in percent
+    task: str | None = None  # the only task whose rows hold the column (None: every task)
+    # (bound, the sweep's task) -> why the bound is probably on the wrong scale, or None
+    slip: Callable[[float, str], str | None] | None = None
 
 
 def _at_least(col, v):
@@ -44,18 +46,61 @@ def _abs_at_most(col, v):
     return col.abs() <= v
 
 
+def _accuracy_slip(v: float, task: str) -> str | None:
+    # accuracies are percentages; a lower bound of at most 1 (%) is a fraction written as such
+    if 0 < v <= 1:
+        return f"accuracy is in percent: did you mean {v * 100:g}?"
+    if v > 100:
+        return "accuracy is in percent, at most 100, so no row can pass"
+    return None
+
+
+def _gap_slip(v: float, task: str) -> str | None:
+    # in accuracy points a gap under 0.1 is below one dev sample of any usual split;
+    # as a fraction it is a plausible bound (0.02 = 2 points)
+    if task == "classification" and 0 < v < 0.1:
+        return f"the gap of a classification sweep is in accuracy points: did you mean {v * 100:g}?"
+    return None
+
+
+def _r2_slip(v: float, task: str) -> str | None:
+    if v > 1:
+        hint = f": did you mean {v / 100:g}?" if v <= 100 else ""
+        return f"R² is at most 1, so no row can pass{hint}"
+    return None
+
+
 CRITERIA: dict[str, Criterion] = {
     "min_acc": Criterion("train_acc", _at_least, "train acc ≥ {}",
-                         "Train accuracy >= this (percent).", percent=True),
+                         "Train accuracy >= this (percent).", task="classification",
+                         slip=_accuracy_slip),
     "min_dev_acc": Criterion("dev_acc", _at_least, "dev acc ≥ {}",
-                             "Dev accuracy >= this (percent).", percent=True),
+                             "Dev accuracy >= this (percent).", task="classification",
+                             slip=_accuracy_slip),
     "max_gap": Criterion("gap", _abs_at_most, "|train − dev| ≤ {}",
-                         "|train - dev| <= this (accuracy points, or R2).", nonnegative=True),
+                         "|train - dev| <= this (accuracy points, or R2).", nonnegative=True,
+                         slip=_gap_slip),
     "max_time": Criterion("fit_seconds", _at_most, "fit ≤ {} s",
                           "fit_seconds <= this.", nonnegative=True),
-    "min_r2": Criterion("train_r2", _at_least, "train R² ≥ {}", "Train R2 >= this (regression)."),
-    "min_dev_r2": Criterion("dev_r2", _at_least, "dev R² ≥ {}", "Dev R2 >= this (regression)."),
+    "min_r2": Criterion("train_r2", _at_least, "train R² ≥ {}", "Train R2 >= this (regression).",
+                        task="regression", slip=_r2_slip),
+    "min_dev_r2": Criterion("dev_r2", _at_least, "dev R² ≥ {}", "Dev R2 >= this (regression).",
+                            task="regression", slip=_r2_slip),
 }  # fmt: skip
+
+
+def _option(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def task_of(df) -> str | None:
+    """The task of a sweep's rows: classification when they hold accuracies, regression
+    when they hold R², None when neither (no row was scored)."""
+    if df["train_acc"].notna().any():
+        return "classification"
+    if df["train_r2"].notna().any():
+        return "regression"
+    return None
 
 
 @dataclass(frozen=True)
@@ -75,7 +120,7 @@ class Criteria:
     def __post_init__(self) -> None:
         for name, value in self.bounds().items():
             rule = CRITERIA[name]
-            option = "--" + name.replace("_", "-")
+            option = _option(name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise UsageError(f"{option} must be a number; got {value!r}")
             if not math.isfinite(value):
@@ -86,6 +131,32 @@ class Criteria:
     def bounds(self) -> dict[str, float]:
         """The conditions that are set: name -> bound."""
         return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+    def check(self, task: str | None) -> list[str]:
+        """Warnings about bounds that look like a slip; UsageError for those that cannot apply.
+
+        A criterion of the other task (``--min-r2`` on a classification sweep) would empty
+        the table without saying why, so it is refused, naming the options that do apply.
+        ``task`` None (no row scored yet) checks nothing.
+        """
+        if task is None:
+            return []
+        bounds = self.bounds()
+        wrong = [name for name in bounds if CRITERIA[name].task not in (None, task)]
+        if wrong:
+            names = " and ".join(map(_option, wrong))
+            fits = " or ".join(_option(n) for n, rule in CRITERIA.items() if rule.task == task)
+            raise UsageError(
+                f"{names} {'does' if len(wrong) == 1 else 'do'} not apply to a {task} sweep "
+                f"(scored by {METRICS[task].name}); use {fits}"
+            )
+        warnings = []
+        for name, value in bounds.items():
+            slip = CRITERIA[name].slip
+            why = slip(value, task) if slip else None
+            if why:
+                warnings.append(f"{_option(name)} {value:g}: {why}")
+        return warnings
 
     def describe(self) -> str:
         return ", ".join(CRITERIA[k].text.format(f"{v:g}") for k, v in self.bounds().items())
@@ -102,6 +173,16 @@ class Criteria:
 assert [f.name for f in dataclasses.fields(Criteria)] == list(CRITERIA)
 
 
+def current_config(folder: Path):
+    """The configuration the folder's ``config.yaml`` holds, or None if it cannot be read."""
+    from .. import config
+
+    try:
+        return config.load(folder / CONFIG_COPY)
+    except SweepNNError:
+        return None
+
+
 def current_rows(df, folder: Path):
     """The rows of the grid the folder's ``config.yaml`` names, and how many others it holds.
 
@@ -109,13 +190,14 @@ def current_rows(df, folder: Path):
     size dropped, say) stay in ``results.csv`` but are not the current sweep's. Without a
     readable ``config.yaml`` every row counts as current.
     """
-    from .. import config
     from ..config.search import points
 
+    cfg = current_config(folder)
     try:
-        cfg = config.load(folder / CONFIG_COPY)
-        chosen = set(points(cfg))
+        chosen = None if cfg is None else set(points(cfg))
     except SweepNNError:
+        chosen = None
+    if cfg is None or chosen is None:
         return df, 0
     grid = cfg.grid
     in_points = [
@@ -130,6 +212,41 @@ def current_rows(df, folder: Path):
         & df["seed"].isin(grid.seeds).to_numpy()
     )
     return df[mask], int((~mask).sum())
+
+
+class Selection(NamedTuple):
+    """The rows a command works on, what it left out, and what it warns about."""
+
+    rows: Any  # a DataFrame of results rows
+    hidden: int  # rows of earlier grids left out
+    warnings: list[str]  # bounds that look like a slip (see Criteria.check)
+
+
+def select(path: Path, criteria: Criteria | None = None, all_rows: bool = False) -> Selection:
+    """The rows of a results file that ``filter``, ``plot`` and ``report`` work on.
+
+    Those of the folder's current grid (every row with ``all_rows``; see
+    :func:`current_rows`), with ``criteria`` checked against the sweep's task. Raises
+    ResultsError when there is no row to work on (a sweep that has not finished one yet).
+    """
+    from . import store
+
+    df = store.read_results(path)
+    if df.empty:
+        raise ResultsError(
+            f"{path} has no rows yet: the sweep has not recorded a configuration "
+            "(run it, or wait for its first one to finish)"
+        )
+    hidden = 0
+    if not all_rows:
+        df, hidden = current_rows(df, path.parent)
+        if df.empty:
+            raise ResultsError(
+                f"{path} has no rows of its current grid yet, only {hidden} of earlier grids "
+                "(--all-rows shows them; running the sweep fills the current grid)"
+            )
+    warnings = (criteria or Criteria()).check(task_of(df))
+    return Selection(df, hidden, warnings)
 
 
 def aggregate(df):
@@ -167,6 +284,7 @@ def filter_results(
     """Rows meeting every condition, sorted; failed and diverged rows are left out by default."""
     if top is not None and (isinstance(top, bool) or not isinstance(top, int) or top < 1):
         raise UsageError(f"--top must be a whole number >= 1; got {top!r}")
+    criteria.check(task_of(df))
     if not include_failed:
         df = df[df["status"] == "ok"]
     if aggregate_seeds:

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config.models import RANK_METRICS as RANK_DIRECTIONS  # the parent's: pydantic is here
+from ..config.search import DEFAULT_ETA, keep, planned_rows
 from ..errors import ConfigError
 from .jobs import Job
 
-DEFAULT_ETA = 3
 STOPPED_FILE = "halving.csv"  # where each configuration stopped, and its score at each rung
 
 
@@ -54,20 +54,6 @@ def configurations(jobs: list[Job]) -> list[list[Job]]:
         point = (job.hidden_size, job.activation, job.learning_rate, job.batch_size)
         groups.setdefault(point, []).append(job)
     return list(groups.values())
-
-
-def keep(n: int, eta: int) -> int:
-    """How many of ``n`` configurations go on to the next rung."""
-    return max(1, math.ceil(n / eta))
-
-
-def planned_rows(n_configurations: int, n_seeds: int, n_budgets: int, eta: int) -> int:
-    """Result rows a halving search writes when every rung is run."""
-    rows, n = 0, n_configurations
-    for _ in range(n_budgets):
-        rows += n * n_seeds
-        n = keep(n, eta)
-    return rows
 
 
 def score(group: list[Job], rows: dict[str, dict], budget: int, metric: str) -> tuple:
@@ -151,10 +137,7 @@ class Search:
     def of(cls, cfg, task: str, jobs: list[Job]) -> Search:
         s = cfg.search
         metric = resolve_metric(s.metric, task) if s.halves else "dev_acc"
-        eta = s.eta or DEFAULT_ETA
-        n_groups = len(configurations(jobs))
-        rows = planned_rows(n_groups, len(cfg.grid.seeds), len(cfg.grid.iterations), eta)
-        return cls(s.halves, metric, eta, rows)
+        return cls(s.halves, metric, s.eta or DEFAULT_ETA, planned_rows(cfg))
 
     def stages(self, jobs: list[Job], read_rows: Callable[[], dict]) -> Iterator[Stage]:
         return stages(jobs, self.halves, self.metric, self.eta, read_rows)

@@ -1,0 +1,85 @@
+"""What every command shares: the Typer app, its exit codes, and errors turned into messages.
+
+Library errors become a one-line message on stderr and a deliberate exit code:
+0 done, 1 the sweep finished but its configurations failed, 2 bad input (config, options,
+files), 3 the output folder is held by another run, 4 results could not be written,
+130 interrupted. The commands live in :mod:`.commands` (run and the results),
+:mod:`.networks` (eval, predict) and :mod:`.folders` (ls).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import SweepNNError
+
+app = typer.Typer(
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Sweep the hyperparameters of a small two-layer network, then filter, plot, report and evaluate.",
+)
+
+EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130
+DEFAULT_ROOT = Path("output")
+
+
+def err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def make_parent(path: Path) -> None:
+    """Create the folder a file goes into, as plot --out creates its folder."""
+    from ..errors import StorageError
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(f"cannot create {path.parent}: {exc.strerror}") from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        typer.echo(f"sweep-nn {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Sweep the hyperparameters of a small two-layer network, then filter, plot and evaluate."""
+
+
+@contextlib.contextmanager
+def reported_errors() -> Iterator[None]:
+    """Turn library errors into a message and an exit code; nothing else leaks a traceback."""
+    try:
+        yield
+    except SweepNNError as exc:
+        err(f"error: {exc}")
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        err("interrupted")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        err(f"error: {exc.strerror or exc}{where}")
+        raise typer.Exit(4) from None
+
+
+def main() -> None:
+    """Console-script entry point."""
+    os.environ.setdefault("PYTHONWARNINGS", "ignore::UserWarning:joblib")
+    app()

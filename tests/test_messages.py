@@ -1,0 +1,178 @@
+"""Files mixed up or not filled yet get a message that says what they are and what to do."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+import yaml
+from sweeps import CLASSIFICATION, REGRESSION, run_sweep
+from typer.testing import CliRunner
+
+from sweep_nn.cli import app
+from sweep_nn.errors import DataError, ParamsError
+from sweep_nn.results import params as params_mod
+from sweep_nn.results.schema import COLUMNS
+
+
+@pytest.fixture(scope="module")
+def sweeps(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sweeps")
+    return {
+        "classification": run_sweep(root, CLASSIFICATION),
+        "regression": run_sweep(root, REGRESSION),
+    }
+
+
+def invoke(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def a_params_file(folder):
+    return sorted((folder / "params").glob("*.pkl"))[0]
+
+
+# --- eval given something else than a parameters file ----------------------------------------
+
+
+def test_eval_of_a_results_file_says_so_and_points_to_params_and_data(sweeps):
+    results = sweeps["classification"] / "results.csv"
+    result = invoke("eval", results)
+    assert result.exit_code == 2, result.output
+    message = result.stderr
+    assert f"{results} is a sweep's results file, not a parameters file" in message
+    assert str(a_params_file(sweeps["classification"])) in message  # an example to copy
+    assert "--data" in message
+    assert "could run code" not in message and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("name", ["results.csv", "copy.txt", "no-suffix"])
+def test_a_results_file_is_recognised_by_its_header_under_any_name(tmp_path, name):
+    path = tmp_path / name
+    path.write_text(",".join(COLUMNS) + "\n")  # a header only: the params folder is empty
+    with pytest.raises(ParamsError, match="results file, not a parameters file") as caught:
+        params_mod.load_params(path)
+    assert "params/<config_id>.pkl" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "said"),
+    [
+        ("samples.csv", "x1,x2,label\n0.5,0.2,1\n", "is a CSV file, not a parameters file"),
+        ("samples.dat", "x1,x2,label\n0.5,0.2,1\n", "is a CSV file, not a parameters file"),
+        ("grid.yaml", "name: quick\ngrid: {}\n", "is a text file, not a parameters file"),
+    ],
+)
+def test_eval_of_another_text_file_says_what_it_is(tmp_path, name, text, said):
+    path = tmp_path / name
+    path.write_text(text)
+    result = invoke("eval", path)
+    assert result.exit_code == 2, result.output
+    assert said in result.stderr
+    assert "invalid load key" not in result.stderr
+
+
+def test_damaged_pickles_are_still_called_unreadable(tmp_path):
+    path = tmp_path / "net.pkl"
+    path.write_bytes(pickle.dumps({"W1": np.zeros((2, 2))})[:-5])
+    with pytest.raises(ParamsError, match="is not a readable parameters file"):
+        params_mod.load_params(path)
+
+
+def test_a_real_parameters_file_named_csv_still_loads(sweeps, tmp_path):
+    path = tmp_path / "net.csv"
+    path.write_bytes(a_params_file(sweeps["classification"]).read_bytes())
+    assert params_mod.load_params(path)["W1"].ndim == 2
+
+
+# --- results with no rows yet ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["filter", "plot", "report"])
+def test_a_results_file_with_only_a_header_has_no_rows_yet(tmp_path, command):
+    folder = tmp_path / "started"
+    folder.mkdir()
+    (folder / "results.csv").write_text(",".join(COLUMNS) + "\n")
+    result = invoke(command, folder)
+    assert result.exit_code == 2, result.output
+    assert "has no rows yet" in result.stderr
+    assert "Traceback" not in result.output
+    assert not (folder / "plots").exists() and not (folder / "report.html").exists()
+
+
+@pytest.mark.parametrize("command", ["filter", "plot", "report"])
+def test_a_grid_with_no_rows_yet_says_how_many_earlier_rows_it_holds(sweeps, tmp_path, command):
+    folder = run_sweep(tmp_path, CLASSIFICATION)
+    copy = folder / "config.yaml"
+    config = yaml.safe_load(copy.read_text())
+    config["grid"]["hidden_sizes"] = [7]  # a new grid whose first row is not written yet
+    copy.write_text(yaml.safe_dump(config))
+    result = invoke(command, folder, "--out", tmp_path / "x") if command != "filter" else None
+    result = result or invoke(command, folder)
+    assert result.exit_code == 2, result.output
+    assert "no rows of its current grid yet, only 2 of earlier grids" in result.stderr
+    assert "--all-rows" in result.stderr
+
+
+def test_all_rows_shows_the_earlier_rows_of_a_grid_not_started(sweeps, tmp_path):
+    folder = run_sweep(tmp_path, CLASSIFICATION)
+    copy = folder / "config.yaml"
+    config = yaml.safe_load(copy.read_text())
+    config["grid"]["hidden_sizes"] = [7]
+    copy.write_text(yaml.safe_dump(config))
+    result = invoke("filter", folder, "--all-rows", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.stdout)) == 2
+
+
+# --- eval --data with one row, or none -------------------------------------------------------
+
+
+def _rows(path, header, rows):
+    path.write_text(",".join(header) + "\n" + "".join(",".join(map(str, r)) + "\n" for r in rows))
+    return path
+
+
+@pytest.mark.parametrize("label", [0, 1])
+def test_eval_scores_a_classifier_on_one_row(sweeps, tmp_path, label):
+    data = _rows(tmp_path / "one.csv", ["x1", "x2", "y"], [[0.5, 0.25, label]])
+    result = invoke("eval", a_params_file(sweeps["classification"]), "--data", data, "--json")
+    assert result.exit_code == 0, result.output
+    scored = json.loads(result.stdout)
+    assert scored["n_samples"] == 1 and scored["accuracy"] in (0.0, 100.0)
+    two = _rows(tmp_path / "two.csv", ["x1", "x2", "y"], [[0.5, 0.25, label]] * 2)
+    twice = json.loads(invoke("eval", a_params_file(sweeps["classification"]), "--data", two,
+                              "--json").stdout)  # fmt: skip
+    assert twice["accuracy"] == scored["accuracy"] and twice["loss"] == pytest.approx(
+        scored["loss"]
+    )
+
+
+def test_eval_of_a_regression_on_one_row_has_an_rmse_and_no_r2(sweeps, tmp_path):
+    data = _rows(tmp_path / "one.csv", ["a", "b", "c", "t"], [[0.1, -0.2, 0.3, 12.5]])
+    params = a_params_file(sweeps["regression"])
+    result = invoke("eval", params, "--data", data, "--json")
+    assert result.exit_code == 0, result.output
+    scored = json.loads(result.stdout)
+    assert scored["r2"] is None and scored["rmse"] > 0 and scored["n_samples"] == 1
+    text = invoke("eval", params, "--data", data)
+    assert "R2 undefined (one sample)" in text.stdout and "on 1 sample " in text.stdout
+
+
+def test_eval_of_a_data_file_with_only_a_header_says_so(sweeps, tmp_path):
+    data = _rows(tmp_path / "none.csv", ["x1", "x2", "y"], [])
+    result = invoke("eval", a_params_file(sweeps["classification"]), "--data", data)
+    assert result.exit_code == 2, result.output
+    assert "no rows of data, only a header" in result.stderr
+    assert "must be numeric" not in result.stderr
+
+
+def test_training_still_needs_two_rows(tmp_path):
+    from sweep_nn.data import read_csv
+
+    one = _rows(tmp_path / "one.csv", ["x1", "y"], [[1.0, 0]])
+    with pytest.raises(DataError, match="need at least 2 rows of data; it has 1"):
+        read_csv(one, None)
+    assert read_csv(one, None, min_rows=1)[0].shape == (1, 1)
