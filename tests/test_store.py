@@ -227,3 +227,35 @@ def test_results_from_before_stack_size_are_read_and_resumed(tmp_path, write_con
     assert f"({len(current)} already recorded" in done.stderr
     assert results.read_text().splitlines()[0] == ",".join(COLUMNS)  # brought up to date
     assert store.read_rows(results) == current
+
+
+def test_rows_that_finish_together_share_one_write_and_fsync(tmp_path, monkeypatch):
+    import yaml
+
+    from sweep_nn.config import parse
+    from sweep_nn.sweep.run import run_sweep
+
+    cfg = parse(yaml.safe_dump({
+        "name": "group", "data": {"dataset": "moons", "n_samples": 100},
+        "grid": {"hidden_sizes": [1, 2, 3, 4], "activations": ["tanh", "relu"],
+                 "learning_rates": [0.6, 0.1], "iterations": [5, 20], "seeds": list(range(25))},
+        "train": {"loss_points": 2},
+    }))  # fmt: skip
+    writes, reported = [], []
+    real = store.ResultsWriter._write
+
+    def counting(self, text):
+        writes.append(text.count("\n"))
+        real(self, text)
+
+    monkeypatch.setattr(store.ResultsWriter, "_write", counting)
+    monkeypatch.setattr(os, "fsync", lambda fd: None)  # what is counted is calls, not the disk
+    out = tmp_path / "out"
+
+    def on_row(row):  # reported only once its group is written
+        assert (out / row.params_path).is_file() and sum(writes) > len(reported)
+        reported.append(row)
+
+    run_sweep(cfg, out, n_jobs=1, on_row=on_row)
+    assert sum(writes) == len(reported) == 800
+    assert len(writes) < 800 / 4  # small runs travel in groups, and their rows commit together

@@ -30,9 +30,10 @@ def params_payload(weights: dict, **meta) -> dict:
     return {"format": PARAMS_FORMAT, "version": PARAMS_VERSION, **weights, **meta}
 
 
-def write_params(path: Path, payload: dict) -> None:
-    """Pickle ``payload`` (plain containers and NumPy arrays only) atomically to ``path``."""
-    atomic_write(path, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
+def write_params(path: Path, payload: dict, sync_dir: bool = True) -> None:
+    """Pickle ``payload`` (plain containers and NumPy arrays only) atomically to ``path``
+    (``sync_dir``: see :func:`.store.atomic_write`)."""
+    atomic_write(path, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL), sync_dir)
 
 
 # --- loading parameters safely -------------------------------------------------------------

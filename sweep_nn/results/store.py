@@ -55,8 +55,12 @@ def _storage_error(exc: OSError, what: Path) -> StorageError:
 TEMP_MARK = ".tmp-"  # atomic_write's temporary names: .<name>.tmp-<pid>
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new, never a mix."""
+def atomic_write(path: Path, data: bytes, sync_dir: bool = True) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new, never a mix.
+
+    ``sync_dir=False`` leaves the folder's fsync to the caller (:func:`fsync_dir`), which
+    may then make several files durable with one (a group commit).
+    """
     tmp = path.with_name(f".{path.name}{TEMP_MARK}{os.getpid()}")
     try:
         with open(tmp, "wb") as fh:
@@ -69,7 +73,16 @@ def atomic_write(path: Path, data: bytes) -> None:
         if isinstance(exc, OSError):
             raise _storage_error(exc, path) from None
         raise
-    _fsync_dir(path.parent)
+    if sync_dir:
+        _fsync_dir(path.parent)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make the names written in ``folder`` durable (after ``atomic_write(sync_dir=False)``)."""
+    try:
+        _fsync_dir(folder)
+    except OSError as exc:
+        raise _storage_error(exc, folder) from None
 
 
 def remove_temporaries(folder: Path) -> None:
@@ -135,7 +148,7 @@ def _create_with_header(path: Path) -> None:
 
 
 class ResultsWriter:
-    """Appends rows to a results CSV durably: one write, flush and fsync per row."""
+    """Appends rows to a results CSV durably: one write, flush and fsync per call."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -159,8 +172,14 @@ class ResultsWriter:
             raise
 
     def append(self, row: Row) -> None:
+        self.append_many([row])
+
+    def append_many(self, rows: list[Row]) -> None:
+        """Append ``rows`` with one write and one fsync: all of them, or (disk full) none."""
+        if not rows:
+            return
         try:
-            self._write(format_row(row))
+            self._write("".join(format_row(row) for row in rows))
         except OSError as exc:
             raise _storage_error(exc, self.path) from None
 

@@ -103,6 +103,7 @@ def run_tasks(
     scheduler: str | None,
     on_result: Callable[[SegmentOutcome], Segment | None],
     work: Callable = run_task,
+    after_task: Callable[[], None] | None = None,
 ) -> int:
     """Run every task, calling ``on_result(outcome)`` as each segment finishes.
 
@@ -117,8 +118,11 @@ def run_tasks(
     a death then names its cause: that job is reported as failed and nothing else is.
     Returns the number of jobs rerun this way.
 
-    ``work(task, data)`` computes one task in a worker (:func:`.worker.run_task`).
+    ``work(task, data)`` computes one task in a worker (:func:`.worker.run_task`);
+    ``after_task()`` is called once the outcomes of a task have all been given to
+    ``on_result`` (where a recorder commits them together).
     """
+    after_task = after_task or (lambda: None)
     n_train = data.X_train.shape[1]
     pending: list[tuple[float, Task]] = []
     for task in tasks:
@@ -126,7 +130,8 @@ def run_tasks(
     suspects: list[Segment] = []
     with _one_cluster(backend, scheduler, n_jobs) as address:
         go = functools.partial(_run_until_death, data=data, n_jobs=n_jobs, backend=backend,
-                               scheduler=address, on_result=on_result, work=work)  # fmt: skip
+                               scheduler=address, on_result=on_result, work=work,
+                               after_task=after_task)  # fmt: skip
         while pending:
             suspects += go(pending)
         suspects = [alone for segment in suspects for alone in _split(segment)]
@@ -142,6 +147,7 @@ def run_tasks(
                             "(killed, or out of memory)",
                         )
                     )
+                    after_task()
     return len(suspects)
 
 
@@ -176,7 +182,9 @@ def _ident(segment: Segment) -> tuple[str, int]:
     return segment.jobs[0].keys[0], segment.start
 
 
-def _run_until_death(pending, data, n_jobs, backend, scheduler, on_result, work) -> list[Segment]:
+def _run_until_death(
+    pending, data, n_jobs, backend, scheduler, on_result, work, after_task
+) -> list[Segment]:
     """Run tasks taken from ``pending`` until none is left or a worker process dies.
 
     Continuations join ``pending`` as they come. Returns the segments lost to the death
@@ -220,6 +228,7 @@ def _run_until_death(pending, data, n_jobs, backend, scheduler, on_result, work)
                         segment = on_result(outcome)
                         if segment is not None and last[_ident(outcome.segment)[0]] == i:
                             following.append(segment)
+                    after_task()
                     if following:
                         _queue(pending, following, n_train)
             finally:

@@ -118,8 +118,10 @@ def _params_meta(cfg: SweepConfig, ds: data_mod.Dataset, output: str) -> dict:
 
 
 class _Recorder:
-    """The parent's writer: each segment's results to disk, parameters before their row,
-    then the checkpoint of each run still unfinished; returns the run's next segment."""
+    """The parent's writer. Each segment's parameters files are written as it arrives; its
+    rows, and the checkpoints of runs still unfinished, wait for :meth:`flush`, which
+    makes them durable together (a group commit): one fsync of the parameters folder,
+    then one write and fsync of all the rows, and only then are rows reported."""
 
     def __init__(self, out_dir: Path, writer: store.ResultsWriter, done: dict, meta: dict,
                  on_row: Callable[[Row], None] | None) -> None:  # fmt: skip
@@ -128,9 +130,10 @@ class _Recorder:
         )  # fmt: skip
         self.meter: WorkMeter | None = None
         self.on_progress: Callable[[Progress], None] | None = None
+        self.pending: list[tuple[SegmentOutcome, list[Row]]] = []
 
     def __call__(self, outcome: SegmentOutcome) -> Segment | None:
-        rows = 0
+        rows = []
         for res in outcome:
             row = res.row
             if row.key in self.done:
@@ -139,28 +142,37 @@ class _Recorder:
                 rel = f"{PARAMS_DIR}/{row.config_id}.pkl"
                 config = {axis: getattr(row, axis) for axis in AXES}
                 payload = params_mod.params_payload(res.params, config=config, **self.meta)
-                params_mod.write_params(self.out_dir / rel, payload)
+                params_mod.write_params(self.out_dir / rel, payload, sync_dir=False)
                 row.params_path = rel
-            self.writer.append(row)
-            rows += 1
-            if self.on_row:
-                self.on_row(row)
-        for job, state in zip(outcome.segment.jobs, outcome.states or []):
-            if state.finished(job):
-                checkpoints.remove(self.out_dir, job)
-            elif state.step not in job.budgets:  # at a budget, its parameters file holds it
-                checkpoints.write(self.out_dir, job, state)
-        if self.meter is not None:
-            progress = self.meter.record(outcome, rows)
-            if self.on_progress:
-                self.on_progress(progress)
-        following = continuation(outcome)
+            rows.append(row)
+        self.pending.append((outcome, rows))
+        return continuation(outcome)
+
+    def flush(self) -> None:
+        """Make the pending rows durable (their parameters files first), report them, then
+        write or remove the checkpoints of their runs."""
+        if not self.pending:
+            return
+        pending, self.pending = self.pending, []
+        store.fsync_dir(self.out_dir / PARAMS_DIR)
+        self.writer.append_many([row for _, rows in pending for row in rows])
+        for outcome, rows in pending:
+            for row in rows:
+                if self.on_row:
+                    self.on_row(row)
+            self._checkpoints(outcome)
+            if self.meter is not None:
+                progress = self.meter.record(outcome, len(rows))
+                if self.on_progress:
+                    self.on_progress(progress)
+
+    def _checkpoints(self, outcome: SegmentOutcome) -> None:
         stop = outcome.segment.stop
-        if following is None and stop is not None and outcome.states is not None:
-            for job, state in zip(outcome.segment.jobs, outcome.states):
-                if not state.finished(job) and state.step >= stop:  # paused at a budget, whose
-                    checkpoints.remove(self.out_dir, job)  # parameters file holds the state
-        return following
+        for job, state in zip(outcome.segment.jobs, outcome.states or []):
+            if state.finished(job) or (stop is not None and state.step >= stop):
+                checkpoints.remove(self.out_dir, job)  # done, or paused at a budget, whose
+            elif state.step not in job.budgets:  # parameters file holds the state
+                checkpoints.write(self.out_dir, job, state)
 
 
 def _train_all(tasks, data, n_workers, backend, scheduler, record) -> tuple[int, bool]:
@@ -174,7 +186,11 @@ def _train_all(tasks, data, n_workers, backend, scheduler, record) -> tuple[int,
                     raise KeyboardInterrupt
                 return following
 
-            rerun = run_tasks(tasks, data, n_workers, backend, scheduler, checked)
+            try:
+                rerun = run_tasks(tasks, data, n_workers, backend, scheduler, checked,
+                                  after_task=record.flush)  # fmt: skip
+            finally:
+                record.flush()  # what arrived before a stop is kept
             if stop_requested.is_set():
                 raise KeyboardInterrupt
     except KeyboardInterrupt:

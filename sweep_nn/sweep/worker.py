@@ -268,9 +268,10 @@ def failed_outcome(segment: Segment, message: str) -> SegmentOutcome:
 def run_task(runs: list[Segment | list[Job]], data: TrainingData) -> list[SegmentOutcome]:
     """Worker entry point for a task: its segments (of single jobs or stacks), in turn.
 
-    A run whose next segment is cheap (less than :data:`.segments.MIN_SEGMENT_COST` left)
-    goes on here rather than making a round trip to the parent for each budget; the
-    outcomes come back in order, and the parent continues each run from its last one.
+    A run whose next segment is cheap (less than :data:`.segments.MIN_SEGMENT_COST` left,
+    and no ``checkpoint_every`` asked for) goes on here rather than making a round trip to
+    the parent for each budget; the outcomes come back in order, and the parent continues
+    each run from its last one.
     """
     n_train = data.X_train.shape[1]
     outcomes = []
@@ -279,6 +280,9 @@ def run_task(runs: list[Segment | list[Job]], data: TrainingData) -> list[Segmen
         while segment is not None:
             outcomes.append(run_segment(segment, data))
             segment = continuation(outcomes[-1])
-            if segment is not None and segment.remaining_cost(n_train) > MIN_SEGMENT_COST:
-                segment = None  # long: the parent checkpoints it and hands it out again
+            if segment is not None and (
+                segment.jobs[0].settings.checkpoint_every is not None  # asked for: durable now
+                or segment.remaining_cost(n_train) > MIN_SEGMENT_COST  # long: worth a checkpoint
+            ):
+                segment = None  # the parent writes it down and hands the run out again
     return outcomes
