@@ -134,7 +134,15 @@ def sigmoid32(x: np.ndarray) -> np.ndarray:
     return out
 
 
-# --- hidden activations: g(z), and g'(z) from a = g(z), one scalar at a time -----------
+# --- hidden activations and output layers, chosen while Numba types a kernel ----------------
+# Only g(z) for tanh and the logistic function needs a function per dtype (libm's in float64,
+# the approximations above in float32). Everything else is one expression for both dtypes,
+# with its constants 0 and 1 in the argument's dtype: a Python ``1.0`` would turn float32
+# arithmetic into float64.
+
+ACTIVATIONS = ("tanh", "sigmoid", "relu")
+OUTPUTS = ("sigmoid", "softmax", "linear")
+DTYPES = ("float32", "float64")
 
 
 @njit(**_JIT)
@@ -147,71 +155,22 @@ def _sigmoid64(z):
     return 1.0 / (1.0 + np.exp(-z))
 
 
-@njit(**_JIT)
-def _tanh_grad64(a):
-    return 1.0 - a * a
-
-
-@njit(**_JIT)
-def _tanh_grad32(a):
-    return _ONE32 - a * a
-
-
-@njit(**_JIT)
-def _sigmoid_grad64(a):
-    return a * (1.0 - a)
-
-
-@njit(**_JIT)
-def _sigmoid_grad32(a):
-    return a * (_ONE32 - a)
-
-
-@njit(**_JIT)
-def _relu64(z):
-    return 0.0 if z < 0.0 else z  # noqa: FURB136 - NaN stays NaN, as with np.maximum
-
-
-@njit(**_JIT)
-def _relu32(z):
-    return _ZERO32 if z < _ZERO32 else z  # noqa: FURB136
-
-
-@njit(**_JIT)
-def _relu_grad64(a):
-    return 1.0 if a > 0.0 else 0.0
-
-
-@njit(**_JIT)
-def _relu_grad32(a):
-    return _ONE32 if a > _ZERO32 else _ZERO32
-
-
-ACTIVATIONS = {  # (name, dtype name) -> (g, g' from the activation)
-    ("tanh", "float64"): (_tanh64, _tanh_grad64),
-    ("tanh", "float32"): (_tanh32, _tanh_grad32),
-    ("sigmoid", "float64"): (_sigmoid64, _sigmoid_grad64),
-    ("sigmoid", "float32"): (_sigmoid32, _sigmoid_grad32),
-    ("relu", "float64"): (_relu64, _relu_grad64),
-    ("relu", "float32"): (_relu32, _relu_grad32),
+_SQUASH = {  # (name, dtype name) -> g(z), where float32 has its own function
+    ("tanh", "float64"): _tanh64,
+    ("tanh", "float32"): _tanh32,
+    ("sigmoid", "float64"): _sigmoid64,
+    ("sigmoid", "float32"): _sigmoid32,
 }
 
 
-# --- output layers: Z2 -> dZ2 = A2 - Y in place, over the first n columns (a chunk) ----------
+# Output layers: Z2 -> dZ2 = A2 - Y in place, over the first n columns (a chunk).
 
 
 @njit(**_JIT)
-def _sigmoid_delta64(Z2, Y, n):
+def _sigmoid_delta(Z2, Y, n):
     for c in range(Z2.shape[0]):
         for jj in range(n):
-            Z2[c, jj] = 1.0 / (1.0 + np.exp(-Z2[c, jj])) - Y[c, jj]
-
-
-@njit(**_JIT)
-def _sigmoid_delta32(Z2, Y, n):
-    for c in range(Z2.shape[0]):
-        for jj in range(n):
-            Z2[c, jj] = _sigmoid32(Z2[c, jj]) - Y[c, jj]
+            Z2[c, jj] = _g(Z2[c, jj], "sigmoid") - Y[c, jj]
 
 
 @njit(**_JIT)
@@ -237,23 +196,16 @@ def _linear_delta(Z2, Y, n):
             Z2[c, jj] -= Y[c, jj]
 
 
-OUTPUTS = {  # (name, dtype name) -> dZ2 = A2 - Y in place
-    ("sigmoid", "float64"): _sigmoid_delta64,
-    ("sigmoid", "float32"): _sigmoid_delta32,
-    ("softmax", "float64"): _softmax_delta,
-    ("softmax", "float32"): _softmax_delta,
-    ("linear", "float64"): _linear_delta,
-    ("linear", "float32"): _linear_delta,
-}
+_DELTAS = {"sigmoid": _sigmoid_delta, "softmax": _softmax_delta, "linear": _linear_delta}
 
 
 # --- the fused pass and the step ---------------------------------------------------------
 # The kernels take the activation's and the output's names as compile-time constants
-# (string literals): ``_g``, ``_g_grad`` and ``_delta`` resolve them through the tables
-# above while Numba types the kernel, so each (activation, output, dtype) gets its own
-# machine code with the functions inlined, and no name is compared at run time. The
-# arguments are plain arrays, numbers and literals, so the on-disk cache entries stay
-# valid from one process to the next (function-valued arguments would not).
+# (string literals): ``_g``, ``_g_grad`` and ``_delta`` resolve them, and the dtype, while
+# Numba types the kernel, so each (activation, output, dtype) gets its own machine code
+# with the functions inlined, and no name is compared at run time. The arguments are plain
+# arrays, numbers and literals, so the on-disk cache entries stay valid from one process
+# to the next (function-valued arguments would not).
 
 
 def _g(z, activation):  # the hidden activation named ``activation``, typed at compile time
@@ -268,27 +220,44 @@ def _delta(Z2, Y, n, output):  # the output layer's dZ2 = A2 - Y, in place
     raise NotImplementedError
 
 
-def _literal(name: types.Type) -> str:
+def _literal(name: types.Type, known: tuple[str, ...]) -> str:
     if not isinstance(name, types.StringLiteral):
         raise errors.TypingError(f"a layer's name must be a compile-time constant, not {name}")
+    if name.literal_value not in known:
+        raise errors.TypingError(f"no compiled layer {name.literal_value!r}")
     return name.literal_value
+
+
+def _constants(dtype: types.Type) -> tuple[np.floating, np.floating]:
+    """0 and 1 in the float type ``dtype``, as constants for the compiled code."""
+    scalar = np.dtype(str(dtype)).type
+    return scalar(0), scalar(1)
 
 
 @overload(_g, jit_options=_JIT)
 def _g_overload(z, activation):
-    g = ACTIVATIONS[(_literal(activation), str(z))][0]
+    name = _literal(activation, ACTIVATIONS)
+    if name == "relu":
+        zero, _ = _constants(z)
+        return lambda z, activation: zero if z < zero else z  # noqa: FURB136 - NaN stays NaN
+    g = _SQUASH[(name, str(z))]
     return lambda z, activation: g(z)
 
 
 @overload(_g_grad, jit_options=_JIT)
 def _g_grad_overload(a, activation):
-    g_grad = ACTIVATIONS[(_literal(activation), str(a))][1]
-    return lambda a, activation: g_grad(a)
+    name = _literal(activation, ACTIVATIONS)
+    zero, one = _constants(a)
+    if name == "tanh":
+        return lambda a, activation: one - a * a
+    if name == "sigmoid":
+        return lambda a, activation: a * (one - a)
+    return lambda a, activation: one if a > zero else zero
 
 
 @overload(_delta, jit_options=_JIT)
 def _delta_overload(Z2, Y, n, output):
-    delta = OUTPUTS[(_literal(output), str(Z2.dtype))]
+    delta = _DELTAS[_literal(output, OUTPUTS)]
     return lambda Z2, Y, n, output: delta(Z2, Y, n)
 
 
@@ -395,15 +364,21 @@ def _chunk_buffer(X, m):
 
 
 @njit(**_JIT)
+def _all_chunked(X):
+    """All of X's columns, in order, chunked (full batch)."""
+    m = X.shape[1]
+    out = _chunk_buffer(X, m)
+    _chunked(X, np.empty(0, np.intp), 0, m, out)
+    return out
+
+
+@njit(**_JIT)
 def gradients_kernel(W1, b1, W2, b2, X, Y, activation, output):
     literally(activation)
     literally(output)
     m = X.shape[1]
     bufs, grads = _buffers(W1, W2)
-    Xc, Yc = _chunk_buffer(X, m), _chunk_buffer(Y, m)
-    no_order = np.empty(0, np.intp)
-    _chunked(X, no_order, 0, m, Xc)
-    _chunked(Y, no_order, 0, m, Yc)
+    Xc, Yc = _all_chunked(X), _all_chunked(Y)
     _batch_gradients(W1, b1, W2, b2, Xc, Yc, m, bufs, grads, activation, output)
     return grads
 
@@ -414,10 +389,7 @@ def full_batch_kernel(W1, b1, W2, b2, X, Y, lr, n_steps, activation, output):
     literally(output)
     m = X.shape[1]
     bufs, grads = _buffers(W1, W2)
-    Xc, Yc = _chunk_buffer(X, m), _chunk_buffer(Y, m)
-    no_order = np.empty(0, np.intp)
-    _chunked(X, no_order, 0, m, Xc)
-    _chunked(Y, no_order, 0, m, Yc)
+    Xc, Yc = _all_chunked(X), _all_chunked(Y)
     for _ in range(n_steps):
         _batch_gradients(W1, b1, W2, b2, Xc, Yc, m, bufs, grads, activation, output)
         _update(W1, b1, W2, b2, grads, lr)
@@ -474,9 +446,9 @@ ORDERS_CHUNK = 1024  # permutations drawn ahead at a time in mini-batch training
 def _names(activation: str, output: str, dtype) -> tuple[str, str]:
     """Check the names against the tables once, in Python, before any compilation."""
     dtype = np.dtype(dtype).name
-    if (activation, dtype) not in ACTIVATIONS:
+    if activation not in ACTIVATIONS or dtype not in DTYPES:
         raise KeyError(f"no compiled activation {activation!r} in {dtype}")
-    if (output, dtype) not in OUTPUTS:
+    if output not in OUTPUTS:
         raise KeyError(f"no compiled output {output!r} in {dtype}")
     return activation, output
 
