@@ -13,6 +13,7 @@ batches are the same -- and the kernel takes one step per batch, in that order.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from .kernels import (
     ACTIVATIONS,
@@ -25,18 +26,21 @@ from .kernels import (
 
 ORDERS_CHUNK = 1024  # permutations drawn ahead at a time in mini-batch training
 
+Params = dict[str, np.ndarray]  # W1, b1, W2, b2
+Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
-def _names(activation: str, output: str, dtype) -> tuple[str, str]:
+
+def _names(activation: str, output: str, dtype: DTypeLike) -> tuple[str, str]:
     """Check the names against the tables once, in Python, before any compilation."""
-    dtype = np.dtype(dtype).name
-    if activation not in ACTIVATIONS or dtype not in DTYPES:
-        raise KeyError(f"no compiled activation {activation!r} in {dtype}")
+    name = np.dtype(dtype).name
+    if activation not in ACTIVATIONS or name not in DTYPES:
+        raise KeyError(f"no compiled activation {activation!r} in {name}")
     if output not in OUTPUTS:
-        raise KeyError(f"no compiled output {output!r} in {dtype}")
+        raise KeyError(f"no compiled output {output!r} in {name}")
     return activation, output
 
 
-def _arrays(params: dict, X, Y) -> tuple:
+def _arrays(params: Params, X: ArrayLike, Y: ArrayLike) -> Arrays:
     dtype = params["W1"].dtype
     if dtype not in (np.float32, np.float64):
         raise TypeError(f"parameters must be float32 or float64, not {dtype}")
@@ -44,14 +48,14 @@ def _arrays(params: dict, X, Y) -> tuple:
         p = params[name]
         if p.dtype != dtype or not p.flags.c_contiguous or not p.flags.writeable:
             raise ValueError(f"{name} must be a writeable C-contiguous {dtype} array")
-    X = np.ascontiguousarray(X, dtype=dtype)
-    Y = np.ascontiguousarray(Y, dtype=dtype)
-    if X.shape[1] != Y.shape[1] or X.shape[0] != params["W1"].shape[1]:
-        raise ValueError(f"X {X.shape} and Y {Y.shape} do not fit W1 {params['W1'].shape}")
-    return params["W1"], params["b1"], params["W2"], params["b2"], X, Y
+    Xc = np.ascontiguousarray(X, dtype=dtype)
+    Yc = np.ascontiguousarray(Y, dtype=dtype)
+    if Xc.shape[1] != Yc.shape[1] or Xc.shape[0] != params["W1"].shape[1]:
+        raise ValueError(f"X {Xc.shape} and Y {Yc.shape} do not fit W1 {params['W1'].shape}")
+    return params["W1"], params["b1"], params["W2"], params["b2"], Xc, Yc
 
 
-def gradients(params: dict, X, Y, activation: str, output: str) -> dict:
+def gradients(params: Params, X: ArrayLike, Y: ArrayLike, activation: str, output: str) -> Params:
     """Gradients of the mean loss over all of X (n_in, m), Y (n_out, m), as the kernels
     compute them: ``{"W1", "b1", "W2", "b2"}``, shaped like the parameters (new arrays)."""
     W1, b1, W2, b2, X, Y = _arrays(params, X, Y)
@@ -62,9 +66,9 @@ def gradients(params: dict, X, Y, activation: str, output: str) -> dict:
 
 
 def train(
-    params: dict,
-    X,
-    Y,
+    params: Params,
+    X: ArrayLike,
+    Y: ArrayLike,
     learning_rate: float,
     n_steps: int,
     activation: str,
@@ -102,7 +106,9 @@ def train(
         done += rows
 
 
-def warm_up(params: dict, X, Y, activation: str, output: str, mini_batch: bool) -> None:
+def warm_up(
+    params: Params, X: ArrayLike, Y: ArrayLike, activation: str, output: str, mini_batch: bool
+) -> None:
     """Compile (or load from the cache) the kernel :func:`train` will call, taking no step.
 
     Lets a caller keep compilation out of the time it measures for training.
@@ -118,9 +124,9 @@ def warm_up(params: dict, X, Y, activation: str, output: str, mini_batch: bool) 
 
 
 def train_stack(
-    ps: list[dict],
-    X,
-    Y,
+    ps: list[Params],
+    X: ArrayLike,
+    Y: ArrayLike,
     learning_rates: list[float],
     n_steps: int,
     activation: str,

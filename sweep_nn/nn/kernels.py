@@ -61,12 +61,21 @@ call is defined here, and nothing else in sweep-nn imports Numba (a test checks 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from numba import errors, literally, njit, types
 from numba.extending import overload
 
+if TYPE_CHECKING:
+    from numba.core.decorators import _JITOptions
+
+    class _Options(_JITOptions, total=False):  # overload() passes cache on to jit() as well
+        cache: bool
+
+
 _FASTMATH = {"reassoc", "contract", "nsz"}  # no "nnan"/"ninf": overflow propagates
-_JIT = {"cache": True, "fastmath": _FASTMATH, "error_model": "numpy", "nogil": True}
+_JIT: _Options = {"cache": True, "fastmath": _FASTMATH, "error_model": "numpy", "nogil": True}
 
 CHUNK = 512  # examples per fused pass: a (hidden, CHUNK) block stays in the L2 cache
 
@@ -160,16 +169,12 @@ def _sigmoid64(z):
 
 
 _SQUASH = {  # (name, dtype name) -> g(z), where float32 has its own function
-    ("tanh", "float64"): _tanh64,
-    ("tanh", "float32"): _tanh32,
-    ("sigmoid", "float64"): _sigmoid64,
-    ("sigmoid", "float32"): _sigmoid32,
-}
+    ("tanh", "float64"): _tanh64, ("tanh", "float32"): _tanh32,
+    ("sigmoid", "float64"): _sigmoid64, ("sigmoid", "float32"): _sigmoid32,
+}  # fmt: skip
 
 
 # Output layers: Z2 -> dZ2 = A2 - Y in place, over the first n columns (a chunk).
-
-
 @njit(**_JIT)
 def _sigmoid_delta(Z2, Y, n):
     for c in range(Z2.shape[0]):
