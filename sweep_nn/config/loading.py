@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from ..errors import ConfigError
 from ..safe_read import ReadRefused, read_regular_file
@@ -81,7 +82,7 @@ def _format_loc(parts: tuple) -> str:
     return loc or "(top level)"
 
 
-def _format_error(err: dict) -> str:
+def _format_error(err: ErrorDetails) -> str:
     if err["type"] == "invalid_key":  # a number or other non-text key: its loc is the key itself
         return f"{_format_loc(err['loc'][:-1])}: key {_describe(err.get('input'))} is not a name"
     loc = _format_loc(err["loc"])
@@ -96,7 +97,10 @@ def _format_error(err: dict) -> str:
 
 
 def _suggest(loc: tuple) -> str:
-    model = {"data": DataConfig, "grid": GridConfig, "train": TrainConfig}.get(loc[0], SweepConfig)
+    sections: dict[str, type[BaseModel]] = {
+        "data": DataConfig, "grid": GridConfig, "train": TrainConfig,
+    }  # fmt: skip
+    model = sections.get(loc[0], SweepConfig)
     if len(loc) == 1:
         model = SweepConfig
     import difflib

@@ -7,7 +7,7 @@ naming its key and the bad value, as one :class:`~sweep_nn.errors.ConfigError`.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -15,10 +15,16 @@ from ..data import COMMON_KEYS, DATASETS
 from ..nn.plain import ACTIVATIONS, INITS, OUTPUTS
 from .describe import _describe
 
-ActivationName = Literal[tuple(ACTIVATIONS)]  # type: ignore[valid-type]
-DatasetName = Literal[tuple(DATASETS)]  # type: ignore[valid-type]
-InitName = Literal[tuple(INITS)]  # type: ignore[valid-type]
-OutputName = Literal[("auto", *OUTPUTS)]  # type: ignore[valid-type]
+if TYPE_CHECKING:  # the names are the tables' keys, known at run time: to mypy, text
+    ActivationName: TypeAlias = str
+    DatasetName: TypeAlias = str
+    InitName: TypeAlias = str
+    OutputName: TypeAlias = str
+else:  # Literal types built from the tables, so that pydantic lists the allowed names
+    ActivationName = Literal[tuple(ACTIVATIONS)]
+    DatasetName = Literal[tuple(DATASETS)]
+    InitName = Literal[tuple(INITS)]
+    OutputName = Literal[tuple(["auto", *OUTPUTS])]
 PositiveInt = Annotated[int, Field(gt=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
 Seed = Annotated[int, Field(ge=0, lt=2**32)]
