@@ -100,7 +100,7 @@ def collect(results_path: Path, criteria: Criteria, out: Path, figures: bool = T
     columns, rows = _table(df, folder, out)
 
     kept = filter_results(df, criteria, sort=metric.dev, descending=True)
-    ranges = {}
+    ranges: dict[str, dict[str, float]] = {}  # column -> {"min" or "max": the bound}
     for name, (column, bound) in CRITERIA_RANGES.items():
         value = getattr(criteria, name)
         if value is not None:
@@ -151,7 +151,7 @@ def _table(df, folder: Path, out: Path) -> tuple[list[dict], list[dict]]:
     table = df.copy()
     table["abs_gap"] = table["gap"].abs()
     link_base = out.resolve().parent
-    hrefs = []
+    hrefs: list[str | None] = []
     for p in table["params_path"]:
         if isinstance(p, str) and p:
             hrefs.append(Path(os.path.relpath((folder / p).resolve(), link_base)).as_posix())
@@ -224,7 +224,7 @@ def _curves(folder: Path, ok) -> dict:
 
 def _parallel_axes(ok, metric) -> list[dict]:
     """The axes of the parallel coordinates: varying hyperparameters, then the scores."""
-    axes = []
+    axes: list[dict[str, Any]] = []
     for key in PARALLEL_AXES:
         values = ok[key].dropna()
         distinct = list(dict.fromkeys(values.tolist()))
