@@ -1,6 +1,6 @@
 # Two entry points that set everything up on a machine with only Python 3.10+:
 #   make demo   - a quick sweep (seconds), then the filter's answer
-#   make test   - ruff, then the whole test suite
+#   make test   - ruff and mypy, then the whole test suite
 #   make bench  - the proxy-grid benchmark (about 15 minutes)
 #   make screenshot - docs/report.png from the report of REPORT (needs chromium)
 PYTHON ?= python3
@@ -24,6 +24,7 @@ demo: $(BIN)/sweep-nn
 
 test: $(BIN)/sweep-nn
 	$(BIN)/ruff check sweep_nn tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 bench: $(BIN)/sweep-nn

@@ -16,7 +16,7 @@ class ReadRefused(OSError):
     """The path is not a regular file, or is larger than the limit; ``str()`` says which."""
 
     def __str__(self) -> str:
-        return self.strerror
+        return self.strerror or super().__str__()
 
 
 def read_regular_file(path: str | Path, limit_bytes: int, what: str = "file") -> bytes:

@@ -3,6 +3,7 @@ the float32 approximations and the on-disk kernel cache."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -15,7 +16,7 @@ import pytest
 from problems import examples
 
 from sweep_nn import data as data_mod
-from sweep_nn.nn import compiled, engine, plain
+from sweep_nn.nn import compiled, engine, kernels, plain
 from sweep_nn.sweep import jobs as grid
 from sweep_nn.sweep import worker as train
 
@@ -171,16 +172,16 @@ SMALL = np.geomspace(1e-8, 1.0, 100_001).astype(np.float32)
 
 def test_tanh32_error_is_bounded():
     exact = np.tanh(GRID.astype(np.float64))
-    assert np.abs(compiled.tanh32(GRID) - exact).max() < 3e-7
+    assert np.abs(kernels.tanh32(GRID) - exact).max() < 3e-7
     small = np.concatenate([-SMALL, SMALL])
     exact_small = np.tanh(small.astype(np.float64))
-    assert (np.abs(compiled.tanh32(small) - exact_small) / np.abs(exact_small)).max() < 1e-6
-    assert compiled.tanh32(np.array([np.inf, -np.inf], np.float32)).tolist() == [1.0, -1.0]
+    assert (np.abs(kernels.tanh32(small) - exact_small) / np.abs(exact_small)).max() < 1e-6
+    assert kernels.tanh32(np.array([np.inf, -np.inf], np.float32)).tolist() == [1.0, -1.0]
 
 
 def test_sigmoid32_error_is_bounded():
     exact = 1.0 / (1.0 + np.exp(-GRID.astype(np.float64)))
-    assert np.abs(compiled.sigmoid32(GRID) - exact).max() < 2e-7
+    assert np.abs(kernels.sigmoid32(GRID) - exact).max() < 2e-7
 
 
 # --- the on-disk cache -----------------------------------------------------------------------
@@ -190,12 +191,12 @@ CACHE_PROBE = textwrap.dedent(
     import json, time
     import numpy as np
     t0 = time.perf_counter()
-    from sweep_nn.nn import compiled
+    from sweep_nn.nn import compiled, kernels
     p = {"W1": np.full((3, 2), 0.1), "b1": np.zeros((3, 1)),
          "W2": np.full((1, 3), 0.1), "b2": np.zeros((1, 1))}
     X, Y = np.ones((2, 4)), np.zeros((1, 4))
     compiled.train(p, X, Y, 0.1, 2, "relu", "linear")
-    stats = compiled.full_batch_kernel.stats
+    stats = kernels.full_batch_kernel.stats
     print(json.dumps({"seconds": time.perf_counter() - t0,
                       "hits": sum(stats.cache_hits.values()),
                       "path": stats.cache_path}))
@@ -220,3 +221,21 @@ def test_a_second_process_loads_the_kernels_from_the_disk_cache(tmp_path):
     second = probe(tmp_path)
     assert second["hits"] >= 1
     assert second["seconds"] < first["seconds"] / 2
+
+
+def test_numba_is_imported_only_where_the_kernels_are_defined():
+    """Numba's cache checks only the file that defines a cached kernel: a compiled function
+    the kernels took from another file could change without the cache noticing."""
+    package = ROOT / "sweep_nn"
+    users = set()
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            else:
+                continue
+            if any(name == "numba" or name.startswith("numba.") for name in names):
+                users.add(path.relative_to(package).as_posix())
+    assert users == {"nn/kernels.py"}

@@ -38,7 +38,7 @@ def _short_repr(value: Any, budget: int, depth: int) -> str:
                 part = _short_repr(item, budget, depth - 1)
             parts.append(part)
             used += len(part) + 2
-        open_, close = {list: "[]", tuple: "()", dict: "{}"}.get(type(value), "{}")
+        open_, close = {list: ("[", "]"), tuple: ("(", ")")}.get(type(value), ("{", "}"))
         return open_ + ", ".join(parts) + close
     text = repr(value)
     return text

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from ..errors import ConfigError, UsageError
 from ..safe_read import ReadRefused, read_regular_file
@@ -109,7 +110,7 @@ def _format_loc(parts: tuple) -> str:
     return loc or "(top level)"
 
 
-def _format_error(err: dict) -> str:
+def _format_error(err: ErrorDetails) -> str:
     if err["type"] == "invalid_key":  # a number or other non-text key: its loc is the key itself
         return f"{_format_loc(err['loc'][:-1])}: key {_describe(err.get('input'))} is not a name"
     loc = _format_loc(err["loc"])
@@ -129,9 +130,10 @@ def _untagged(parts: tuple) -> tuple:
 
 
 def _suggest(loc: tuple) -> str:
-    sections = {"data": DataConfig, "grid": GridConfig, "train": TrainConfig,
-                "search": SearchConfig}  # fmt: skip
-    model: type = sections.get(loc[0], SweepConfig)
+    sections: dict[str, type[BaseModel]] = {
+        "data": DataConfig, "grid": GridConfig, "train": TrainConfig, "search": SearchConfig,
+    }  # fmt: skip
+    model = sections.get(loc[0], SweepConfig)
     if len(loc) == 1:
         model = SweepConfig
     elif "@distribution" in loc:

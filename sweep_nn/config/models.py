@@ -7,7 +7,7 @@ naming its key and the bad value, as one :class:`~sweep_nn.errors.ConfigError`.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
 from pydantic import (
     BaseModel,
@@ -23,10 +23,16 @@ from ..data import COMMON_KEYS, DATASETS
 from ..nn.plain import ACTIVATIONS, INITS, OUTPUTS
 from .describe import _describe
 
-ActivationName = Literal[tuple(ACTIVATIONS)]  # type: ignore[valid-type]
-DatasetName = Literal[tuple(DATASETS)]  # type: ignore[valid-type]
-InitName = Literal[tuple(INITS)]  # type: ignore[valid-type]
-OutputName = Literal[("auto", *OUTPUTS)]  # type: ignore[valid-type]
+if TYPE_CHECKING:  # the names are the tables' keys, known at run time: to mypy, text
+    ActivationName: TypeAlias = str
+    DatasetName: TypeAlias = str
+    InitName: TypeAlias = str
+    OutputName: TypeAlias = str
+else:  # Literal types built from the tables, so that pydantic lists the allowed names
+    ActivationName = Literal[tuple(ACTIVATIONS)]
+    DatasetName = Literal[tuple(DATASETS)]
+    InitName = Literal[tuple(INITS)]
+    OutputName = Literal[tuple(["auto", *OUTPUTS])]
 PositiveInt = Annotated[int, Field(gt=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
 Seed = Annotated[int, Field(ge=0, lt=2**32)]
@@ -176,16 +182,26 @@ def _or_range(values, distribution):
     ]
 
 
+if TYPE_CHECKING:  # to mypy, the union; to pydantic, the union told apart by the value's shape
+    HiddenAxis: TypeAlias = list[int] | IntRange
+    RateAxis: TypeAlias = list[float] | FloatRange
+    BatchAxis: TypeAlias = list[Any] | IntRange
+else:
+    HiddenAxis = _or_range(list[PositiveInt], IntRange)
+    RateAxis = _or_range(list[PositiveFloat], FloatRange)
+    BatchAxis = _or_range(list[Any], IntRange)
+
+
 class GridConfig(_Strict):
     """The axes of the sweep; every combination is one configuration (for random search,
     ``hidden_sizes``, ``learning_rates`` and ``batch_sizes`` may be distributions)."""
 
-    hidden_sizes: _or_range(list[PositiveInt], IntRange)
+    hidden_sizes: HiddenAxis
     activations: list[ActivationName] = Field(min_length=1)
-    learning_rates: _or_range(list[PositiveFloat], FloatRange)
+    learning_rates: RateAxis
     iterations: list[PositiveInt] = Field(min_length=1)
     # "full" or a positive int
-    batch_sizes: _or_range(list[Any], IntRange) = ["full"]
+    batch_sizes: BatchAxis = ["full"]
     seeds: list[Seed] = Field(default=[0], min_length=1)
 
     @field_validator("batch_sizes")

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Any
 
 import numpy as np
 
 from ..errors import ConfigError
 from .models import FloatRange, IntRange, SweepConfig
 
-Point = tuple[int, str, float, object]  # hidden_size, activation, learning_rate, batch_size
+Point = tuple[int, str, float, Any]  # hidden_size, activation, learning_rate, batch_size ("full" or an int)
 POINT_AXES = ("hidden_size", "activation", "learning_rate", "batch_size")
 DEFAULT_ETA = 3  # successive halving keeps the best third for each next budget
 MAX_DRAWS_PER_TRIAL = 50  # a draw that repeats a point is drawn again, this many times at most

@@ -147,6 +147,7 @@ def encode_targets(y: np.ndarray, task: str, classes: list | None, output: str):
     if task == "regression":
         Y = np.asarray(y, dtype=np.float64)
         return np.atleast_2d(Y.T if Y.ndim > 1 else Y).copy(), None
+    classes = class_labels(classes)
     lookup = {c: i for i, c in enumerate(classes)}
     try:
         idx = np.array([lookup[_plain(v)] for v in y], dtype=np.intp)
@@ -159,6 +160,13 @@ def encode_targets(y: np.ndarray, task: str, classes: list | None, output: str):
     Y = np.zeros((len(classes), len(idx)))
     Y[idx, np.arange(len(idx))] = 1.0
     return Y, idx
+
+
+def class_labels(classes: list | None) -> list:
+    """``classes``, the labels of a classification target; ValueError for None (regression)."""
+    if classes is None:
+        raise ValueError("a classification target needs its class labels")
+    return classes
 
 
 def _plain(v):
@@ -204,10 +212,9 @@ def resolve_output(ds: Dataset, requested: str) -> str:
         return "linear"
     if requested == "linear":
         raise DataError("train.output 'linear' is for regression; this target has classes")
-    if requested == "sigmoid" and len(ds.classes) > 2:
-        raise DataError(
-            f"train.output 'sigmoid' needs two classes; this target has {len(ds.classes)}"
-        )
+    n_classes = len(class_labels(ds.classes))
+    if requested == "sigmoid" and n_classes > 2:
+        raise DataError(f"train.output 'sigmoid' needs two classes; this target has {n_classes}")
     if requested == "auto":
-        return "sigmoid" if len(ds.classes) == 2 else "softmax"
+        return "sigmoid" if n_classes == 2 else "softmax"
     return requested

@@ -58,15 +58,15 @@ def read_csv(
             f"{path}: target column {target!r} not found (columns: {', '.join(map(str, frame.columns))})"
         )
     if features is None:
-        features = frame.drop(columns=[target])
+        chosen = frame.drop(columns=[target])
     else:
         missing = [c for c in features if c not in frame.columns]
         if missing:
             raise DataError(
                 f"{path}: missing feature column(s) {', '.join(missing)} the network was trained on"
             )
-        features = frame[features]
-    bad = [str(c) for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
+        chosen = frame[features]
+    bad = [str(c) for c in chosen.columns if not pd.api.types.is_numeric_dtype(chosen[c])]
     if bad:
         raise DataError(f"{path}: feature columns must be numeric; not numeric: {', '.join(bad)}")
     if frame.isna().any().any():
@@ -75,9 +75,9 @@ def read_csv(
     if len(frame) < min_rows:
         raise DataError(f"{path}: need at least {min_rows} rows of data; it has {len(frame)}")
     return (
-        features.to_numpy(dtype=np.float64),
+        chosen.to_numpy(dtype=np.float64),
         frame[target].to_numpy(),
-        [str(c) for c in features.columns],
+        [str(c) for c in chosen.columns],
     )
 
 

@@ -2,486 +2,45 @@
 
 The maths is :mod:`sweep_nn.nn.plain`'s (same initialisation, same gradients, same update
 ``p -= lr * grad``); only the way it is computed changes. :func:`train` hands the whole run
-of ``n_steps`` iterations to one ``@njit`` kernel, so Python is not involved per step.
+of ``n_steps`` iterations to one ``@njit`` kernel of :mod:`sweep_nn.nn.kernels` (which
+describes how a step is computed, and its arithmetic), so Python is not involved per step.
 
-The fused pass
---------------
-A gradient step goes over the examples of its batch in chunks of :data:`CHUNK` columns.
-For one chunk, with every buffer small enough to stay in the L1/L2 cache:
-
-1. forward, one hidden unit ``k`` at a time: the row ``a_k = g(W1[k] x + b1[k])`` over the
-   chunk's examples, stored, and added into ``Z2 += W2[:, k] a_k`` at once;
-2. the output layer turns ``Z2`` into ``dZ2 = A2 - Y`` in place (the same expression for
-   every output, each paired with its matching loss);
-3. backward, again unit by unit: ``dW2[:, k] += dZ2 a_k``, then ``dz1_k = (W2[:, k] dZ2)
-   g'(a_k)``, ``db1[k] += sum dz1_k`` and ``dW1[k] += dz1_k x``;
-
-and ``db2 += sum dZ2``. Every innermost loop runs along the chunk's examples, contiguous in
-memory, so it vectorises whatever the hidden size (one hidden unit included). After the
-last chunk, the summed gradients are scaled by ``1 / m`` and the parameters updated.
-
-The inputs and targets are first copied chunk by chunk into (chunks, rows, CHUNK) arrays,
-once per call for full batch (gathered through the permutation, batch by batch, for
-mini-batches), so that a chunk's rows are contiguous and start at column 0: indexing the
-(rows, m) arrays at ``j0 + jj`` kept those loops from vectorising (3-4x slower).
-
-A mini-batch iteration shuffles the examples with ``rng.permutation(m)`` -- drawn in Python
-from the job's RandomState, exactly as :mod:`sweep_nn.sweep.worker` does, so the batches are the
-same -- gathers each batch's columns into a contiguous buffer and takes one such step per
-batch (the last batch may be smaller).
-
-Arithmetic
-----------
-Kernels are compiled with ``fastmath`` limited to reassociation, contraction and
-signed-zero freedoms -- enough for reductions and fused multiply-adds to vectorise --
-and never ``nnan``/``ninf``: a diverging run must still produce infinities and NaNs, which
-the caller detects afterwards. ``error_model="numpy"`` makes a division by zero yield inf
-or NaN instead of raising, and lets divisions vectorise. Sums run in a different order
-than NumPy's pairwise reductions, so results agree with the NumPy engine to rounding
-(about 1e-15 relative in float64), not bit for bit.
-
-float64 uses libm's ``tanh`` and ``exp``. float32 uses functions that vectorise:
-
-* :func:`tanh32`: a [13/6] rational approximation on [-7.9053, 7.9053] (the coefficients
-  of Eigen's ``ptanh_float``), clamped there, and exactly +-1 beyond 9. Measured against
-  ``numpy.tanh`` in float64 on 2,000,001 points over [-20, 20]: at most 2.6e-7 absolute
-  (about 4 float32 ulps; NumPy's own float32 tanh: 6.0e-8), and at most 2.7e-7 relative
-  on [1e-8, 1]. The tests check bounds of 3e-7 and 1e-6;
-* :func:`sigmoid32`: ``0.5 + 0.5 tanh32(z / 2)``, the identity for the logistic function;
-  at most 1.7e-7 absolute against the float64 logistic function on the same grid
-  (NumPy's float32 ``1 / (1 + exp(-z))``: 9.1e-8). The tests check a bound of 2e-7.
-
-Kernels are cached on disk (``cache=True``: Numba's cache beside this module, or
-``NUMBA_CACHE_DIR``), so only the first run on a machine pays the compilation.
+A mini-batch iteration shuffles the examples with ``rng.permutation(m)`` -- drawn here, in
+Python, from the job's RandomState, exactly as :mod:`sweep_nn.sweep.worker` does, so the
+batches are the same -- and the kernel takes one step per batch, in that order.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import errors, literally, njit, types
-from numba.extending import overload
-
-_FASTMATH = {"reassoc", "contract", "nsz"}  # no "nnan"/"ninf": overflow propagates
-_JIT = {"cache": True, "fastmath": _FASTMATH, "error_model": "numpy", "nogil": True}
-
-CHUNK = 512  # examples per fused pass: a (hidden, CHUNK) block stays in the L2 cache
-
-
-# --- float32 approximations that vectorise -------------------------------------------------
-
-_f32 = np.float32
-_TANH_CLAMP = _f32(7.90531110763549805)  # the approximation's range
-_TANH_ONE = _f32(9.0)
-_ALPHA = tuple(
-    _f32(c)
-    for c in (
-        -2.76076847742355e-16,
-        2.00018790482477e-13,
-        -8.60467152213735e-11,
-        5.12229709037114e-08,
-        1.48572235717979e-05,
-        6.37261928875436e-04,
-        4.89352455891786e-03,
-    )
-)  # numerator, odd powers 13 .. 1
-_BETA = tuple(
-    _f32(c) for c in (1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03)
-)  # denominator, even powers 6 .. 2
-_BETA_0 = _f32(4.89352518554385e-03)
-_A13, _A11, _A9, _A7, _A5, _A3, _A1 = _ALPHA
-_B6, _B4, _B2 = _BETA
-_ZERO32, _HALF32, _ONE32 = _f32(0.0), _f32(0.5), _f32(1.0)
-
-
-@njit(**_JIT)
-def _tanh32(z):
-    x = min(max(z, -_TANH_CLAMP), _TANH_CLAMP)
-    x2 = x * x
-    p = x2 * _A13 + _A11
-    p = p * x2 + _A9
-    p = p * x2 + _A7
-    p = p * x2 + _A5
-    p = p * x2 + _A3
-    p = p * x2 + _A1
-    q = x2 * _B6 + _B4
-    q = q * x2 + _B2
-    q = q * x2 + _BETA_0
-    if abs(z) >= _TANH_ONE:  # beyond 9, tanh is +-1 to float32 precision (also for +-inf)
-        return _ONE32 if z > _ZERO32 else -_ONE32
-    return x * p / q
-
-
-@njit(**_JIT)
-def _sigmoid32(z):
-    return _HALF32 + _HALF32 * _tanh32(_HALF32 * z)
-
-
-@njit(**_JIT)
-def tanh32(x: np.ndarray) -> np.ndarray:
-    """The float32 kernels' tanh, elementwise over a float32 array (for tests)."""
-    out = np.empty_like(x)
-    for i in range(x.size):
-        out.flat[i] = _tanh32(x.flat[i])
-    return out
-
-
-@njit(**_JIT)
-def sigmoid32(x: np.ndarray) -> np.ndarray:
-    """The float32 kernels' logistic function, elementwise over a float32 array."""
-    out = np.empty_like(x)
-    for i in range(x.size):
-        out.flat[i] = _sigmoid32(x.flat[i])
-    return out
-
-
-# --- hidden activations: g(z), and g'(z) from a = g(z), one scalar at a time -----------
-
-
-@njit(**_JIT)
-def _tanh64(z):
-    return np.tanh(z)
-
-
-@njit(**_JIT)
-def _sigmoid64(z):
-    return 1.0 / (1.0 + np.exp(-z))
-
-
-@njit(**_JIT)
-def _tanh_grad64(a):
-    return 1.0 - a * a
-
-
-@njit(**_JIT)
-def _tanh_grad32(a):
-    return _ONE32 - a * a
-
-
-@njit(**_JIT)
-def _sigmoid_grad64(a):
-    return a * (1.0 - a)
-
-
-@njit(**_JIT)
-def _sigmoid_grad32(a):
-    return a * (_ONE32 - a)
-
-
-@njit(**_JIT)
-def _relu64(z):
-    return 0.0 if z < 0.0 else z  # noqa: FURB136 - NaN stays NaN, as with np.maximum
-
-
-@njit(**_JIT)
-def _relu32(z):
-    return _ZERO32 if z < _ZERO32 else z  # noqa: FURB136
-
-
-@njit(**_JIT)
-def _relu_grad64(a):
-    return 1.0 if a > 0.0 else 0.0
-
-
-@njit(**_JIT)
-def _relu_grad32(a):
-    return _ONE32 if a > _ZERO32 else _ZERO32
-
-
-ACTIVATIONS = {  # (name, dtype name) -> (g, g' from the activation)
-    ("tanh", "float64"): (_tanh64, _tanh_grad64),
-    ("tanh", "float32"): (_tanh32, _tanh_grad32),
-    ("sigmoid", "float64"): (_sigmoid64, _sigmoid_grad64),
-    ("sigmoid", "float32"): (_sigmoid32, _sigmoid_grad32),
-    ("relu", "float64"): (_relu64, _relu_grad64),
-    ("relu", "float32"): (_relu32, _relu_grad32),
-}
-
-
-# --- output layers: Z2 -> dZ2 = A2 - Y in place, over the first n columns (a chunk) ----------
-
-
-@njit(**_JIT)
-def _sigmoid_delta64(Z2, Y, n):
-    for c in range(Z2.shape[0]):
-        for jj in range(n):
-            Z2[c, jj] = 1.0 / (1.0 + np.exp(-Z2[c, jj])) - Y[c, jj]
-
-
-@njit(**_JIT)
-def _sigmoid_delta32(Z2, Y, n):
-    for c in range(Z2.shape[0]):
-        for jj in range(n):
-            Z2[c, jj] = _sigmoid32(Z2[c, jj]) - Y[c, jj]
-
-
-@njit(**_JIT)
-def _softmax_delta(Z2, Y, n):
-    o = Z2.shape[0]
-    for jj in range(n):  # classes along axis 0, one column at a time
-        top = Z2[0, jj]
-        for c in range(1, o):
-            top = max(top, Z2[c, jj])
-        total = Z2[0, jj] - Z2[0, jj]  # zero, in the arrays' dtype
-        for c in range(o):
-            e = np.exp(Z2[c, jj] - top)
-            Z2[c, jj] = e
-            total += e
-        for c in range(o):
-            Z2[c, jj] = Z2[c, jj] / total - Y[c, jj]
-
-
-@njit(**_JIT)
-def _linear_delta(Z2, Y, n):
-    for c in range(Z2.shape[0]):
-        for jj in range(n):
-            Z2[c, jj] -= Y[c, jj]
-
-
-OUTPUTS = {  # (name, dtype name) -> dZ2 = A2 - Y in place
-    ("sigmoid", "float64"): _sigmoid_delta64,
-    ("sigmoid", "float32"): _sigmoid_delta32,
-    ("softmax", "float64"): _softmax_delta,
-    ("softmax", "float32"): _softmax_delta,
-    ("linear", "float64"): _linear_delta,
-    ("linear", "float32"): _linear_delta,
-}
-
-
-# --- the fused pass and the step ---------------------------------------------------------
-# The kernels take the activation's and the output's names as compile-time constants
-# (string literals): ``_g``, ``_g_grad`` and ``_delta`` resolve them through the tables
-# above while Numba types the kernel, so each (activation, output, dtype) gets its own
-# machine code with the functions inlined, and no name is compared at run time. The
-# arguments are plain arrays, numbers and literals, so the on-disk cache entries stay
-# valid from one process to the next (function-valued arguments would not).
-
-
-def _g(z, activation):  # the hidden activation named ``activation``, typed at compile time
-    raise NotImplementedError
-
-
-def _g_grad(a, activation):  # its derivative, from the activation
-    raise NotImplementedError
-
-
-def _delta(Z2, Y, n, output):  # the output layer's dZ2 = A2 - Y, in place
-    raise NotImplementedError
-
-
-def _literal(name: types.Type) -> str:
-    if not isinstance(name, types.StringLiteral):
-        raise errors.TypingError(f"a layer's name must be a compile-time constant, not {name}")
-    return name.literal_value
-
-
-@overload(_g, jit_options=_JIT)
-def _g_overload(z, activation):
-    g = ACTIVATIONS[(_literal(activation), str(z))][0]
-    return lambda z, activation: g(z)
-
-
-@overload(_g_grad, jit_options=_JIT)
-def _g_grad_overload(a, activation):
-    g_grad = ACTIVATIONS[(_literal(activation), str(a))][1]
-    return lambda a, activation: g_grad(a)
-
-
-@overload(_delta, jit_options=_JIT)
-def _delta_overload(Z2, Y, n, output):
-    delta = OUTPUTS[(_literal(output), str(Z2.dtype))]
-    return lambda Z2, Y, n, output: delta(Z2, Y, n)
-
-
-@njit(**_JIT)
-def _chunk(W1, b1, W2, b2, X, Y, n, A1, Z2, D, gW1, gb1, gW2, gb2, activation, output):
-    """Add the gradients (summed, not averaged) of the first n columns of X, Y (one chunk)."""
-    h, n_in = W1.shape
-    o = W2.shape[0]
-    zero = W1.dtype.type(0)
-    for c in range(o):  # forward
-        for jj in range(n):
-            Z2[c, jj] = b2[c, 0]
-    for k in range(h):
-        w = W1[k, 0]
-        for jj in range(n):
-            A1[k, jj] = w * X[0, jj]
-        for i in range(1, n_in):
-            w = W1[k, i]
-            for jj in range(n):
-                A1[k, jj] += w * X[i, jj]
-        bk = b1[k, 0]
-        for jj in range(n):
-            A1[k, jj] = _g(A1[k, jj] + bk, activation)
-        for c in range(o):
-            w = W2[c, k]
-            for jj in range(n):
-                Z2[c, jj] += w * A1[k, jj]
-    _delta(Z2, Y, n, output)  # Z2 now holds dZ2
-    for c in range(o):
-        s = zero
-        for jj in range(n):
-            s += Z2[c, jj]
-        gb2[c] += s
-    for k in range(h):  # backward
-        for c in range(o):
-            s = zero
-            for jj in range(n):
-                s += Z2[c, jj] * A1[k, jj]
-            gW2[c, k] += s
-        w = W2[0, k]
-        for jj in range(n):
-            D[jj] = w * Z2[0, jj]
-        for c in range(1, o):
-            w = W2[c, k]
-            for jj in range(n):
-                D[jj] += w * Z2[c, jj]
-        s = zero
-        for jj in range(n):
-            d = D[jj] * _g_grad(A1[k, jj], activation)
-            D[jj] = d
-            s += d
-        gb1[k] += s
-        for i in range(n_in):
-            s = zero
-            for jj in range(n):
-                s += D[jj] * X[i, jj]
-            gW1[k, i] += s
-
-
-@njit(**_JIT)
-def _batch_gradients(W1, b1, W2, b2, Xc, Yc, m, bufs, grads, activation, output):
-    """Mean gradients over the first ``m`` examples of the chunked Xc, Yc, into ``grads``."""
-    A1, Z2, D = bufs
-    gW1, gb1, gW2, gb2 = grads
-    gW1[:] = 0
-    gb1[:] = 0
-    gW2[:] = 0
-    gb2[:] = 0
-    for ci in range(Xc.shape[0]):
-        n = min(CHUNK, m - ci * CHUNK)
-        if n <= 0:
-            break
-        _chunk(W1, b1, W2, b2, Xc[ci], Yc[ci], n, A1, Z2, D, gW1, gb1, gW2, gb2, activation, output)
-    inv_m = W1.dtype.type(1.0 / m)
-    gW1 *= inv_m
-    gb1 *= inv_m
-    gW2 *= inv_m
-    gb2 *= inv_m
-
-
-@njit(**_JIT)
-def _chunked(X, order, start, m, out):
-    """Columns ``order[start:start + m]`` of X (all of them in turn if ``order`` is empty)
-    into ``out`` (chunks, rows, CHUNK): column j goes to ``out[j // CHUNK, :, j % CHUNK]``,
-    so that every chunk's rows are contiguous and start at column 0."""
-    for ci in range(out.shape[0]):
-        j0 = ci * CHUNK
-        n = min(CHUNK, m - j0)
-        if n <= 0:
-            break
-        for i in range(X.shape[0]):
-            row = out[ci, i]
-            if order.size == 0:
-                for jj in range(n):
-                    row[jj] = X[i, j0 + jj]
-            else:
-                for jj in range(n):
-                    row[jj] = X[i, order[start + j0 + jj]]
-
-
-@njit(**_JIT)
-def _chunk_buffer(X, m):
-    return np.zeros(((m + CHUNK - 1) // CHUNK, X.shape[0], CHUNK), X.dtype)
-
-
-@njit(**_JIT)
-def gradients_kernel(W1, b1, W2, b2, X, Y, activation, output):
-    literally(activation)
-    literally(output)
-    m = X.shape[1]
-    bufs, grads = _buffers(W1, W2)
-    Xc, Yc = _chunk_buffer(X, m), _chunk_buffer(Y, m)
-    no_order = np.empty(0, np.intp)
-    _chunked(X, no_order, 0, m, Xc)
-    _chunked(Y, no_order, 0, m, Yc)
-    _batch_gradients(W1, b1, W2, b2, Xc, Yc, m, bufs, grads, activation, output)
-    return grads
-
-
-@njit(**_JIT)
-def full_batch_kernel(W1, b1, W2, b2, X, Y, lr, n_steps, activation, output):
-    literally(activation)
-    literally(output)
-    m = X.shape[1]
-    bufs, grads = _buffers(W1, W2)
-    Xc, Yc = _chunk_buffer(X, m), _chunk_buffer(Y, m)
-    no_order = np.empty(0, np.intp)
-    _chunked(X, no_order, 0, m, Xc)
-    _chunked(Y, no_order, 0, m, Yc)
-    for _ in range(n_steps):
-        _batch_gradients(W1, b1, W2, b2, Xc, Yc, m, bufs, grads, activation, output)
-        _update(W1, b1, W2, b2, grads, lr)
-
-
-@njit(**_JIT)
-def mini_batch_kernel(W1, b1, W2, b2, X, Y, lr, orders, size, activation, output):
-    """One iteration per row of ``orders``: batches ``order[start:start + size]``."""
-    literally(activation)
-    literally(output)
-    m = X.shape[1]
-    bufs, grads = _buffers(W1, W2)
-    Xc, Yc = _chunk_buffer(X, size), _chunk_buffer(Y, size)
-    for t in range(orders.shape[0]):
-        order = orders[t]
-        for start in range(0, m, size):
-            nb = min(size, m - start)
-            _chunked(X, order, start, nb, Xc)
-            _chunked(Y, order, start, nb, Yc)
-            _batch_gradients(W1, b1, W2, b2, Xc, Yc, nb, bufs, grads, activation, output)
-            _update(W1, b1, W2, b2, grads, lr)
-
-
-@njit(**_JIT)
-def _update(W1, b1, W2, b2, grads, lr):
-    gW1, gb1, gW2, gb2 = grads
-    h, n_in = W1.shape
-    o = W2.shape[0]
-    for k in range(h):
-        for i in range(n_in):
-            W1[k, i] -= lr * gW1[k, i]
-        b1[k, 0] -= lr * gb1[k]
-    for c in range(o):
-        for k in range(h):
-            W2[c, k] -= lr * gW2[c, k]
-        b2[c, 0] -= lr * gb2[c]
-
-
-@njit(**_JIT)
-def _buffers(W1, W2):
-    h, n_in = W1.shape
-    o = W2.shape[0]
-    dt = W1.dtype
-    bufs = (np.empty((h, CHUNK), dt), np.empty((o, CHUNK), dt), np.empty(CHUNK, dt))
-    grads = (np.empty((h, n_in), dt), np.empty(h, dt), np.empty((o, h), dt), np.empty(o, dt))
-    return bufs, grads
-
-
-# --- Python entry points ---------------------------------------------------------------------
+from numpy.typing import ArrayLike, DTypeLike
+
+from .kernels import (
+    ACTIVATIONS,
+    DTYPES,
+    OUTPUTS,
+    full_batch_kernel,
+    gradients_kernel,
+    mini_batch_kernel,
+)
 
 ORDERS_CHUNK = 1024  # permutations drawn ahead at a time in mini-batch training
 
+Params = dict[str, np.ndarray]  # W1, b1, W2, b2
+Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
-def _names(activation: str, output: str, dtype) -> tuple[str, str]:
+
+def _names(activation: str, output: str, dtype: DTypeLike) -> tuple[str, str]:
     """Check the names against the tables once, in Python, before any compilation."""
-    dtype = np.dtype(dtype).name
-    if (activation, dtype) not in ACTIVATIONS:
-        raise KeyError(f"no compiled activation {activation!r} in {dtype}")
-    if (output, dtype) not in OUTPUTS:
-        raise KeyError(f"no compiled output {output!r} in {dtype}")
+    name = np.dtype(dtype).name
+    if activation not in ACTIVATIONS or name not in DTYPES:
+        raise KeyError(f"no compiled activation {activation!r} in {name}")
+    if output not in OUTPUTS:
+        raise KeyError(f"no compiled output {output!r} in {name}")
     return activation, output
 
 
-def _arrays(params: dict, X, Y) -> tuple:
+def _arrays(params: Params, X: ArrayLike, Y: ArrayLike) -> Arrays:
     dtype = params["W1"].dtype
     if dtype not in (np.float32, np.float64):
         raise TypeError(f"parameters must be float32 or float64, not {dtype}")
@@ -489,14 +48,14 @@ def _arrays(params: dict, X, Y) -> tuple:
         p = params[name]
         if p.dtype != dtype or not p.flags.c_contiguous or not p.flags.writeable:
             raise ValueError(f"{name} must be a writeable C-contiguous {dtype} array")
-    X = np.ascontiguousarray(X, dtype=dtype)
-    Y = np.ascontiguousarray(Y, dtype=dtype)
-    if X.shape[1] != Y.shape[1] or X.shape[0] != params["W1"].shape[1]:
-        raise ValueError(f"X {X.shape} and Y {Y.shape} do not fit W1 {params['W1'].shape}")
-    return params["W1"], params["b1"], params["W2"], params["b2"], X, Y
+    Xc = np.ascontiguousarray(X, dtype=dtype)
+    Yc = np.ascontiguousarray(Y, dtype=dtype)
+    if Xc.shape[1] != Yc.shape[1] or Xc.shape[0] != params["W1"].shape[1]:
+        raise ValueError(f"X {Xc.shape} and Y {Yc.shape} do not fit W1 {params['W1'].shape}")
+    return params["W1"], params["b1"], params["W2"], params["b2"], Xc, Yc
 
 
-def gradients(params: dict, X, Y, activation: str, output: str) -> dict:
+def gradients(params: Params, X: ArrayLike, Y: ArrayLike, activation: str, output: str) -> Params:
     """Gradients of the mean loss over all of X (n_in, m), Y (n_out, m), as the kernels
     compute them: ``{"W1", "b1", "W2", "b2"}``, shaped like the parameters (new arrays)."""
     W1, b1, W2, b2, X, Y = _arrays(params, X, Y)
@@ -507,9 +66,9 @@ def gradients(params: dict, X, Y, activation: str, output: str) -> dict:
 
 
 def train(
-    params: dict,
-    X,
-    Y,
+    params: Params,
+    X: ArrayLike,
+    Y: ArrayLike,
     learning_rate: float,
     n_steps: int,
     activation: str,
@@ -547,7 +106,9 @@ def train(
         done += rows
 
 
-def warm_up(params: dict, X, Y, activation: str, output: str, mini_batch: bool) -> None:
+def warm_up(
+    params: Params, X: ArrayLike, Y: ArrayLike, activation: str, output: str, mini_batch: bool
+) -> None:
     """Compile (or load from the cache) the kernel :func:`train` will call, taking no step.
 
     Lets a caller keep compilation out of the time it measures for training.
@@ -563,9 +124,9 @@ def warm_up(params: dict, X, Y, activation: str, output: str, mini_batch: bool) 
 
 
 def train_stack(
-    ps: list[dict],
-    X,
-    Y,
+    ps: list[Params],
+    X: ArrayLike,
+    Y: ArrayLike,
     learning_rates: list[float],
     n_steps: int,
     activation: str,

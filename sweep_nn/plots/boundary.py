@@ -54,7 +54,8 @@ def decision_boundary(
     probs = _class_probabilities(model, plane).reshape(-1, *xx.shape)  # (classes, ny, nx)
     guess = _class_probabilities(model, X).argmax(axis=0)
 
-    n = len(model.classes)
+    classes = data_mod.class_labels(model.classes)
+    n = len(classes)
     palette = colors("tab10", 10, 0.0, 1.0)[:n] if n <= 10 else colors("turbo", n)
     with matplotlib.rc_context(STYLE):
         fig = figure(7.6, 6.4)
@@ -70,7 +71,7 @@ def decision_boundary(
         for k in range(n):  # boundary of class k: its probability equals the best other's
             others = np.delete(probs, k, axis=0).max(axis=0)
             ax.contour(xx, yy, probs[k] - others, levels=[0], colors="0.25", linewidths=0.9)
-        for k, cls in enumerate(model.classes):
+        for k, cls in enumerate(classes):
             pts = X[truth == k]
             ax.scatter(
                 pts[:, 0],

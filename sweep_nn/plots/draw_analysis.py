@@ -107,13 +107,13 @@ def parallel_figure(s: Sweep) -> Figure:
     norm = Normalize(np.nanmin(score), np.nanmax(score))
     cmap = matplotlib.colormaps["viridis"]
     hit = rows["survives"].to_numpy() if s.filtered else np.ones(len(rows), dtype=bool)
-    order = np.argsort(np.where(hit, score, -np.inf))  # survivors and the best on top
-    segs = [np.column_stack([x, ys[i]]) for i in order]
-    colors = [cmap(norm(score[i])) if hit[i] else (0.8, 0.8, 0.8, 0.35) for i in order]
+    drawn = np.argsort(np.where(hit, score, -np.inf))  # survivors and the best on top
+    segs = [np.column_stack([x, ys[i]]) for i in drawn]
+    colors = [cmap(norm(score[i])) if hit[i] else (0.8, 0.8, 0.8, 0.35) for i in drawn]
     ax.add_collection(LineCollection(segs, colors=colors, linewidths=1.1))
-    for i, (_, _, ticks, names) in enumerate(axes):
+    for i, (_, _, tick_at, names) in enumerate(axes):
         ax.axvline(i, color="0.35", lw=0.8)
-        for t, name in zip(ticks, names):
+        for t, name in zip(tick_at, names):
             ax.text(i + 0.04, t, name, fontsize=7.5, va="center",
                     bbox={"fc": "white", "ec": "none", "pad": 0.5, "alpha": 0.8})  # fmt: skip
     ax.set_xticks(x, [a[0] for a in axes])

@@ -9,6 +9,7 @@ import numpy as np
 from . import prepare
 from .draw import panel_axes, row_label
 from .style import CELL_FORMAT, HIGHLIGHT, colors, figure, legend, lr_text, marker, title
+from .sweep import NotDrawn
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -46,6 +47,8 @@ def heatmap(s: Sweep) -> Figure:
         ax.set_ylabel(row_label(lay, p, "hidden units"))
         if not any(q.r == p.r + 1 and q.c == p.c for q in lay.panels):
             ax.set_xlabel("learning rate")
+    if image is None:
+        raise NotDrawn("no configuration to draw")
     label = s.score_label("dev")
     if low_clipped:
         label += f"\n(colour clipped below {lo:{CELL_FORMAT[m.key]}})"

@@ -27,7 +27,8 @@ def learning_curves(s: Sweep) -> Figure:
     palette = colors("tab10", 10, 0.0, 1.0)
     drawn = []
     for k, run in enumerate(runs):
-        color, label = palette[k % 10], _run_label(s, run)
+        color = palette[k % 10]
+        label: str | None = _run_label(s, run)
         for path in run.paths:
             curve = loss_curve(s.folder / path)
             if curve is None or not len(curve[0]):
@@ -93,7 +94,7 @@ def training_data(s: Sweep) -> Figure:
         palette = colors("tab10", 10, 0.0, 1.0)
         for X, y, shape, split in splits:
             filled = split == "train"
-            for k, cls in enumerate(ds.classes):
+            for k, cls in enumerate(data_mod.class_labels(ds.classes)):
                 pts = X[y == cls]
                 ax.scatter(pts[:, 0], pts[:, 1], s=14 if filled else 22, marker=shape,
                            color=palette[k % 10] if filled else "none",

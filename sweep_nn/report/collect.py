@@ -105,7 +105,7 @@ def collect(
     columns, rows = _table(df, folder, out)
 
     kept = filter_results(df, criteria, sort=metric.dev, descending=True)
-    ranges = {}
+    ranges: dict[str, dict[str, float]] = {}  # column -> {"min" or "max": the bound}
     for name, (column, bound) in CRITERIA_RANGES.items():
         value = getattr(criteria, name)
         if value is not None:
@@ -157,7 +157,7 @@ def _table(df, folder: Path, out: Path) -> tuple[list[dict], list[dict]]:
     table = df.copy()
     table["abs_gap"] = table["gap"].abs()
     link_base = out.resolve().parent
-    hrefs = []
+    hrefs: list[str | None] = []
     for p in table["params_path"]:
         if isinstance(p, str) and p:
             hrefs.append(Path(os.path.relpath((folder / p).resolve(), link_base)).as_posix())
@@ -230,7 +230,7 @@ def _curves(folder: Path, ok) -> dict:
 
 def _parallel_axes(ok, metric) -> list[dict]:
     """The axes of the parallel coordinates: varying hyperparameters, then the scores."""
-    axes = []
+    axes: list[dict[str, Any]] = []
     for key in PARALLEL_AXES:
         values = ok[key].dropna()
         distinct = list(dict.fromkeys(values.tolist()))

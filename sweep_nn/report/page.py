@@ -83,7 +83,7 @@ def _json_default(v: Any) -> Any:
 
 
 def _asset(name: str) -> str:
-    text = resources.files(__package__).joinpath("assets", name).read_text(encoding="utf-8")
+    text = (resources.files(__package__) / "assets" / name).read_text(encoding="utf-8")
     if "</script" in text.lower() or "</style" in text.lower():
         raise AssertionError(f"asset {name} would close its own tag")
     return text

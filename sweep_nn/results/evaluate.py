@@ -99,7 +99,8 @@ def evaluate(model: Model, X: np.ndarray, y: np.ndarray) -> dict:
             model.output,
         )
     metric = METRICS[model.task]
-    out = {metric.public: m[metric.key]} | ({"rmse": m["rmse"]} if "rmse" in m else {})
+    out: dict[str, float | None] = {metric.public: m[metric.key]}
+    out |= {"rmse": m["rmse"]} if "rmse" in m else {}
     if model.task == "regression" and len(X) < 2:
         out["r2"] = None  # R² compares errors with the spread of the targets: one has none
     return {**out, "loss": m["loss"], "n_samples": len(X)}

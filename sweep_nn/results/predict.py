@@ -24,8 +24,8 @@ def predict(model: Model, X: np.ndarray) -> np.ndarray:
     with np.errstate(all="ignore"):
         out = plain.predict(model.params, Xf, model.activation, model.output)
     if model.task == "classification":
-        labels = np.empty(len(model.classes), dtype=object)
-        labels[:] = model.classes
+        classes = list(model.classes or [])
+        labels = np.array(classes + [None], dtype=object)[:-1]  # object array: labels as saved
         return labels[out]
     return np.asarray(out, dtype=np.float64).T
 

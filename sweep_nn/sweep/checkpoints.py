@@ -86,12 +86,12 @@ def resume_states(out_dir: Path, jobs: list[Job], done: dict, n_in: int) -> dict
     """Where each unfinished job resumes: its newest durable state (checkpoint, or the
     snapshot of a recorded budget) whose budgets up to it are all recorded. Keyed by the
     job's first key; a job absent starts from its initial weights."""
-    starts = {}
+    starts: dict[str, TrainState] = {}
     for job in jobs:
         states = [load_checkpoint(out_dir, job), _newest_budget_state(out_dir, job, done)]
         usable = [
             s for s in states
-            if _fits(s, job, n_in)
+            if s is not None and _fits(s, job, n_in)
             and all(k in done for b, k in zip(job.budgets, job.keys) if b <= s.step)
         ]  # fmt: skip
         if usable:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 
 from ..data import TrainingData
 from .schedule import Task
-from .segments import Segment, SegmentOutcome
+from .segments import Segment, SegmentOutcome, TrainState
 from .worker import as_segment, failed_outcome, run_task
 
 
@@ -161,7 +161,8 @@ def _split(segment: Segment) -> list[Segment]:
     """A segment of a stack as one segment per job, each from its own state."""
     if len(segment.jobs) == 1:
         return [segment]
-    states = segment.states or [None] * len(segment.jobs)
+    none: list[TrainState | None] = [None] * len(segment.jobs)
+    states: list[TrainState | None] = list(segment.states) if segment.states else none
     return [
         Segment([job], None if s is None else [s], segment.target, segment.every, segment.stop)
         for job, s in zip(segment.jobs, states)

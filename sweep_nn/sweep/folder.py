@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -141,7 +142,7 @@ def _differences(old: dict | None, new: dict) -> str:
         return "its config.yaml cannot be read"
 
     def flat(d: dict, prefix: str = "") -> dict:
-        out = {}
+        out: dict[str, Any] = {}
         for k, v in d.items():
             out.update(flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
         return out

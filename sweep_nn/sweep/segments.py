@@ -99,7 +99,7 @@ def initial_state(job: Job, n_in: int, n_out: int) -> TrainState:
     rng = np.random.RandomState(job.seed)
     dtype = np.dtype(s.dtype).type
     params = plain.init_params(n_in, job.hidden_size, n_out, rng, s.init, s.init_scale, dtype)
-    return TrainState(0, params, rng.get_state())
+    return TrainState(0, params, tuple(rng.get_state()))
 
 
 @dataclass

@@ -191,18 +191,20 @@ def advance(segment: Segment, data: TrainingData) -> SegmentOutcome:
             if all(s.diverged_at is not None for s in states):
                 break
     for s, rng, p in zip(states, rngs, ps):
-        s.step, s.rng, s.params = done, rng.get_state(), {name: p[name] for name in PARAM_NAMES}
+        s.step, s.rng = done, tuple(rng.get_state())
+        s.params = {name: p[name] for name in PARAM_NAMES}
     return SegmentOutcome(segment, results, states, total)
 
 
 def _diverged(job: Job, s: TrainState, stack_size: int) -> JobResult:
     """The ``diverged`` rows of every budget from the one where divergence was detected."""
+    at = s.diverged_at if s.diverged_at is not None else job.budgets[0]
     return [
         BudgetResult(
             _row(job, b, s.fit_seconds, "diverged", stack_size=stack_size, diverged_at=s.diverged_at)
         )
         for b in job.budgets
-        if b >= s.diverged_at
+        if b >= at
     ]
 
 
