@@ -106,7 +106,8 @@ def data_config(spec: dict, **overrides):
 
     kind = data_mod.DATASETS.get(str(spec.get("dataset")))
     if kind is None:
-        raise ParamsError(f"the parameters file names an unknown dataset {spec.get('dataset')!r}")
+        name = str(spec.get("dataset"))[:40]
+        raise ParamsError(f"data.dataset: the parameters file names an unknown dataset {name!r}")
     allowed = kind.keys | data_mod.COMMON_KEYS
     clean = {k: v for k, v in spec.items() if v is not None and k in allowed} | overrides
     try:
