@@ -2,11 +2,14 @@
 
 Each case starts from a file a real sweep wrote and changes one thing. The library raises
 ParamsError naming the key; ``eval`` prints one line and exits 2, never a traceback.
+A CSV is reread only when its digest matches the one the file recorded.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import os
 import pickle
 import subprocess
 import sys
@@ -21,9 +24,11 @@ from typer.testing import CliRunner
 
 import sweep_nn
 from sweep_nn.cli import app
-from sweep_nn.errors import ParamsError
+from sweep_nn.errors import DataError, ParamsError
 from sweep_nn.plots.sweep import loss_curve
 from sweep_nn.results import params as params_mod
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
 
 def sweep(folder: Path, data: dict, name: str = "s") -> Path:
@@ -199,3 +204,94 @@ def test_the_command_itself_prints_one_line_and_exits_2(tmp_path, payload, where
     assert done.returncode == 2, done.stderr
     assert done.stderr == f"error: {path}: {done.stderr.split(': ', 2)[2]}"
     assert message in done.stderr and done.stderr.count("\n") == 1 and not done.stdout
+
+
+# --- the training CSV: reread only when its digest matches ------------------------------------
+
+
+@pytest.fixture
+def csv_sweep(tmp_path) -> tuple[Path, Path]:
+    data = tmp_path / "fruit.csv"
+    data.write_bytes((CONFIGS / "data" / "fruit.csv").read_bytes())
+    spec = {"dataset": "csv", "path": str(data), "target": "fruit", "scale": "standard"}
+    return sweep(tmp_path, spec, "fruit"), data
+
+
+def test_the_digest_of_the_training_csv_is_recorded_and_checked(csv_sweep):
+    params, data = csv_sweep
+    recorded = params_mod.load_params(params)["data"]["sha256"]
+    assert recorded == hashlib.sha256(data.read_bytes()).hexdigest()
+    before = sweep_nn.evaluate(params)
+    original = data.read_bytes()
+    data.write_bytes(original.replace(b"\n", b"\r\n"))  # the same table, other bytes
+    with pytest.raises(DataError, match="has changed since the network was trained"):
+        sweep_nn.evaluate(params)
+    result = CliRunner().invoke(app, ["eval", str(params)])
+    assert result.exit_code == 2 and "has changed since the network was trained" in result.stderr
+    data.write_bytes(original)
+    assert sweep_nn.evaluate(params) == before
+
+
+def test_a_csv_changed_after_training_is_skipped_by_plot_not_drawn(csv_sweep):
+    params, data = csv_sweep
+    with data.open("a") as f:
+        f.write("150,7.0,30,apple\n")
+    result = CliRunner().invoke(app, ["plot", str(params.parent.parent), "--only", "data"])
+    assert result.exit_code == 0, result.output
+    assert "skipped data:" in result.stderr and "has changed since" in result.stderr
+
+
+def test_a_csv_path_in_a_file_never_shows_that_files_content(tmp_path, csv_sweep):
+    params, _ = csv_sweep
+    secret = tmp_path / "secret.csv"
+    secret.write_text("TOP_SECRET_COLUMN,other\n1,2\n3,4\n")
+    payload = params_mod.load_params(params)
+    payload["data"]["path"] = str(secret)
+    for digest in (None, "0" * 64):  # none recorded; a made-up one
+        if digest is None:
+            del payload["data"]["sha256"]
+        else:
+            payload["data"]["sha256"] = digest
+        path = tmp_path / "p.pkl"
+        path.write_bytes(pickle.dumps(payload))
+        result = CliRunner().invoke(app, ["eval", str(path)])
+        assert result.exit_code == 2, result.output
+        assert "TOP_SECRET" not in result.output
+        assert ("data.sha256 is missing" if digest is None else "has changed") in result.stderr
+
+
+def test_a_csv_file_without_a_digest_still_evaluates_on_a_given_file(tmp_path, csv_sweep):
+    params, data = csv_sweep
+    payload = params_mod.load_params(params)
+    del payload["data"]["sha256"]
+    path = tmp_path / "p.pkl"
+    path.write_bytes(pickle.dumps(payload))
+    assert "accuracy" in sweep_nn.evaluate(path, data=data)
+
+
+def test_a_pinned_digest_in_the_config_refuses_another_file(tmp_path, write_config):
+    data = tmp_path / "fruit.csv"
+    data.write_bytes((CONFIGS / "data" / "fruit.csv").read_bytes())
+    cfg = {
+        "name": "pinned",
+        "data": {"dataset": "csv", "path": str(data), "target": "fruit", "sha256": "a" * 64},
+        "grid": {"hidden_sizes": [2], "activations": ["tanh"], "learning_rates": [0.5],
+                 "iterations": [5]},
+    }  # fmt: skip
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", str(write_config(cfg)), "--out", str(out)])
+    assert result.exit_code == 2 and "has changed" in result.stderr, result.output
+    assert not out.exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX")
+def test_a_csv_path_naming_a_fifo_is_refused_without_hanging(tmp_path, csv_sweep):
+    params, _ = csv_sweep
+    fifo = tmp_path / "fifo.csv"
+    os.mkfifo(fifo)
+    payload = params_mod.load_params(params)
+    payload["data"]["path"] = str(fifo)
+    path = tmp_path / "p.pkl"
+    path.write_bytes(pickle.dumps(payload))
+    with pytest.raises(DataError, match="is a FIFO"):
+        sweep_nn.evaluate(path)

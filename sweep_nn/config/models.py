@@ -57,6 +57,9 @@ class DataConfig(_Strict):
     # csv: the file, relative to the config file (no NUL: no file system takes one)
     path: str | None = Field(None, min_length=1, max_length=MAX_TEXT, pattern=r"^[^\x00]+$")
     target: str | None = Field(None, max_length=MAX_TEXT)  # csv: target column (default: the last)
+    # csv: the file's SHA-256 (64 hex digits); a file with another digest is refused. Each
+    # parameters file records it, so that eval rereads only the file the network saw
+    sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
 
     @model_validator(mode="after")
     def _keys_fit_dataset(self):

@@ -108,6 +108,13 @@ def data_config(spec: dict, **overrides):
     if kind is None:
         name = str(spec.get("dataset"))[:40]
         raise ParamsError(f"data.dataset: the parameters file names an unknown dataset {name!r}")
+    if spec.get("dataset") == "csv" and not spec.get("sha256"):
+        # without the digest, any file the path names would be read (and its header shown)
+        raise ParamsError(
+            "data.sha256 is missing: the parameters file does not record the digest of its "
+            "training CSV, so the CSV is not reread (it could be any file, or changed since "
+            "training); evaluate on a file with --data FILE.csv"
+        )
     allowed = kind.keys | data_mod.COMMON_KEYS
     clean = {k: v for k, v in spec.items() if v is not None and k in allowed} | overrides
     try:

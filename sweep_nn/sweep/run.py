@@ -101,7 +101,7 @@ def _params_meta(cfg: SweepConfig, ds: data_mod.Dataset, output: str) -> dict:
     """What every parameters file of this sweep carries besides its weights and config."""
     return {
         "train": cfg.train.model_dump(mode="json") | {"output": output},
-        "data": cfg.data.resolved(),
+        "data": cfg.data.resolved() | ({"sha256": ds.sha256} if ds.sha256 else {}),  # csv
         "task": ds.task,
         "classes": ds.classes,
         "scaler": ds.scaler,
