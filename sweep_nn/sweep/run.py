@@ -89,14 +89,6 @@ class _Background:
         return self._out["value"]
 
 
-def _saved_or_fitted_baseline(path: Path, ds: data_mod.Dataset) -> dict:
-    """The baseline saved by an earlier run on this folder (same data), or a new fit."""
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return baseline.fit(ds)
-
-
 def _params_meta(cfg: SweepConfig, ds: data_mod.Dataset, output: str) -> dict:
     """What every parameters file of this sweep carries besides its weights and config."""
     return {
@@ -208,7 +200,7 @@ def run_sweep(
         )
         summary.moved_to = moved
         # fitted alongside the training (its imports take seconds); kept from an earlier run
-        baseline_thread = _Background(_saved_or_fitted_baseline, out_dir / BASELINE_FILE, ds)
+        baseline_thread = _Background(baseline.saved_or_fit, out_dir / BASELINE_FILE, ds)
         if on_start:
             on_start(summary.total, summary.skipped)
         with store.ResultsWriter(results_path) as writer:
