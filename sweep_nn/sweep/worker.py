@@ -15,6 +15,7 @@ from ..data import TrainingData
 from ..nn import engine, plain
 from ..results.schema import Row, score_columns
 from .jobs import Job
+from .orphan import exit_with_parent
 
 
 @dataclass
@@ -214,4 +215,5 @@ def failed(job: Job, message: str) -> JobResult:
 
 def run_task(runs: list[list[Job]], data: TrainingData) -> list[JobResult]:
     """Worker entry point for a task: its runs (single jobs or stacks), one after another."""
+    exit_with_parent()  # a worker whose sweep was killed stops, rather than train for nobody
     return [job_results for run in runs for job_results in run_stack(run, data)]
