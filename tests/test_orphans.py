@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from procs import alive, session_processes, workers_of
 from typer.testing import CliRunner
 
 from sweep_nn.cli import app
@@ -41,42 +42,6 @@ ONE_JOB = {  # one long job for two workers: one trains, the other waits without
              "iterations": [100000]},
     "train": {"loss_points": 0},
 }  # fmt: skip
-
-
-def _stat(pid: int) -> list[str] | None:
-    try:  # the fields after "(comm)": state, ppid, pgrp, session, ...
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-
-
-def alive(pid: int) -> bool:
-    fields = _stat(pid)
-    return fields is not None and fields[0] != "Z"  # a zombie has exited
-
-
-def session_processes(sid: int) -> list[int]:
-    """Live (not zombie) processes of session ``sid``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        fields = _stat(int(entry.name)) if entry.name.isdigit() else None
-        if fields and fields[0] != "Z" and int(fields[3]) == sid:
-            found.append(int(entry.name))
-    return found
-
-
-def workers_of(pid: int) -> list[int]:
-    """The loky worker processes the sweep ``pid`` started."""
-    found = []
-    for child in session_processes(pid):
-        try:
-            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
-        except OSError:
-            continue
-        fields = _stat(child)
-        if fields and int(fields[1]) == pid and b"popen_loky_posix" in cmdline:
-            found.append(child)
-    return found
 
 
 def wait_for(condition, timeout: float, what: str):
