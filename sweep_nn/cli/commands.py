@@ -22,6 +22,7 @@ import typer
 from ..errors import SweepNNError, UsageError
 from ..results.query import CRITERIA
 from . import show
+from .startup import EXIT_INTERRUPTED, ctrl_c_raises
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -30,7 +31,6 @@ app = typer.Typer(
 )
 
 EXIT_FAILED = 1
-EXIT_INTERRUPTED = 130
 DEFAULT_ROOT = Path("output")
 MAX_EVAL_SAMPLES = 10_000_000  # as many as a generated dataset may hold (config.MAX_SAMPLES)
 
@@ -92,6 +92,7 @@ def _main(
 def _errors() -> Iterator[None]:
     """Turn library errors into a message and an exit code; nothing else leaks a traceback."""
     try:
+        ctrl_c_raises()  # handled below from here on
         yield
     except SweepNNError as exc:
         _err(f"error: {exc}")
