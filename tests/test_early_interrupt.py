@@ -8,6 +8,7 @@ Ctrl-C in a terminal does; then the same command, run again, must complete the s
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -20,6 +21,7 @@ import yaml
 from procs import session_processes
 from typer.testing import CliRunner
 
+import sweep_nn
 from sweep_nn.cli import app
 from sweep_nn.results import store
 from sweep_nn.results.schema import RESULTS_FILE
@@ -33,9 +35,26 @@ SWEEP = {  # a few seconds of work on two workers
 }  # fmt: skip
 ROWS = 4
 # Python's own start-up, before any sweep-nn code runs: a SIGINT there either kills the
-# process outright (no handler yet: no output, and a shell reports 130) or interrupts
-# the import of the site module, which Python reports itself as a fatal error
+# process outright (no handler yet: no output, and a shell reports 130), interrupts the
+# import of the site module, which Python reports itself as a fatal error, or comes
+# while Python is still loading the entry modules, before the entry function runs
 PYTHON_STARTING = "Fatal Python error: init_import_site"
+FRAME = re.compile(r'^  File "(?P<file>[^"]+)", line \d+, in (?P<name>.+)$', re.MULTILINE)
+PACKAGE = str(Path(sweep_nn.__file__).parent)
+ENTRY_MODULES = [os.path.join(PACKAGE, *p) for p in
+                 (["__init__.py"], ["__main__.py"], ["cli", "__init__.py"], ["cli", "startup.py"])]  # fmt: skip
+
+
+def before_the_entry_function(stderr: str) -> bool:
+    """A KeyboardInterrupt raised while Python loaded the entry modules: no frame of sweep-nn
+    in it but those modules' top level (the entry function makes Ctrl-C quiet first)."""
+    if (
+        not stderr.startswith("Traceback")
+        or stderr.rstrip().splitlines()[-1] != "KeyboardInterrupt"
+    ):
+        return False
+    ours = [(f, name) for f, name in FRAME.findall(stderr) if f.startswith(PACKAGE)]
+    return all(f in ENTRY_MODULES and name == "<module>" for f, name in ours)
 
 
 @pytest.fixture
@@ -89,6 +108,8 @@ def test_ctrl_c_in_the_first_fifth_of_a_second_is_one_line_and_exit_130(tmp_path
             pass  # before Python had a handler: the signal's own exit, nothing printed
         elif done.returncode == 1 and done.stderr.startswith(PYTHON_STARTING):
             pass  # in Python's site import, before sweep-nn's first line
+        elif done.returncode == -signal.SIGINT and before_the_entry_function(done.stderr):
+            pass  # while Python was still loading the entry modules
         elif done.returncode == 0:
             assert "Traceback" not in done.stderr  # it finished first
         else:
@@ -144,3 +165,20 @@ def test_ctrl_c_stays_ignored_when_the_command_starts_with_it_ignored(tmp_path, 
     )
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     assert len(store.read_rows(out / RESULTS_FILE)) == ROWS
+
+
+def test_only_python_loading_the_entry_modules_counts_as_before_sweep_nn():
+    frozen = '  File "<frozen runpy>", line 148, in _get_module_details\n'
+    entry = f'  File "{ENTRY_MODULES[2]}", line 9, in <module>\n'
+    inside_main = f'  File "{ENTRY_MODULES[2]}", line 16, in main\n'
+    commands = f'  File "{os.path.join(PACKAGE, "cli", "commands.py")}", line 23, in <module>\n'
+    numpy = '  File "/x/site-packages/numpy/__init__.py", line 1, in <module>\n'
+
+    def tb(*frames):
+        return "Traceback (most recent call last):\n" + "".join(frames) + "KeyboardInterrupt\n"
+
+    assert before_the_entry_function(tb(frozen))
+    assert before_the_entry_function(tb(frozen, entry, frozen))
+    assert not before_the_entry_function(tb(frozen, entry, inside_main, numpy))
+    assert not before_the_entry_function(tb(frozen, entry, commands))
+    assert not before_the_entry_function(tb(frozen).replace("KeyboardInterrupt", "ValueError"))

@@ -12,8 +12,10 @@ Python's: the process ends by the signal itself, which a shell reports as 130.
 
 from __future__ import annotations
 
+# _signal: the module behind ``signal``, loaded by Python before any of sweep-nn, where
+# importing ``signal`` itself would take a millisecond or two, a window of its own
+import _signal as signal
 import os
-import signal
 
 EXIT_INTERRUPTED = 130
 
