@@ -83,15 +83,15 @@ def _parse(raw: bytes, path: Path, target: str | None, features: list[str] | Non
             f"{path}: target column {target!r} not found (columns: {', '.join(map(str, frame.columns))})"
         )
     if features is None:
-        features = frame.drop(columns=[target])
+        chosen = frame.drop(columns=[target])
     else:
         missing = [c for c in features if c not in frame.columns]
         if missing:
             raise DataError(
                 f"{path}: missing feature column(s) {', '.join(missing)} the network was trained on"
             )
-        features = frame[features]
-    bad = [str(c) for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
+        chosen = frame[features]
+    bad = [str(c) for c in chosen.columns if not pd.api.types.is_numeric_dtype(chosen[c])]
     if bad:
         raise DataError(f"{path}: feature columns must be numeric; not numeric: {', '.join(bad)}")
     if frame.isna().any().any():
@@ -100,9 +100,9 @@ def _parse(raw: bytes, path: Path, target: str | None, features: list[str] | Non
     if len(frame) < 2:
         raise DataError(f"{path}: need at least two rows of data")
     return (
-        features.to_numpy(dtype=np.float64),
+        chosen.to_numpy(dtype=np.float64),
         frame[target].to_numpy(),
-        [str(c) for c in features.columns],
+        [str(c) for c in chosen.columns],
     )
 
 
