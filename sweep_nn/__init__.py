@@ -12,7 +12,8 @@ pydantic.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (a Ctrl-C window)
 
 __version__ = "0.1.0"
 

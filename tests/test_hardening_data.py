@@ -116,3 +116,72 @@ def test_eval_refuses_more_samples_than_a_dataset_may_hold(params_at_the_largest
         app, ["eval", str(params_at_the_largest_seed), "--n-samples", str(10**12)]
     )
     assert result.exit_code == 2 and "--n-samples must be at most" in result.stderr
+
+
+def eval_line(params, *options: str) -> str:
+    result = CliRunner().invoke(app, ["eval", str(params), "--n-samples", "50", *options])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_eval_shows_the_seed_it_drew_with_after_the_largest_training_seed(
+    params_at_the_largest_seed,
+):
+    # the default is the seed after training's: 2**32 wraps to 0, and 0 is what is shown
+    line = eval_line(params_at_the_largest_seed)
+    assert "fresh samples, seed 0, the one after training's 4294967295)" in line, line
+    assert "4294967296" not in line
+    assert eval_line(params_at_the_largest_seed, "--seed", "0").split(": ", 1)[1] == (
+        line.split(": ", 1)[1].replace(", the one after training's 4294967295", "")
+    )  # the same samples, the same scores
+
+
+def test_eval_shows_the_largest_seed_given_as_it_is(params_at_the_largest_seed):
+    line = eval_line(params_at_the_largest_seed, "--seed", "4294967295")
+    assert line.rstrip().endswith("fresh samples, seed 4294967295)"), line
+
+
+def test_eval_shows_the_default_seed_after_training_seed_0(tmp_path):
+    path = tmp_path / "s.yaml"
+    cfg = copy.deepcopy(TINY_CONFIG)
+    cfg["grid"]["iterations"] = [10]
+    path.write_text(yaml.safe_dump(cfg))
+    result = CliRunner().invoke(app, ["run", str(path), "--out", str(tmp_path / "out"), "-j", "1"])
+    assert result.exit_code == 0, result.output
+    params = next((tmp_path / "out" / "params").glob("*.pkl"))
+    assert "seed 1, the one after training's 0)" in eval_line(params)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"seed": 2**32}, "seed must be a whole number from 0 to 2**32 - 1 (4294967295)"),
+        ({"seed": -1}, "seed must be a whole number from 0"),
+        ({"seed": 1.5}, "seed must be a whole number"),
+        ({"seed": True}, "seed must be a whole number"),
+        ({"n_samples": 10**12}, "n_samples must be at most 10,000,000"),
+        ({"n_samples": 0}, "n_samples must be >= 1"),
+        ({"n_samples": True}, "n_samples must be a whole number"),
+        ({"noise": float("inf")}, "noise must be a finite number"),
+        ({"noise": -0.5}, "noise must be a finite number >= 0"),
+        ({"noise": 10**400}, "noise must be a finite number"),
+    ],
+)
+def test_the_python_api_checks_eval_s_options_as_the_command_does(
+    params_at_the_largest_seed, options, message
+):
+    import sweep_nn
+    from sweep_nn.errors import UsageError
+
+    with pytest.raises(UsageError) as caught:
+        sweep_nn.evaluate(params_at_the_largest_seed, **options)
+    assert message in str(caught.value)
+
+
+def test_the_python_api_takes_the_largest_seed(params_at_the_largest_seed):
+    import numpy as np
+
+    import sweep_nn
+
+    a = sweep_nn.evaluate(params_at_the_largest_seed, seed=2**32 - 1)
+    assert a == sweep_nn.evaluate(params_at_the_largest_seed, seed=np.uint32(2**32 - 1))

@@ -130,7 +130,7 @@ def test_parameters_round_trip_through_the_safe_loader(tmp_path):
     }  # fmt: skip
     path = tmp_path / "p.pkl"
     meta = {
-        "config": {"activation": "tanh"}, "train": {"output": "sigmoid"}, "data": {},
+        "config": {"activation": "tanh"}, "train": {"output": "sigmoid"}, "data": {"dataset": "moons"},
         "task": "classification", "classes": [0, 1], "scaler": None,
     }  # fmt: skip
     params_mod.write_params(path, params_mod.params_payload(weights, **meta))

@@ -1,7 +1,34 @@
 """The ``sweep-nn`` command line: the app (:mod:`.base`), its commands (:mod:`.commands`,
-:mod:`.networks`, :mod:`.folders`) and what they print (:mod:`.show`)."""
+:mod:`.networks`, :mod:`.folders`) and what they print (:mod:`.show`).
 
-from . import commands, folders, networks  # noqa: F401 - importing them registers their commands
-from .base import app, main
+Importing this package is light: :func:`main` makes Ctrl-C quiet before it imports the
+commands (see :mod:`.startup`); ``app`` is imported on first use.
+"""
+
+from __future__ import annotations
+
+from .startup import quiet_ctrl_c_while_starting
 
 __all__ = ["app", "main"]
+
+
+def _app():
+    from . import commands, folders, networks  # noqa: F401 - importing them registers them
+    from .base import app
+
+    return app
+
+
+def main() -> None:
+    """Console-script entry point."""
+    quiet_ctrl_c_while_starting()  # first: the imports below take a second or more
+    _app()
+    from .base import main as run_app
+
+    run_app()
+
+
+def __getattr__(name: str):
+    if name == "app":
+        return _app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

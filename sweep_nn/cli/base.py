@@ -18,6 +18,7 @@ from typing import Annotated
 import typer
 
 from ..errors import SweepNNError
+from .startup import EXIT_INTERRUPTED, ctrl_c_raises
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -26,7 +27,6 @@ app = typer.Typer(
 )
 
 EXIT_FAILED = 1
-EXIT_INTERRUPTED = 130
 DEFAULT_ROOT = Path("output")
 
 
@@ -66,6 +66,7 @@ def _main(
 def reported_errors() -> Iterator[None]:
     """Turn library errors into a message and an exit code; nothing else leaks a traceback."""
     try:
+        ctrl_c_raises()  # handled below from here on
         yield
     except SweepNNError as exc:
         err(f"error: {exc}")

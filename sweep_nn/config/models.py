@@ -42,6 +42,8 @@ MAX_FEATURES = 100_000
 MAX_CELLS = 50_000_000  # n_samples x (n_features + targets): 400 MB of float64
 MAX_INFORMATIVE = 1_000  # classification draws an n_informative^2 matrix per cluster
 MAX_QUANTILE_FEATURES = 1_000  # gaussian_quantiles factorises an n_features^2 covariance
+MAX_LOSS_POINTS = 100_000  # loss-curve samples per run: each parameters file holds its curve
+MAX_TEXT = 4096  # characters of a path or a column name
 
 
 class _Strict(BaseModel):
@@ -66,8 +68,12 @@ class DataConfig(_Strict):
     n_targets: int | None = Field(None, gt=0)
     centers: int | None = Field(None, ge=2)
     cluster_std: float | None = Field(None, gt=0)
-    path: str | None = None  # csv: the file, relative to the config file
-    target: str | None = None  # csv: target column (default: the last)
+    # csv: the file, relative to the config file (no NUL: no file system takes one)
+    path: str | None = Field(None, min_length=1, max_length=MAX_TEXT, pattern=r"^[^\x00]+$")
+    target: str | None = Field(None, max_length=MAX_TEXT)  # csv: target column (default: the last)
+    # csv: the file's SHA-256 (64 hex digits); a file with another digest is refused. Each
+    # parameters file records it, so that eval rereads only the file the network saw
+    sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
 
     @model_validator(mode="after")
     def _keys_fit_dataset(self):
@@ -263,7 +269,8 @@ class TrainConfig(_Strict):
     init: InitName = "normal"  # normal: standard normal x init_scale (the study's)
     init_scale: float = Field(0.01, gt=0)
     output: OutputName = "auto"  # auto: sigmoid (2 classes), softmax (more), linear (regression)
-    loss_points: int = Field(100, ge=0)  # training-loss samples kept per run, for learning curves
+    # training-loss samples kept per run, for learning curves
+    loss_points: int = Field(100, ge=0, le=MAX_LOSS_POINTS)
     # train small configurations that differ only in learning rate or seed side by side in
     # one stacked array (same results; fit_seconds becomes the stack's time / stack_size)
     stack: bool = False

@@ -7,16 +7,17 @@ functions that need them so that importing this module (and the workers) stays c
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataError
-from .csvfile import MAX_CSV_BYTES, feature_names, read_csv, read_features
+from .csvfile import MAX_CSV_BYTES, feature_names, read_csv, read_csv_data, read_features
 from .datasets import COMMON_KEYS, DATASETS, DatasetKind, make_moons, split_indices
 
 __all__ = [  # the table and readers, from their modules; the rest is defined here
     "COMMON_KEYS", "DATASETS", "MAX_CSV_BYTES", "DatasetKind", "feature_names", "make_moons",
-    "read_csv", "read_features", "split_indices",
+    "read_csv", "read_csv_data", "read_features", "split_indices",
 ]  # fmt: skip
 
 # --- the dataset as the sweep sees it ------------------------------------------------------
@@ -33,6 +34,7 @@ class Dataset:
     task: str  # "classification" or "regression"
     classes: list | None  # sorted class labels (classification)
     scaler: dict | None  # {"mean": (n,), "scale": (n,)} from the training split
+    sha256: str | None = None  # csv: the digest of the bytes read (parameters files record it)
 
 
 def infer_task(y: np.ndarray, task: str) -> str:
@@ -81,7 +83,12 @@ def dev_split(spec) -> tuple[np.ndarray, np.ndarray]:
 
 def load(spec, task: str = "auto") -> Dataset:
     """Build the dataset for ``spec``, split it and fit the scaler on the training split."""
-    X, y = build_raw(spec)
+    digest = None
+    if spec.dataset == "csv":  # read once: the digest is of the very bytes trained on
+        X, y, _, digest = read_csv_data(Path(spec.path), spec.target, sha256=spec.sha256)
+        X, y = np.asarray(X, dtype=np.float64), np.asarray(y)
+    else:
+        X, y = build_raw(spec)
     task = infer_task(y, task)
     if task == "classification" and y.dtype.kind == "f" and not np.all(np.mod(y, 1) == 0):
         raise DataError("task is classification but the target holds non-integer numbers")
@@ -100,7 +107,7 @@ def load(spec, task: str = "auto") -> Dataset:
         scale = X_train.std(axis=0)
         scaler = {"mean": X_train.mean(axis=0), "scale": np.where(scale > 0, scale, 1.0)}
         X_train, X_dev = apply_scaler(scaler, X_train), apply_scaler(scaler, X_dev)
-    return Dataset(X_train, y_train, X_dev, y_dev, task, classes, scaler)
+    return Dataset(X_train, y_train, X_dev, y_dev, task, classes, scaler, digest)
 
 
 def check_finite(X: np.ndarray, y: np.ndarray, task: str) -> None:

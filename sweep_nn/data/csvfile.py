@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -15,18 +17,67 @@ from ..safe_read import ReadRefused, read_regular_file
 MAX_CSV_BYTES = 512 * 2**20  # 512 MiB
 
 
-def _read_frame(path: Path, header: int | None = 0):
-    """The CSV at ``path`` as a DataFrame (a bounded read); DataError when it has no rows."""
-    import pandas as pd
+class CsvData(NamedTuple):
+    """A CSV file as read: features (m, n), target (m,), feature names, and the file's digest."""
 
+    X: np.ndarray
+    y: np.ndarray
+    features: list[str]
+    sha256: str  # of the bytes the arrays were parsed from
+
+
+def read_csv(
+    path: Path, target: str | None, features: list[str] | None = None, min_rows: int = 2
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Read features and target from a CSV with a header row: (X (m, n), y (m,), feature names).
+
+    ``target`` names the target column (default: the last one). ``features`` names the
+    feature columns to take, in that order (default: every other column, as they stand).
+    Features must be numeric; the target may hold numbers or text labels. Training needs
+    two rows (``min_rows``, 2); scoring a network needs one.
+    """
+    X, y, names, _ = read_csv_data(path, target, features, min_rows=min_rows)
+    return X, y, names
+
+
+def read_csv_data(
+    path: Path,
+    target: str | None,
+    features: list[str] | None = None,
+    sha256: str | None = None,
+    min_rows: int = 2,
+) -> CsvData:
+    """:func:`read_csv`, with the SHA-256 of the bytes read; ``sha256`` given, a file whose
+    digest differs is refused before it is parsed (nothing of it is shown)."""
+    raw = _read_bytes(path)
+    digest = hashlib.sha256(raw).hexdigest()
+    if sha256 is not None and digest != sha256:
+        raise DataError(
+            f"{path} has changed since the network was trained: its sha256 is {digest[:16]}..., "
+            f"the parameters file recorded {sha256[:16]}...; restore the file, or evaluate "
+            "on another with --data FILE.csv"
+        )
+    X, y, names = _parse(_frame(raw, path), path, target, features, min_rows)
+    return CsvData(X, y, names, digest)
+
+
+def _read_bytes(path: Path) -> bytes:
     try:
-        raw = read_regular_file(path, MAX_CSV_BYTES, "CSV data file")
+        return read_regular_file(path, MAX_CSV_BYTES, "CSV data file")
     except ReadRefused as exc:
         raise DataError(str(exc)) from None
     except FileNotFoundError:
         raise DataError(f"data file not found: {path}") from None
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except ValueError:  # a path holding a NUL character
+        raise DataError(f"cannot read {str(path)[:200]!r}: not a valid path") from None
+
+
+def _frame(raw: bytes, path: Path, header: int | None = 0):
+    """The CSV's bytes as a DataFrame; DataError when it has no rows."""
+    import pandas as pd
+
     try:
         frame = pd.read_csv(io.BytesIO(raw), header=header)
     except Exception as exc:  # noqa: BLE001 - pandas raises many kinds; all mean unreadable
@@ -36,20 +87,14 @@ def _read_frame(path: Path, header: int | None = 0):
     return frame
 
 
-def read_csv(
-    path: Path, target: str | None, features: list[str] | None = None, min_rows: int = 2
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Read features and target from a CSV with a header row.
+def _read_frame(path: Path, header: int | None = 0):
+    """The CSV at ``path`` as a DataFrame (a bounded read); DataError when it has no rows."""
+    return _frame(_read_bytes(path), path, header)
 
-    ``target`` names the target column (default: the last one). ``features`` names the
-    feature columns to take, in that order (default: every other column, as they stand).
-    Features must be numeric; the target may hold numbers or text labels. Training needs
-    two rows (``min_rows``, 2); scoring a network needs one.
-    Returns (X (m, n), y (m,), feature names).
-    """
+
+def _parse(frame, path: Path, target: str | None, features: list[str] | None, min_rows: int):
     import pandas as pd
 
-    frame = _read_frame(path)
     if frame.shape[1] < 2:
         raise DataError(f"{path}: need at least one feature column and a target column")
     target = frame.columns[-1] if target is None else target
@@ -85,7 +130,7 @@ def feature_names(spec) -> list[str] | None:
     """The feature column names of a ``csv`` dataset (its header); None for other datasets."""
     if spec.dataset != "csv":
         return None
-    return read_csv(Path(spec.path), spec.target)[2]
+    return read_csv_data(Path(spec.path), spec.target, sha256=spec.sha256).features
 
 
 # --- reading the inputs of a trained network -------------------------------------------------

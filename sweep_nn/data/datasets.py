@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..errors import DataError
-from .csvfile import read_csv
+from .csvfile import read_csv_data
 
 # --- the dataset table ---------------------------------------------------------------------
 # Each entry: the builder, the `data:` keys it takes besides the common ones, and how it
@@ -176,8 +176,8 @@ def _shipped(loader_name: str):
 
 
 def _csv(spec, n_samples, random_state):
-    X, y, _ = read_csv(Path(spec.path), spec.target)
-    return X, y
+    csv = read_csv_data(Path(spec.path), spec.target, sha256=spec.sha256)
+    return csv.X, csv.y
 
 
 class DatasetKind(NamedTuple):
@@ -210,6 +210,6 @@ DATASETS: dict[str, DatasetKind] = {
     "wine": DatasetKind(_shipped("load_wine"), frozenset(), None),
     "breast_cancer": DatasetKind(_shipped("load_breast_cancer"), frozenset(), None),
     "digits": DatasetKind(_shipped("load_digits"), frozenset(), None),
-    "csv": DatasetKind(_csv, frozenset({"path", "target"}), None),
+    "csv": DatasetKind(_csv, frozenset({"path", "target", "sha256"}), None),
 }
 COMMON_KEYS = frozenset({"dataset", "dev_size", "split_random_state", "scale"})

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import data as data_mod
+from ..errors import DataError, ParamsError
 from ..results.evaluate import data_config
 from . import prepare
 from .style import colors, figure, title
@@ -84,7 +85,10 @@ def _run_label(s: Sweep, run: prepare.Run) -> str:
 def training_data(s: Sweep) -> Figure:
     """The sweep's train and dev data, by class, when it has two features."""
     spec, task = data_spec(s)
-    ds = data_mod.load(data_config(spec), task)
+    try:  # a CSV changed since training, or one the parameters file has no digest of
+        ds = data_mod.load(data_config(spec), task)
+    except (DataError, ParamsError) as exc:
+        raise NotDrawn(str(exc)) from None
     if ds.X_train.shape[1] != 2:
         raise NotDrawn(f"the data has {ds.X_train.shape[1]} features; drawn only for 2")
     fig = figure(7.8, 6.6)

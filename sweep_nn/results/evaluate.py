@@ -6,8 +6,10 @@ otherwise, or a CSV file the user gives.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -112,7 +114,15 @@ def data_config(spec: dict, **overrides):
 
     kind = data_mod.DATASETS.get(str(spec.get("dataset")))
     if kind is None:
-        raise ParamsError(f"the parameters file names an unknown dataset {spec.get('dataset')!r}")
+        name = str(spec.get("dataset"))[:40]
+        raise ParamsError(f"data.dataset: the parameters file names an unknown dataset {name!r}")
+    if spec.get("dataset") == "csv" and not spec.get("sha256"):
+        # without the digest, any file the path names would be read (and its header shown)
+        raise ParamsError(
+            "data.sha256 is missing: the parameters file does not record the digest of its "
+            "training CSV, so the CSV is not reread (it could be any file, or changed since "
+            "training); evaluate on a file with --data FILE.csv"
+        )
     allowed = kind.keys | data_mod.COMMON_KEYS
     clean = {k: v for k, v in spec.items() if v is not None and k in allowed} | overrides
     try:
@@ -135,7 +145,8 @@ def fresh_data(model: Model, n_samples: int, seed: int | None, noise: float | No
     if noise is not None and "noise" not in kind.keys:
         raise UsageError(f"--noise does not apply to dataset {name!r}")
     cfg = data_config(model.data)
-    seed = cfg.random_state + 1 if seed is None else seed
+    if seed is None:  # training's + 1; after the largest seed, 0 (what NumPy draws with)
+        seed = (cfg.random_state + 1) % 2**32
     X, y = data_mod.draw_fresh(cfg, n_samples, seed, noise)
     return X, y, seed
 
@@ -152,13 +163,58 @@ def eval_inputs(
     A CSV file when ``data`` is given (feature columns matched by name when the model was
     trained on a CSV, by position otherwise); else :func:`eval_data`.
     """
-    if n_samples < 1:
-        raise UsageError(f"--n-samples / n_samples must be >= 1; got {n_samples}")
+    check_eval_options(n_samples, seed, noise)
+    # NumPy scalars as Python numbers: np.uint32(4294967295) + 1 would overflow, not wrap
+    n_samples, seed = int(n_samples), None if seed is None else int(seed)
+    noise = None if noise is None else float(noise)
     if data is None:
         return eval_data(model, n_samples, seed, noise)
     target = model.data.get("target") if model.data.get("dataset") == "csv" else None
     X, y, _ = data_mod.read_csv(Path(data), target, model.features, min_rows=1)
     return X, y, str(data)
+
+
+def check_eval_options(n_samples: Any, seed: Any, noise: Any) -> None:
+    """Raise UsageError naming the option unless each is of its type and within its range."""
+    from ..config import MAX_SAMPLES
+
+    if not _whole(n_samples):
+        raise UsageError(f"--n-samples / n_samples must be a whole number; got {_short(n_samples)}")
+    if n_samples < 1:
+        raise UsageError(f"--n-samples / n_samples must be >= 1; got {_short(n_samples)}")
+    if n_samples > MAX_SAMPLES:
+        raise UsageError(
+            f"--n-samples / n_samples must be at most {MAX_SAMPLES:,}; got {_short(n_samples)}"
+        )
+    if seed is not None and (not _whole(seed) or not 0 <= seed < 2**32):
+        raise UsageError(
+            "--seed / seed must be a whole number from 0 to 2**32 - 1 (4294967295); "
+            f"got {_short(seed)}"
+        )
+    if noise is not None and not (_real(noise) and _finite(noise) and noise >= 0):
+        raise UsageError(f"--noise / noise must be a finite number >= 0; got {_short(noise)}")
+
+
+def _whole(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _real(v: Any) -> bool:
+    return isinstance(v, (float, np.floating)) or _whole(v)
+
+
+def _finite(v: Any) -> bool:
+    try:
+        return math.isfinite(v)
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, int) and v.bit_length() > 128:
+        return f"an integer of {v.bit_length():,} bits"
+    text = repr(v) if isinstance(v, (int, float, str, type(None))) else type(v).__name__
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def eval_data(model: Model, n_samples: int, seed: int | None, noise: float | None):
@@ -173,7 +229,10 @@ def eval_data(model: Model, n_samples: int, seed: int | None, noise: float | Non
     kind = data_mod.DATASETS.get(name)
     if kind is not None and kind.fresh is not None:
         X, y, used = fresh_data(model, n_samples, seed, noise)
-        return X, y, f"{name}, {len(X)} fresh samples, seed {used}"
+        after = ""
+        if seed is None:  # the default; after 4294967295 comes 0
+            after = f", the one after training's {data_config(model.data).random_state}"
+        return X, y, f"{name}, {len(X)} fresh samples, seed {used}{after}"
     for option, value in (("--seed", seed), ("--noise", noise)):
         if value is not None:
             raise UsageError(

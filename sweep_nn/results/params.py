@@ -12,16 +12,17 @@ import pickle
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..errors import ParamsError
-from ..nn.plain import ACTIVATIONS, OUTPUTS
 from ..safe_read import read_regular_file
+from .params_schema import PARAMS_FORMAT, PARAMS_VERSION, check_params
 from .schema import COLUMNS, PARAMS_DIR
 from .store import atomic_write
 
-PARAMS_FORMAT = "sweep-nn/params"
-PARAMS_VERSION = 1
+__all__ = [
+    "MAX_PARAMS_BYTES", "PARAMS_FORMAT", "PARAMS_VERSION", "check_params", "load_params",
+    "params_payload", "safe_unpickle", "write_params",
+]  # fmt: skip
+
 MAX_PARAMS_BYTES = 256 * 2**20  # 256 MiB: far beyond any network's weights
 
 
@@ -101,7 +102,8 @@ def safe_unpickle(data: bytes, source: str = "file") -> Any:
 def load_params(path: Path) -> dict:
     """Safely load and check a parameters file (sweep-nn's or the study's plain dict).
 
-    Returns a dict with at least float arrays ``W1, b1, W2, b2`` of consistent shapes.
+    Returns a dict with at least float arrays ``W1, b1, W2, b2`` of consistent shapes; a
+    sweep-nn file is checked whole against its schema (:mod:`.params_schema`).
     """
     try:
         data = read_regular_file(path, MAX_PARAMS_BYTES, "parameters file")
@@ -150,78 +152,3 @@ def _what_else(data: bytes, path: Path) -> str | None:
             f"sweep's {PARAMS_DIR}/ folder"
         )
     return None
-
-
-def check_params(obj: Any, source: str) -> None:
-    """Raise ParamsError saying what is wrong unless ``obj`` holds a usable network."""
-    if not isinstance(obj, dict):
-        raise ParamsError(f"{source}: expected a dict of weights, found {type(obj).__name__}")
-    missing = [k for k in ("W1", "b1", "W2", "b2") if k not in obj]
-    if missing:
-        raise ParamsError(f"{source}: missing {', '.join(missing)}")
-    for k in ("W1", "b1", "W2", "b2"):
-        v = obj[k]
-        if not isinstance(v, np.ndarray) or v.ndim != 2 or v.dtype.kind != "f":
-            raise ParamsError(f"{source}: {k} must be a 2-D float array, found {_shape_of(v)}")
-        if not np.isfinite(v).all():
-            raise ParamsError(f"{source}: {k} holds non-finite values (inf or nan)")
-    h, n_in = obj["W1"].shape
-    n_out = obj["W2"].shape[0]
-    want = {"b1": (h, 1), "W2": (n_out, h), "b2": (n_out, 1)}
-    for k, shape in want.items():
-        if obj[k].shape != shape:
-            raise ParamsError(
-                f"{source}: {k} has shape {obj[k].shape}, but W1 {obj['W1'].shape} needs {shape}"
-            )
-    if h == 0 or n_in == 0 or n_out == 0:
-        raise ParamsError(f"{source}: empty weight matrices")
-    if obj.get("format") == PARAMS_FORMAT:
-        _check_description(obj, source, n_in)
-
-
-def _check_description(obj: dict, source: str, n_in: int) -> None:
-    """A sweep-nn file must also say how its network was trained and on what data."""
-
-    if obj.get("version") != PARAMS_VERSION:
-        raise ParamsError(
-            f"{source}: parameters format version {obj.get('version')!r} is not supported "
-            f"(this sweep-nn reads version {PARAMS_VERSION})"
-        )
-    missing = [k for k in ("config", "train", "data", "task", "classes", "scaler") if k not in obj]
-    if missing:
-        raise ParamsError(
-            f"{source}: incomplete sweep-nn parameters file, missing {', '.join(missing)}"
-        )
-    rules = [
-        ("config", isinstance(obj["config"], dict), "a dict"),
-        ("train", isinstance(obj["train"], dict), "a dict"),
-        ("data", isinstance(obj["data"], dict), "a dict"),
-        ("task", obj["task"] in ("classification", "regression"), "classification or regression"),
-        ("classes", obj["classes"] is None or isinstance(obj["classes"], list), "a list or None"),
-        ("scaler", obj["scaler"] is None or isinstance(obj["scaler"], dict), "a dict or None"),
-    ]
-    for key, ok, rule in rules:
-        if not ok:
-            raise ParamsError(f"{source}: {key} must be {rule}, found {_shape_of(obj[key])}")
-    activation, output = obj["config"].get("activation"), obj["train"].get("output")
-    if not isinstance(activation, str) or activation not in ACTIVATIONS:
-        raise ParamsError(
-            f"{source}: config.activation {activation!r} is not one of {', '.join(ACTIVATIONS)}"
-        )
-    if not isinstance(output, str) or output not in OUTPUTS:
-        raise ParamsError(f"{source}: train.output {output!r} is not one of {', '.join(OUTPUTS)}")
-    if obj["scaler"] is not None:
-        for k in ("mean", "scale"):
-            v = obj["scaler"].get(k)
-            if not isinstance(v, np.ndarray) or v.shape != (n_in,) or v.dtype.kind != "f":
-                raise ParamsError(
-                    f"{source}: scaler.{k} must be {n_in} numbers, found {_shape_of(v)}"
-                )
-            if not np.isfinite(v).all():
-                raise ParamsError(f"{source}: scaler.{k} holds non-finite values (inf or nan)")
-
-
-def _shape_of(v: Any) -> str:
-    if isinstance(v, np.ndarray):
-        return f"array of shape {v.shape} and dtype {v.dtype}"
-    return type(v).__name__

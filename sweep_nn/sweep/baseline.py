@@ -8,10 +8,54 @@ import takes seconds. Problems with more classes use scikit-learn's multinomial 
 
 from __future__ import annotations
 
+import json
+import math
+from pathlib import Path
+
 import numpy as np
 
 from ..data import Dataset
 from ..nn.plain import r2
+from ..safe_read import read_regular_file
+
+MAX_SAVED_BYTES = 64 * 2**10  # a saved baseline is a few hundred bytes
+# what each task's baseline records: its model, and its scores
+SCORES = {
+    "classification": ("logistic regression", {"train_acc", "dev_acc"}),
+    "regression": ("linear regression", {"train_r2", "dev_r2", "train_rmse", "dev_rmse"}),
+}
+
+
+def saved_or_fit(path: Path, ds: Dataset) -> dict:
+    """The baseline an earlier run on this folder saved at ``path`` (same data), or a new fit.
+
+    Only a saved success is kept: a failure (``{"model", "error"}``) is fitted again, so
+    a cause that went away (a missing library, a fault fixed) does not stay recorded for
+    ever, and so is anything that is not a baseline of this task (unreadable, another
+    shape, non-finite or out-of-range scores, a FIFO or a huge file in its place).
+    """
+    saved = read_saved(path, ds.task)
+    return saved if saved is not None else fit(ds)
+
+
+def read_saved(path: Path, task: str) -> dict | None:
+    """The successful baseline saved at ``path`` for ``task``; None when there is none."""
+    try:
+        value = json.loads(read_regular_file(path, MAX_SAVED_BYTES, "baseline file"))
+    except (OSError, ValueError, RecursionError):  # missing, refused, not JSON, too deep
+        return None
+    model, scores = SCORES[task]
+    if not isinstance(value, dict) or value.keys() != {"model"} | scores:
+        return None  # a failure ("error"), another task's, or not a baseline at all
+    if value["model"] != model:
+        return None
+    for key in scores:
+        v = value[key]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            return None
+        if (key.endswith("_acc") and not 0 <= v <= 100) or (key.endswith("_rmse") and v < 0):
+            return None
+    return value
 
 
 def fit(ds: Dataset) -> dict:

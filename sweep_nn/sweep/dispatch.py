@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Callable, Iterator
 
 from ..data import TrainingData
+from .orphan import start_worker
 from .schedule import Task
 from .segments import Segment, SegmentOutcome, TrainState
 from .worker import as_segment, failed_outcome, run_task
@@ -67,7 +68,7 @@ def _parallel_backend(backend: str, scheduler: str | None, n_jobs: int, data: Tr
         # they ignore SIGINT rather than each printing a traceback
         return joblib.parallel_config(
             backend="loky", n_jobs=n_jobs, inner_max_num_threads=1,
-            initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN),
+            initializer=start_worker,  # also exits the worker if the sweep is killed
         )  # fmt: skip
     from .dask import dask_backend
 

@@ -96,19 +96,11 @@ class _Background:
         return self._out["value"]
 
 
-def _saved_or_fitted_baseline(path: Path, ds: data_mod.Dataset) -> dict:
-    """The baseline saved by an earlier run on this folder (same data), or a new fit."""
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return baseline.fit(ds)
-
-
 def _params_meta(cfg: SweepConfig, ds: data_mod.Dataset, output: str) -> dict:
     """What every parameters file of this sweep carries besides its weights and config."""
     return {
         "train": cfg.train.model_dump(mode="json") | {"output": output},
-        "data": cfg.data.resolved(),
+        "data": cfg.data.resolved() | ({"sha256": ds.sha256} if ds.sha256 else {}),  # csv
         "task": ds.task,
         "classes": ds.classes,
         "scaler": ds.scaler,
@@ -270,7 +262,7 @@ def run_sweep(
         if search.halves:
             summary.total = search.planned_rows
         # fitted alongside the training (its imports take seconds); kept from an earlier run
-        baseline_thread = _Background(_saved_or_fitted_baseline, out_dir / BASELINE_FILE, ds)
+        baseline_thread = _Background(baseline.saved_or_fit, out_dir / BASELINE_FILE, ds)
         meter = WorkMeter(len(ds.y_train), summary.total, summary.skipped)
         with store.ResultsWriter(results_path) as writer:
             record = _Recorder(out_dir, writer, done, _params_meta(cfg, ds, output), on_row)

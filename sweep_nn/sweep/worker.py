@@ -15,6 +15,7 @@ from ..data import TrainingData
 from ..nn import engine, plain
 from ..results.schema import Row, score_columns
 from .jobs import Job
+from .orphan import exit_with_parent
 from .segments import (
     MIN_SEGMENT_COST,
     PARAM_NAMES,
@@ -275,6 +276,7 @@ def run_task(runs: list[Segment | list[Job]], data: TrainingData) -> list[Segmen
     the parent for each budget; the outcomes come back in order, and the parent continues
     each run from its last one.
     """
+    exit_with_parent()  # a worker whose sweep was killed stops, rather than train for nobody
     n_train = data.X_train.shape[1]
     outcomes = []
     for run in runs:

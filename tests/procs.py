@@ -1,0 +1,42 @@
+"""Processes as /proc shows them (Linux; psutil is not needed): alive, by session, by parent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def stat(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after "(comm)": state, ppid, pgrp, session, ..."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def alive(pid: int) -> bool:
+    fields = stat(pid)
+    return fields is not None and fields[0] != "Z"  # a zombie has exited
+
+
+def session_processes(sid: int) -> list[int]:
+    """Live (not zombie) processes of session ``sid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        fields = stat(int(entry.name)) if entry.name.isdigit() else None
+        if fields and fields[0] != "Z" and int(fields[3]) == sid:
+            found.append(int(entry.name))
+    return found
+
+
+def workers_of(pid: int) -> list[int]:
+    """The live loky worker processes that ``pid`` started."""
+    found = []
+    for child in session_processes(pid):
+        try:
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        except OSError:
+            continue
+        fields = stat(child)
+        if fields and int(fields[1]) == pid and b"popen_loky_posix" in cmdline:
+            found.append(child)
+    return found

@@ -1,0 +1,184 @@
+"""Ctrl-C while ``sweep-nn run`` starts: "interrupted", exit 130, no traceback, nothing lost.
+
+Before, a SIGINT during the second or so of imports printed a KeyboardInterrupt
+traceback. Each sweep runs in its own session and gets SIGINT on its process group, as
+Ctrl-C in a terminal does; then the same command, run again, must complete the sweep.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from procs import session_processes
+from typer.testing import CliRunner
+
+import sweep_nn
+from sweep_nn.cli import app
+from sweep_nn.results import store
+from sweep_nn.results.schema import RESULTS_FILE
+
+SWEEP = {  # a few seconds of work on two workers
+    "name": "early",
+    "data": {"dataset": "moons", "n_samples": 300, "noise": 0.25},
+    "grid": {"hidden_sizes": [2, 3], "activations": ["tanh"], "learning_rates": [0.5],
+             "iterations": [100, 2000]},
+    "train": {"loss_points": 0},
+}  # fmt: skip
+ROWS = 4
+# Python's own start-up, before any sweep-nn code runs: a SIGINT there either kills the
+# process outright (no handler yet: no output, and a shell reports 130), interrupts the
+# import of the site module, which Python reports itself as a fatal error, or comes
+# while Python is still loading the entry modules, before the entry function runs
+PYTHON_STARTING = "Fatal Python error: init_import_site"
+FRAME = re.compile(r'^  File "(?P<file>[^"]+)", line \d+, in (?P<name>.+)$', re.MULTILINE)
+PACKAGE = str(Path(sweep_nn.__file__).parent)
+ENTRY_MODULES = [os.path.join(PACKAGE, *p) for p in
+                 (["__init__.py"], ["__main__.py"], ["cli", "__init__.py"], ["cli", "startup.py"])]  # fmt: skip
+
+
+def before_the_entry_function(stderr: str) -> bool:
+    """A KeyboardInterrupt raised while Python loaded the entry modules: no frame of sweep-nn
+    in it but those modules' top level (the entry function makes Ctrl-C quiet first)."""
+    if (
+        not stderr.startswith("Traceback")
+        or stderr.rstrip().splitlines()[-1] != "KeyboardInterrupt"
+    ):
+        return False
+    ours = [(f, name) for f, name in FRAME.findall(stderr) if f.startswith(PACKAGE)]
+    return all(f in ENTRY_MODULES and name == "<module>" for f, name in ours)
+
+
+@pytest.fixture
+def sweep_file(tmp_path) -> Path:
+    path = tmp_path / "early.yaml"
+    path.write_text(yaml.safe_dump(SWEEP))
+    return path
+
+
+def interrupt(argv: list[str], delay: float | None, **popen) -> subprocess.CompletedProcess:
+    """Run ``argv`` in a session of its own; Ctrl-C its process group after ``delay`` s."""
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True, **popen,
+    )  # fmt: skip
+    if delay is not None:
+        time.sleep(delay)
+        os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    deadline = time.monotonic() + 10
+    while session_processes(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not session_processes(proc.pid), "processes of the sweep left running"
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
+def assert_interrupted_cleanly(done: subprocess.CompletedProcess) -> None:
+    assert done.returncode == 130, (done.returncode, done.stderr)
+    assert "Traceback" not in done.stderr and "Traceback" not in done.stdout, done.stderr
+    lines = done.stderr.splitlines()
+    assert lines and lines[-1].startswith("interrupted") and len(lines) <= 3, done.stderr
+
+
+def assert_nothing_lost(sweep_file: Path, out: Path) -> None:
+    """The same command, run again, completes the sweep: every row once, all ok."""
+    result = CliRunner().invoke(app, ["run", str(sweep_file), "--out", str(out), "-j", "1"])
+    assert result.exit_code == 0, result.output
+    rows = store.read_rows(out / RESULTS_FILE)
+    assert len(rows) == ROWS and len({r["key"] for r in rows}) == ROWS
+    assert {r["status"] for r in rows} == {"ok"}
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_the_first_fifth_of_a_second_is_one_line_and_exit_130(tmp_path, sweep_file):
+    handled = 0
+    for i, delay in enumerate([0.0, 0.05, 0.1, 0.2, 0.4, 0.8]):
+        out = tmp_path / f"out{i}"
+        argv = [sys.executable, "-m", "sweep_nn", "run", str(sweep_file), "--out", str(out)]
+        done = interrupt([*argv, "-j", "2"], delay)
+        if done.returncode == -signal.SIGINT and not done.stderr:
+            pass  # before Python had a handler: the signal's own exit, nothing printed
+        elif done.returncode == 1 and done.stderr.startswith(PYTHON_STARTING):
+            pass  # in Python's site import, before sweep-nn's first line
+        elif done.returncode == -signal.SIGINT and before_the_entry_function(done.stderr):
+            pass  # while Python was still loading the entry modules
+        elif done.returncode == 0:
+            assert "Traceback" not in done.stderr  # it finished first
+        else:
+            assert_interrupted_cleanly(done)
+            handled += 1
+        assert_nothing_lost(sweep_file, out)
+    assert handled >= 3, "too few interrupts reached sweep-nn to test anything"
+
+
+LAUNCHER = """
+import importlib.abc, os, signal, sys
+from pathlib import Path
+
+class CtrlCWhileImporting(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == {module!r}:
+            Path({marker!r}).write_text(name)
+            os.killpg(os.getpgrp(), signal.SIGINT)  # as if Ctrl-C came while it loads
+        return None
+
+sys.meta_path.insert(0, CtrlCWhileImporting())
+sys.argv = ["sweep-nn", *{args!r}]
+from sweep_nn.cli import main
+main()
+"""
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["typer", "rich", "numpy", "pydantic", "sweep_nn.config", "sweep_nn.sweep.run", "joblib"],
+)
+def test_ctrl_c_while_any_start_up_import_loads_is_one_line_and_exit_130(
+    tmp_path, sweep_file, module
+):
+    # deterministic: the SIGINT arrives while ``module`` is being imported, wherever that
+    # falls (the commands, the run command's own imports, or the sweep starting its workers)
+    out, marker = tmp_path / "out", tmp_path / "hooked"
+    args = ["run", str(sweep_file), "--out", str(out), "-j", "2"]
+    script = textwrap.dedent(LAUNCHER).format(module=module, marker=str(marker), args=args)
+    done = interrupt([sys.executable, "-c", script], None)
+    assert marker.read_text() == module  # the interrupt really came during that import
+    assert_interrupted_cleanly(done)
+    assert_nothing_lost(sweep_file, out)
+
+
+def test_ctrl_c_stays_ignored_when_the_command_starts_with_it_ignored(tmp_path, sweep_file):
+    # as under nohup or in a background job: sweep-nn must not make itself interruptible
+    out = tmp_path / "out"
+    done = interrupt(
+        [sys.executable, "-m", "sweep_nn", "run", str(sweep_file), "--out", str(out), "-j", "1"],
+        0.3,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert len(store.read_rows(out / RESULTS_FILE)) == ROWS
+
+
+def test_only_python_loading_the_entry_modules_counts_as_before_sweep_nn():
+    frozen = '  File "<frozen runpy>", line 148, in _get_module_details\n'
+    entry = f'  File "{ENTRY_MODULES[2]}", line 9, in <module>\n'
+    inside_main = f'  File "{ENTRY_MODULES[2]}", line 16, in main\n'
+    commands = f'  File "{os.path.join(PACKAGE, "cli", "commands.py")}", line 23, in <module>\n'
+    numpy = '  File "/x/site-packages/numpy/__init__.py", line 1, in <module>\n'
+
+    def tb(*frames):
+        return "Traceback (most recent call last):\n" + "".join(frames) + "KeyboardInterrupt\n"
+
+    assert before_the_entry_function(tb(frozen))
+    assert before_the_entry_function(tb(frozen, entry, frozen))
+    assert not before_the_entry_function(tb(frozen, entry, inside_main, numpy))
+    assert not before_the_entry_function(tb(frozen, entry, commands))
+    assert not before_the_entry_function(tb(frozen).replace("KeyboardInterrupt", "ValueError"))
