@@ -102,3 +102,33 @@ def test_a_resume_refusal_says_which_settings_differ(swept, write_config, tiny_c
     assert result.exit_code == 2
     assert "data.n_samples: 200 -> 300" in result.stderr
     assert "train.dtype: float64 -> float32" in result.stderr
+
+
+def test_each_run_records_when_it_started_its_command_and_the_version(tmp_path, monkeypatch):
+    import json
+    import sys
+
+    import yaml
+
+    from sweep_nn import __version__
+    from sweep_nn.config import parse
+    from sweep_nn.sweep.folder import RUNS_FILE
+    from sweep_nn.sweep.run import run_sweep
+
+    cfg = parse(yaml.safe_dump({
+        "name": "runs", "data": {"dataset": "moons", "n_samples": 60},
+        "grid": {"hidden_sizes": [2], "activations": ["tanh"], "learning_rates": [0.6],
+                 "iterations": [5]},
+    }))  # fmt: skip
+    out = tmp_path / "out"
+    monkeypatch.setattr(sys, "argv", ["sweep-nn", "run", "my grid.yaml", "-j", "1"])
+    run_sweep(cfg, out, n_jobs=1)
+    run_sweep(cfg, out, n_jobs=1)  # a resume: nothing to do, but it ran
+    runs = json.loads((out / RUNS_FILE).read_text())
+    assert [r["rows_already_recorded"] for r in runs] == [0, 1]
+    assert runs[0]["command"] == "sweep-nn run 'my grid.yaml' -j 1"
+    assert runs[0]["version"] == __version__ and runs[0]["started"].endswith("+00:00")
+    (out / RUNS_FILE).write_text("[{broken")
+    run_sweep(cfg, out, n_jobs=1)
+    assert len(json.loads((out / RUNS_FILE).read_text())) == 1
+    assert [p.name for p in out.glob(f"{RUNS_FILE}.unreadable-*")]  # kept aside, not lost

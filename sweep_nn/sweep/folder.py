@@ -151,3 +151,37 @@ def _differences(old: dict | None, new: dict) -> str:
     changes = [f"{k}: {a.get(k, '(unset)')} -> {b.get(k, '(unset)')}"
                for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k)]  # fmt: skip
     return "; ".join(changes[:4]) + ("; ..." if len(changes) > 4 else "")
+
+
+RUNS_FILE = "runs.json"  # every run of the sweep in this folder: when, what command, which version
+MAX_RUNS_KEPT = 1000
+MAX_RUNS_BYTES = 4 * 2**20
+
+
+def record_run(out_dir: Path, command: list[str], skipped: int) -> None:
+    """Add this run (start time in UTC, the command, the sweep-nn version, the rows already
+    recorded) to :data:`RUNS_FILE`, atomically. An unreadable file is kept aside, not lost."""
+    import json
+    import shlex
+    from datetime import datetime, timezone
+
+    from .. import __version__
+
+    path = out_dir / RUNS_FILE
+    runs: list = []
+    if path.exists():
+        try:
+            runs = json.loads(read_regular_file(path, MAX_RUNS_BYTES, "runs file"))
+            if not isinstance(runs, list):
+                raise ValueError("not a list")
+        except (OSError, ValueError, RecursionError):
+            with contextlib.suppress(OSError):
+                os.replace(path, path.with_name(f"{RUNS_FILE}.unreadable-{int(time.time())}"))
+            runs = []
+    runs = runs[-(MAX_RUNS_KEPT - 1) :] + [{
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": shlex.join(command),
+        "version": __version__,
+        "rows_already_recorded": skipped,
+    }]  # fmt: skip
+    store.atomic_write(path, json.dumps(runs, indent=1).encode())

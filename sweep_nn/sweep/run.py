@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import sys
 import threading
 import time
 from collections import Counter
@@ -27,7 +28,7 @@ from ..results import store
 from ..results.schema import AXES, BASELINE_FILE, DONE_STATUSES, PARAMS_DIR, RESULTS_FILE, Row
 from . import baseline, checkpoints, jobs
 from .dispatch import run_tasks, stop_signals
-from .folder import check_folder, locked, make_folder, prepare_folder
+from .folder import check_folder, locked, make_folder, prepare_folder, record_run
 from .halving import Search
 from .progress import Progress, WorkMeter
 from .schedule import plan_tasks
@@ -258,6 +259,7 @@ def run_sweep(
         summary = SweepSummary(out_dir, results_path, total=len(wanted),
                                skipped=len(wanted & done.keys()))  # fmt: skip
         summary.moved_to, summary.task = moved, ds.task
+        record_run(out_dir, sys.argv, summary.skipped)
         search = Search.of(cfg, ds.task, all_jobs)
         if search.halves:
             summary.total = search.planned_rows
