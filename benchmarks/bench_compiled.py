@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 import study_loop
 
 from sweep_nn import data
-from sweep_nn.nn import compiled, plain
+from sweep_nn.nn import compiled, engine, plain
 
 ACTIVATIONS = ["tanh", "sigmoid", "relu"]
 HIDDEN = [1, 50]
@@ -56,16 +56,16 @@ def study_data():
     return np.ascontiguousarray(X[train_rows].T), y[train_rows][None].astype(np.float64)
 
 
-def per_iteration_us(engine: str, X, Y, hidden: int, activation: str, n: int) -> float:
+def per_iteration_us(which: str, X, Y, hidden: int, activation: str, n: int) -> float:
     """CPU microseconds per iteration of ``n`` full-batch iterations of one engine."""
-    if engine == "study":
+    if which == "study":
         started = time.process_time()
         study_loop.fit(X, Y, hidden, activation, LR, n)
         return (time.process_time() - started) / n * 1e6
-    dtype = np.float64 if engine.endswith("64") else np.float32
+    dtype = np.float64 if which.endswith("64") else np.float32
     X, Y = X.astype(dtype), Y.astype(dtype)
     p = plain.init_params(X.shape[0], hidden, 1, np.random.RandomState(0), dtype=dtype)
-    if engine.startswith("numpy"):
+    if which.startswith("numpy"):
         ws = engine.Workspace(X.shape[0], hidden, 1, X.shape[1], activation, "sigmoid", dtype)
         run = ws.trainer(p, X, Y, LR)
     else:
@@ -99,9 +99,9 @@ def per_iteration_table(repeats: int) -> None:
                     compiled.train(p, X.astype(dtype), Y.astype(dtype), LR, 1, act, "sigmoid")
                 times = {e: [] for e in ENGINES}
                 for _ in range(repeats):
-                    for engine in ENGINES:
-                        n = n_study if engine == "study" else n_engine
-                        times[engine].append(per_iteration_us(engine, X, Y, hidden, act, n))
+                    for which in ENGINES:
+                        n = n_study if which == "study" else n_engine
+                        times[which].append(per_iteration_us(which, X, Y, hidden, act, n))
                 t = {e: statistics.median(v) for e, v in times.items()}
                 for e, values in ratios.items():
                     values.append(t["study"] / t[e])
