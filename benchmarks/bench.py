@@ -169,6 +169,25 @@ def load_average() -> str:
     return f"{one:.2f} {five:.2f} {fifteen:.2f} (1, 5, 15 min)"
 
 
+def fsync_latency(folder: Path, n: int = 200) -> tuple[float, float]:
+    """Median and 90th percentile, in ms, of appending a short line and fsyncing it in
+    ``folder``: what each of a run's fsyncs costs on this disk at this moment."""
+    path = folder / "fsync-probe"
+    times = []
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        for _ in range(n):
+            os.write(fd, b"x" * 200 + b"\n")
+            started = time.perf_counter()
+            os.fsync(fd)
+            times.append((time.perf_counter() - started) * 1e3)
+    finally:
+        os.close(fd)
+        path.unlink()
+    times.sort()
+    return statistics.median(times), times[int(0.9 * (n - 1))]
+
+
 def machine() -> str:
     model = "unknown CPU"
     try:
@@ -590,6 +609,9 @@ def main(argv=None) -> None:
     print(f"{args.repeats} side-by-side repeat(s), medians reported; sweep-nn uses {workers} "
           "workers (-j -1: the available cores)")  # fmt: skip
     print(f"load average at the start: {load_average()}")
+    with tempfile.TemporaryDirectory(prefix="sweep-nn-bench-") as probe:
+        print("fsync of a small append on this disk: median %.2f ms, 90th percentile %.2f ms"
+              % fsync_latency(Path(probe)), flush=True)  # fmt: skip
     if not args.skip_gridsearch:
         check_mlp_runs_every_epoch(ds)
 
@@ -653,6 +675,8 @@ def main(argv=None) -> None:
             single_configurations(td, max(args.repeats, 3), iterations)
         if not args.skip_memory:
             memory_check(tmp, args.quick, grid.data, warm)
+        print("\nfsync of a small append on this disk: median %.2f ms, 90th percentile %.2f ms"
+              % fsync_latency(tmp))  # fmt: skip
     print(f"\nload average at the end: {load_average()}")
 
 

@@ -38,11 +38,15 @@ import bench  # noqa: E402 - after the path it is found on
 # (file, name) of the one caller to count]); cumulative time, so a phase includes the
 # phases nested inside it
 PHASES = [
-    ("training: advance(), the stretch fit_seconds times", "sweep/worker.py", "advance"),
+    ("setting up each run: Workspace or kernel, initial weights (worker._make_advance)",
+     "sweep/worker.py", "_make_advance"),
+    ("  of it, loading or compiling the kernel (compiled.warm_up)", "nn/compiled.py", "warm_up"),
+    ("training, NumPy engine: the trainer's run(n), what fit_seconds times", "nn/engine.py", "run"),
+    ("training, compiled engine: advance(n), what fit_seconds times", "sweep/worker.py", "advance"),
     ("  of it, Numba's dispatch of each kernel call (_compile_for_args from compiled.train)",
      "numba/core/dispatcher.py", "_compile_for_args", ("nn/compiled.py", "train")),
-    ("kernel warm-up before a run's first stretch (compiled.warm_up)", "nn/compiled.py", "warm_up"),
     ("loss-curve samples (plain.loss)", "nn/plain.py", "loss"),
+    ("finiteness checks after each stretch (worker._finite)", "sweep/worker.py", "_finite"),
     ("snapshots: train and dev scores, weights copied (worker._snapshot)",
      "sweep/worker.py", "_snapshot"),
     ("the worker's whole task (worker.run_task)", "sweep/worker.py", "run_task"),
@@ -132,6 +136,8 @@ def main(argv=None) -> None:
         tmp = Path(tmp_name)
         env = bench.kernel_cache_env(tmp / "kernel-cache")
         bench.fill_kernel_cache(grid, [args.sweep], tmp, env)
+        print("fsync of a small append on this disk now: median %.2f ms, 90th percentile "
+              "%.2f ms" % bench.fsync_latency(tmp), flush=True)  # fmt: skip
         config = tmp / "sweep.yaml"
         config.write_text(yaml.safe_dump(_doc(grid, args.sweep), sort_keys=False))
         run = [sys.executable, "-m", "sweep_nn", "run", str(config), "-j", "1", "--quiet"]
@@ -147,6 +153,10 @@ def main(argv=None) -> None:
         wall = _run([*profiled, "--out", str(tmp / "profiled")], env)
         training = bench.training_seconds(bench.read_results(tmp / "profiled" / "results.csv"))
         print(f"with the profiler: {wall:.1f} s wall, training {training:.2f} s", flush=True)
+        print(
+            "fsync after the runs: median %.2f ms, 90th percentile %.2f ms"
+            % bench.fsync_latency(tmp)
+        )
 
         stats = pstats.Stats(str(prof))
         total = stats.total_tt
