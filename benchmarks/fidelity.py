@@ -12,9 +12,13 @@ The default grid is the reference study's to 10,000 iterations (315 rows), the s
     sed 's/iterations: \\[100, 1000, 10000, 100000\\]/iterations: [100, 1000, 10000]/' \\
         configs/reference_study.yaml
 
-gives; ``--config`` takes any other sweep file.
+gives; ``--config`` takes any other sweep file. With ``--cold``, each compiled sweep also
+runs with an empty kernel cache, and its rows are compared with those of the run that
+loaded the same kernels from the cache (kernels compiled in the process and kernels loaded
+from the cache should compute the same numbers).
 
     .venv/bin/python benchmarks/fidelity.py
+    .venv/bin/python benchmarks/fidelity.py --sweeps compiled32,compiled64 --cold
     .venv/bin/python benchmarks/fidelity.py --config my_grid.yaml --sweeps compiled32
 """
 
@@ -80,6 +84,23 @@ def compare(reference: dict[str, dict], other: dict[str, dict]) -> dict:
             "missing": sorted(set(reference) ^ set(other))}  # fmt: skip
 
 
+def cache_table(results: dict, cold: list[str]) -> None:
+    """Rows of each compiled sweep whose kernels were compiled in the run (an empty cache)
+    against those of the run that loaded them from the cache: are they the same numbers?"""
+    print("\n## Empty against filled kernel cache: the same sweep, kernels compiled in the "
+          "run or loaded from the cache\n")  # fmt: skip
+    print("| sweep-nn run | rows | train_loss identical | dev and train accuracy identical "
+          "| largest |diff| of accuracy |")  # fmt: skip
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for key in cold:
+        warm, fresh = results[key.removesuffix(bench.COLD)], results[key]
+        ok = [c for c in warm if c in fresh and warm[c]["status"] == fresh[c]["status"] == "ok"]
+        same_loss = sum(warm[c]["train_loss"] == fresh[c]["train_loss"] for c in ok)
+        c = compare(warm, fresh)
+        print(f"| {bench.SWEEPS[key.removesuffix(bench.COLD)][0]} | {len(ok)} | {same_loss} | "
+              f"{c['identical']} | {max(c['dev'] + c['train'], default=0):.2f} |")  # fmt: skip
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, help="a sweep file (default: the reference "
@@ -89,6 +110,10 @@ def main(argv=None) -> None:
         f"{', '.join(k for k in bench.SWEEPS if k != REFERENCE)}",
     )  # fmt: skip
     parser.add_argument("--worst", type=int, default=10, help="rows listed with the largest |diff|")
+    parser.add_argument(
+        "--cold", action="store_true", help="also run each compiled sweep with an empty kernel "
+        "cache, and compare its rows with the run that loaded its kernels",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     sweeps = [k.strip() for k in args.sweeps.split(",") if k.strip()]
     bad = [k for k in sweeps if k not in bench.SWEEPS or k == REFERENCE]
@@ -109,11 +134,13 @@ def main(argv=None) -> None:
         tmp = Path(tmp_name)
         env = bench.kernel_cache_env(tmp / "kernel-cache")
         bench.fill_kernel_cache(grid, sweeps, tmp, env)
-        for key in [REFERENCE, *sweeps]:
+        cold = [k + bench.COLD for k in sweeps if args.cold and bench.SWEEPS[k][2] == "compiled"]
+        for key in [REFERENCE, *sweeps, *cold]:
             label, dtype, engine_name, stack = bench.sweep_settings(key)
             sweep = {**doc, "train": {**doc.get("train", {}), "dtype": dtype,
                                       "engine": engine_name}}  # fmt: skip
-            res = bench.run_sweep_nn(sweep, tmp / key, env)
+            run_env = bench.kernel_cache_env(tmp / f"empty-{key}") if key in cold else env
+            res = bench.run_sweep_nn(sweep, tmp / key, run_env)
             results[key] = by_config(res["rows"])
             counts: dict[str, int] = {}
             for row in res["rows"]:
@@ -131,6 +158,9 @@ def main(argv=None) -> None:
         print(f"| {bench.SWEEPS[key][0]} | {c['rows']} | {_stats(c['dev'])} | "
               f"{_stats(c['train'])} | {c['identical']} ({share:.1%}) | "
               f"{len(c['status_differs'])} |")  # fmt: skip
+
+    if cold:
+        cache_table(results, cold)
 
     budgets = sorted(grid.axes["iterations"])
     print("\n## By iteration budget: rows identical / rows, largest |diff| (dev, train)\n")
