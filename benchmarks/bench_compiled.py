@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 import study_loop
 
 from sweep_nn import data
-from sweep_nn.nn import compiled, plain
+from sweep_nn.nn import compiled, engine, plain
 
 ACTIVATIONS = ["tanh", "sigmoid", "relu"]
 HIDDEN = [1, 50]
@@ -56,16 +56,16 @@ def study_data():
     return np.ascontiguousarray(X[train_rows].T), y[train_rows][None].astype(np.float64)
 
 
-def per_iteration_us(engine: str, X, Y, hidden: int, activation: str, n: int) -> float:
+def per_iteration_us(which: str, X, Y, hidden: int, activation: str, n: int) -> float:
     """CPU microseconds per iteration of ``n`` full-batch iterations of one engine."""
-    if engine == "study":
+    if which == "study":
         started = time.process_time()
         study_loop.fit(X, Y, hidden, activation, LR, n)
         return (time.process_time() - started) / n * 1e6
-    dtype = np.float64 if engine.endswith("64") else np.float32
+    dtype = np.float64 if which.endswith("64") else np.float32
     X, Y = X.astype(dtype), Y.astype(dtype)
     p = plain.init_params(X.shape[0], hidden, 1, np.random.RandomState(0), dtype=dtype)
-    if engine.startswith("numpy"):
+    if which.startswith("numpy"):
         ws = engine.Workspace(X.shape[0], hidden, 1, X.shape[1], activation, "sigmoid", dtype)
         run = ws.trainer(p, X, Y, LR)
     else:
@@ -99,9 +99,9 @@ def per_iteration_table(repeats: int) -> None:
                     compiled.train(p, X.astype(dtype), Y.astype(dtype), LR, 1, act, "sigmoid")
                 times = {e: [] for e in ENGINES}
                 for _ in range(repeats):
-                    for engine in ENGINES:
-                        n = n_study if engine == "study" else n_engine
-                        times[engine].append(per_iteration_us(engine, X, Y, hidden, act, n))
+                    for which in ENGINES:
+                        n = n_study if which == "study" else n_engine
+                        times[which].append(per_iteration_us(which, X, Y, hidden, act, n))
                 t = {e: statistics.median(v) for e, v in times.items()}
                 for e, values in ratios.items():
                     values.append(t["study"] / t[e])
@@ -157,13 +157,71 @@ def start_up_table() -> None:
               f"{cached['first_call']:.2f} | {cached_wall:.2f} |", flush=True)  # fmt: skip
 
 
+def _cpu_ms(repeats: int, fn, *args) -> float:
+    """Median CPU milliseconds of ``repeats`` calls of ``fn(*args)``."""
+    times = []
+    with np.errstate(all="ignore"):
+        for _ in range(repeats):
+            started = time.process_time()
+            fn(*args)
+            times.append((time.process_time() - started) * 1e3)
+    return statistics.median(times)
+
+
+def call_costs(dtype, X, Y, repeats: int, n_long: int) -> tuple[float, float, float, float]:
+    """CPU ms of: a one-step ``compiled.train``; the kernel through its dispatcher, and
+    through its compiled entry point, taking no step; one step inside an ``n_long`` call."""
+    import numba
+
+    X, Y = X.astype(dtype), Y.astype(dtype)
+    p = plain.init_params(2, 1, 1, np.random.RandomState(0), dtype=dtype)
+    compiled.train(p, X, Y, LR, 1, "tanh", "sigmoid")  # compile or load first
+    kernel, names = compiled.full_batch_kernel, ("tanh", "sigmoid")
+    numba_dtype = numba.from_dtype(np.dtype(dtype))
+    sig = next(s for s in kernel.overloads if s[0].dtype == numba_dtype and "tanh" in str(s[-2]))
+    entry = kernel.overloads[sig].entry_point
+    args = (p["W1"], p["b1"], p["W2"], p["b2"], X, Y, dtype(LR))
+    return (
+        _cpu_ms(repeats, compiled.train, p, X, Y, LR, 1, *names),
+        _cpu_ms(repeats, kernel, *args, 0, *names),
+        _cpu_ms(repeats, entry, *args, 0, *names),
+        _cpu_ms(3, entry, *args, n_long, *names) / n_long,
+    )
+
+
+def call_overhead_table(repeats: int) -> None:
+    """What a call of ``compiled.train`` costs besides its steps, and where it goes.
+
+    The kernels take the activation and output names as literal strings. Called from
+    Python, Numba's dispatcher sees plain strings, fails to match them, and types the call
+    again (``_compile_for_args``) before it finds the compiled literal version: that is
+    the difference between the dispatcher and the kernel's compiled entry point below.
+    """
+    X, Y = study_data()
+    n_long = 4000
+    print(f"\n## Cost of one call besides its steps (hidden 1, tanh, sigmoid output; CPU ms, "
+          f"median of {repeats} calls)\n")  # fmt: skip
+    print("| dtype | compiled.train, one step | kernel via its dispatcher, no step | kernel via "
+          f"its compiled entry point, no step | one step, in a call of {n_long} |")  # fmt: skip
+    print("| --- | ---: | ---: | ---: | ---: |")
+    with threadpool_limits(1):
+        for dtype in (np.float64, np.float32):
+            one, dispatched, direct, step = call_costs(dtype, X, Y, repeats, n_long)
+            print(f"| {np.dtype(dtype).name} | {one:.2f} | {dispatched:.2f} | {direct:.3f} | "
+                  f"{step:.4f} |", flush=True)  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-start-up", action="store_true")
+    parser.add_argument("--skip-per-iteration", action="store_true")
     args = parser.parse_args()
+    print(f"command: {' '.join([os.path.relpath(sys.executable, ROOT), *sys.argv])}")
     print(f"load average before: {os.getloadavg()[0]:.2f}\n")
-    per_iteration_table(args.repeats)
+    if not args.skip_per_iteration:
+        per_iteration_table(args.repeats)
+    call_overhead_table(max(args.repeats, 20))
     if not args.skip_start_up:
         start_up_table()
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")
