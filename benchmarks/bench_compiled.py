@@ -168,47 +168,38 @@ def _cpu_ms(repeats: int, fn, *args) -> float:
     return statistics.median(times)
 
 
-def call_costs(dtype, X, Y, repeats: int, n_long: int) -> tuple[float, float, float, float]:
-    """CPU ms of: a one-step ``compiled.train``; the kernel through its dispatcher, and
-    through its compiled entry point, taking no step; one step inside an ``n_long`` call."""
-    import numba
+def call_costs(dtype, X, Y, repeats: int, n_long: int) -> tuple[float, float, float]:
+    """CPU ms of: a one-step ``compiled.train``; the kernel through its dispatcher, taking
+    no step; one step inside an ``n_long`` call."""
+    from sweep_nn.nn import kernels
 
     X, Y = X.astype(dtype), Y.astype(dtype)
     p = plain.init_params(2, 1, 1, np.random.RandomState(0), dtype=dtype)
     compiled.train(p, X, Y, LR, 1, "tanh", "sigmoid")  # compile or load first
-    kernel, names = compiled.full_batch_kernel, ("tanh", "sigmoid")
-    numba_dtype = numba.from_dtype(np.dtype(dtype))
-    sig = next(s for s in kernel.overloads if s[0].dtype == numba_dtype and "tanh" in str(s[-2]))
-    entry = kernel.overloads[sig].entry_point
+    kernel = kernels.kernels_for("tanh", "sigmoid").full_batch
     args = (p["W1"], p["b1"], p["W2"], p["b2"], X, Y, dtype(LR))
     return (
-        _cpu_ms(repeats, compiled.train, p, X, Y, LR, 1, *names),
-        _cpu_ms(repeats, kernel, *args, 0, *names),
-        _cpu_ms(repeats, entry, *args, 0, *names),
-        _cpu_ms(3, entry, *args, n_long, *names) / n_long,
+        _cpu_ms(repeats, compiled.train, p, X, Y, LR, 1, "tanh", "sigmoid"),
+        _cpu_ms(repeats, kernel, *args, 0),
+        _cpu_ms(3, kernel, *args, n_long) / n_long,
     )
 
 
 def call_overhead_table(repeats: int) -> None:
-    """What a call of ``compiled.train`` costs besides its steps, and where it goes.
-
-    The kernels take the activation and output names as literal strings. Called from
-    Python, Numba's dispatcher sees plain strings, fails to match them, and types the call
-    again (``_compile_for_args``) before it finds the compiled literal version: that is
-    the difference between the dispatcher and the kernel's compiled entry point below.
-    """
+    """What a call of ``compiled.train`` costs besides its steps: the argument checks, the
+    dispatch to the compiled kernel, the kernel's set-up (buffers, the chunked data)."""
     X, Y = study_data()
     n_long = 4000
     print(f"\n## Cost of one call besides its steps (hidden 1, tanh, sigmoid output; CPU ms, "
           f"median of {repeats} calls)\n")  # fmt: skip
-    print("| dtype | compiled.train, one step | kernel via its dispatcher, no step | kernel via "
-          f"its compiled entry point, no step | one step, in a call of {n_long} |")  # fmt: skip
-    print("| --- | ---: | ---: | ---: | ---: |")
+    print("| dtype | compiled.train, one step | the kernel, no step | "
+          f"one step, in a call of {n_long} |")  # fmt: skip
+    print("| --- | ---: | ---: | ---: |")
     with threadpool_limits(1):
         for dtype in (np.float64, np.float32):
-            one, dispatched, direct, step = call_costs(dtype, X, Y, repeats, n_long)
-            print(f"| {np.dtype(dtype).name} | {one:.2f} | {dispatched:.2f} | {direct:.3f} | "
-                  f"{step:.4f} |", flush=True)  # fmt: skip
+            one, dispatched, step = call_costs(dtype, X, Y, repeats, n_long)
+            print(f"| {np.dtype(dtype).name} | {one:.3f} | {dispatched:.3f} | {step:.4f} |",
+                  flush=True)  # fmt: skip
 
 
 def main() -> None:

@@ -15,14 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from .kernels import (
-    ACTIVATIONS,
-    DTYPES,
-    OUTPUTS,
-    full_batch_kernel,
-    gradients_kernel,
-    mini_batch_kernel,
-)
+from .kernels import ACTIVATIONS, DTYPES, OUTPUTS, Kernels, kernels_for
 
 ORDERS_CHUNK = 1024  # permutations drawn ahead at a time in mini-batch training
 
@@ -30,14 +23,14 @@ Params = dict[str, np.ndarray]  # W1, b1, W2, b2
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
-def _names(activation: str, output: str, dtype: DTypeLike) -> tuple[str, str]:
-    """Check the names against the tables once, in Python, before any compilation."""
+def _kernels(activation: str, output: str, dtype: DTypeLike) -> Kernels:
+    """The kernels for these names, checked against the tables in Python first."""
     name = np.dtype(dtype).name
     if activation not in ACTIVATIONS or name not in DTYPES:
         raise KeyError(f"no compiled activation {activation!r} in {name}")
     if output not in OUTPUTS:
         raise KeyError(f"no compiled output {output!r} in {name}")
-    return activation, output
+    return kernels_for(activation, output)
 
 
 def _arrays(params: Params, X: ArrayLike, Y: ArrayLike) -> Arrays:
@@ -59,9 +52,7 @@ def gradients(params: Params, X: ArrayLike, Y: ArrayLike, activation: str, outpu
     """Gradients of the mean loss over all of X (n_in, m), Y (n_out, m), as the kernels
     compute them: ``{"W1", "b1", "W2", "b2"}``, shaped like the parameters (new arrays)."""
     W1, b1, W2, b2, X, Y = _arrays(params, X, Y)
-    gW1, gb1, gW2, gb2 = gradients_kernel(
-        W1, b1, W2, b2, X, Y, *_names(activation, output, W1.dtype)
-    )
+    gW1, gb1, gW2, gb2 = _kernels(activation, output, W1.dtype).gradients(W1, b1, W2, b2, X, Y)
     return {"W1": gW1, "b1": gb1[:, None], "W2": gW2, "b2": gb2[:, None]}
 
 
@@ -86,13 +77,13 @@ def train(
     Overflow never raises: a diverging run leaves non-finite or huge weights behind.
     """
     W1, b1, W2, b2, X, Y = _arrays(params, X, Y)
-    names = _names(activation, output, W1.dtype)
+    kernels = _kernels(activation, output, W1.dtype)
     lr = W1.dtype.type(learning_rate)
     m = X.shape[1]
     if n_steps <= 0:
         return
     if batch_size is None or batch_size >= m:
-        full_batch_kernel(W1, b1, W2, b2, X, Y, lr, int(n_steps), *names)
+        kernels.full_batch(W1, b1, W2, b2, X, Y, lr, int(n_steps))
         return
     if rng is None:
         raise ValueError("mini-batch training needs the job's rng")
@@ -102,7 +93,7 @@ def train(
         orders = np.empty((rows, m), dtype=np.intp)
         for row in orders:
             row[:] = rng.permutation(m)
-        mini_batch_kernel(W1, b1, W2, b2, X, Y, lr, orders, int(batch_size), *names)
+        kernels.mini_batch(W1, b1, W2, b2, X, Y, lr, orders, int(batch_size))
         done += rows
 
 
@@ -114,13 +105,13 @@ def warm_up(
     Lets a caller keep compilation out of the time it measures for training.
     """
     W1, b1, W2, b2, X, Y = _arrays({k: v.copy() for k, v in params.items()}, X, Y)
-    names = _names(activation, output, W1.dtype)
+    kernels = _kernels(activation, output, W1.dtype)
     lr = W1.dtype.type(0.0)
     if mini_batch:
         orders = np.empty((0, X.shape[1]), dtype=np.intp)
-        mini_batch_kernel(W1, b1, W2, b2, X, Y, lr, orders, 1, *names)
+        kernels.mini_batch(W1, b1, W2, b2, X, Y, lr, orders, 1)
     else:
-        full_batch_kernel(W1, b1, W2, b2, X, Y, lr, 0, *names)
+        kernels.full_batch(W1, b1, W2, b2, X, Y, lr, 0)
 
 
 def train_stack(

@@ -40,31 +40,30 @@ than NumPy's pairwise reductions, so results agree with the NumPy engine to roun
 
 float64 uses libm's ``tanh`` and ``exp``. float32 uses functions that vectorise:
 
-* :func:`tanh32`: a [13/6] rational approximation on [-7.9053, 7.9053] (the coefficients
+* ``_tanh32``: a [13/6] rational approximation on [-7.9053, 7.9053] (the coefficients
   of Eigen's ``ptanh_float``), clamped there, and exactly +-1 beyond 9. Measured against
   ``numpy.tanh`` in float64 on 2,000,001 points over [-20, 20]: at most 2.6e-7 absolute
   (about 4 float32 ulps; NumPy's own float32 tanh: 6.0e-8), and at most 2.7e-7 relative
   on [1e-8, 1]. The tests check bounds of 3e-7 and 1e-6;
-* :func:`sigmoid32`: ``0.5 + 0.5 tanh32(z / 2)``, the identity for the logistic function;
+* ``_sigmoid32``: ``0.5 + 0.5 tanh32(z / 2)``, the identity for the logistic function;
   at most 1.7e-7 absolute against the float64 logistic function on the same grid
   (NumPy's float32 ``1 / (1 + exp(-z))``: 9.1e-8). The tests check a bound of 2e-7.
 
 The on-disk cache
 -----------------
-Kernels are cached on disk (``cache=True``: Numba's cache beside this module, or
-``NUMBA_CACHE_DIR``), so only the first run on a machine pays the compilation. A cached
-kernel holds the machine code of everything it calls, and Numba decides whether it is
-still valid from the date and size of the one file that defines the kernel: a change to a
-function in another file would leave the old code in use. So every function the kernels
-call is defined here, and nothing else in sweep-nn imports Numba (a test checks it).
+Kernels are cached on disk (``cache=True``: beside this module, or in ``NUMBA_CACHE_DIR``),
+so only a machine's first run compiles. A cached kernel holds the machine code of all it
+calls, and Numba checks only the date and size of the file defining the kernel; so every
+function the kernels call is defined here, and nothing else imports Numba (a test checks).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import functools
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
-from numba import errors, literally, njit, types
+from numba import errors, njit, types
 from numba.extending import overload
 
 if TYPE_CHECKING:
@@ -85,24 +84,12 @@ CHUNK = 512  # examples per fused pass: a (hidden, CHUNK) block stays in the L2 
 _f32 = np.float32
 _TANH_CLAMP = _f32(7.90531110763549805)  # the approximation's range
 _TANH_ONE = _f32(9.0)
-_ALPHA = tuple(
-    _f32(c)
-    for c in (
-        -2.76076847742355e-16,
-        2.00018790482477e-13,
-        -8.60467152213735e-11,
-        5.12229709037114e-08,
-        1.48572235717979e-05,
-        6.37261928875436e-04,
-        4.89352455891786e-03,
-    )
-)  # numerator, odd powers 13 .. 1
-_BETA = tuple(
-    _f32(c) for c in (1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03)
-)  # denominator, even powers 6 .. 2
-_BETA_0 = _f32(4.89352518554385e-03)
-_A13, _A11, _A9, _A7, _A5, _A3, _A1 = _ALPHA
-_B6, _B4, _B2 = _BETA
+_A13, _A11, _A9, _A7, _A5, _A3, _A1 = (_f32(c) for c in (  # numerator, odd powers 13 .. 1
+    -2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11, 5.12229709037114e-08,
+    1.48572235717979e-05, 6.37261928875436e-04, 4.89352455891786e-03))  # fmt: skip
+_B6, _B4, _B2, _BETA_0 = (_f32(c) for c in (  # denominator, even powers 6 .. 0
+    1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03,
+    4.89352518554385e-03))  # fmt: skip
 _ZERO32, _HALF32, _ONE32 = _f32(0.0), _f32(0.5), _f32(1.0)
 
 
@@ -130,20 +117,11 @@ def _sigmoid32(z):
 
 
 @njit(**_JIT)
-def tanh32(x: np.ndarray) -> np.ndarray:
-    """The float32 kernels' tanh, elementwise over a float32 array (for tests)."""
+def squash32(x: np.ndarray, logistic: bool) -> np.ndarray:
+    """The float32 kernels' tanh (or logistic function), elementwise over a float32 array."""
     out = np.empty_like(x)
     for i in range(x.size):
-        out.flat[i] = _tanh32(x.flat[i])
-    return out
-
-
-@njit(**_JIT)
-def sigmoid32(x: np.ndarray) -> np.ndarray:
-    """The float32 kernels' logistic function, elementwise over a float32 array."""
-    out = np.empty_like(x)
-    for i in range(x.size):
-        out.flat[i] = _sigmoid32(x.flat[i])
+        out.flat[i] = _sigmoid32(x.flat[i]) if logistic else _tanh32(x.flat[i])
     return out
 
 
@@ -210,11 +188,9 @@ _DELTAS = {"sigmoid": _sigmoid_delta, "softmax": _softmax_delta, "linear": _line
 
 # --- the fused pass and the step ---------------------------------------------------------
 # The kernels take the activation's and the output's names as compile-time constants
-# (string literals): ``_g``, ``_g_grad`` and ``_delta`` resolve them, and the dtype, while
-# Numba types the kernel, so each (activation, output, dtype) gets its own machine code
-# with the functions inlined, and no name is compared at run time. The arguments are plain
-# arrays, numbers and literals, so the on-disk cache entries stay valid from one process
-# to the next (function-valued arguments would not).
+# (string literals, see :func:`kernels_for`): ``_g``, ``_g_grad`` and ``_delta`` resolve
+# them, and the dtype, while Numba types the kernel, so each (activation, output, dtype)
+# gets its own machine code with the functions inlined, and no name is compared at run time.
 
 
 def _g(z, activation):  # the hidden activation named ``activation``, typed at compile time
@@ -382,9 +358,7 @@ def _all_chunked(X):
 
 
 @njit(**_JIT)
-def gradients_kernel(W1, b1, W2, b2, X, Y, activation, output):
-    literally(activation)
-    literally(output)
+def _gradients(W1, b1, W2, b2, X, Y, activation, output):
     m = X.shape[1]
     bufs, grads = _buffers(W1, W2)
     Xc, Yc = _all_chunked(X), _all_chunked(Y)
@@ -393,9 +367,7 @@ def gradients_kernel(W1, b1, W2, b2, X, Y, activation, output):
 
 
 @njit(**_JIT)
-def full_batch_kernel(W1, b1, W2, b2, X, Y, lr, n_steps, activation, output):
-    literally(activation)
-    literally(output)
+def _full_batch(W1, b1, W2, b2, X, Y, lr, n_steps, activation, output):
     m = X.shape[1]
     bufs, grads = _buffers(W1, W2)
     Xc, Yc = _all_chunked(X), _all_chunked(Y)
@@ -405,10 +377,8 @@ def full_batch_kernel(W1, b1, W2, b2, X, Y, lr, n_steps, activation, output):
 
 
 @njit(**_JIT)
-def mini_batch_kernel(W1, b1, W2, b2, X, Y, lr, orders, size, activation, output):
+def _mini_batch(W1, b1, W2, b2, X, Y, lr, orders, size, activation, output):
     """One iteration per row of ``orders``: batches ``order[start:start + size]``."""
-    literally(activation)
-    literally(output)
     m = X.shape[1]
     bufs, grads = _buffers(W1, W2)
     Xc, Yc = _chunk_buffer(X, size), _chunk_buffer(Y, size)
@@ -420,6 +390,38 @@ def mini_batch_kernel(W1, b1, W2, b2, X, Y, lr, orders, size, activation, output
             _chunked(Y, order, start, nb, Yc)
             _batch_gradients(W1, b1, W2, b2, Xc, Yc, nb, bufs, grads, activation, output)
             _update(W1, b1, W2, b2, grads, lr)
+
+
+class Kernels(NamedTuple):  # one (activation, output) pair's entry points, per dtype
+    gradients: Any  # (W1, b1, W2, b2, X, Y) -> (gW1, gb1, gW2, gb2)
+    full_batch: Any  # (W1, b1, W2, b2, X, Y, lr, n_steps) -> None, in place
+    mini_batch: Any  # (W1, b1, W2, b2, X, Y, lr, orders, size) -> None, in place
+
+
+@functools.cache
+def kernels_for(activation: str, output: str) -> Kernels:
+    """The kernels with ``activation`` and ``output`` built in as constants.
+
+    The names reach the kernels as closure constants, which Numba types as string
+    literals, so a call from Python matches its compiled version at once. (A kernel taking
+    the names as arguments would need ``literally``: Numba's dispatcher would type every
+    call afresh, about 10 ms each, before finding the literal version.) The on-disk cache
+    keys each closure by the values it closes over.
+    """
+
+    @njit(**_JIT)
+    def gradients(W1, b1, W2, b2, X, Y):
+        return _gradients(W1, b1, W2, b2, X, Y, activation, output)
+
+    @njit(**_JIT)
+    def full_batch(W1, b1, W2, b2, X, Y, lr, n_steps):
+        _full_batch(W1, b1, W2, b2, X, Y, lr, n_steps, activation, output)
+
+    @njit(**_JIT)
+    def mini_batch(W1, b1, W2, b2, X, Y, lr, orders, size):
+        _mini_batch(W1, b1, W2, b2, X, Y, lr, orders, size, activation, output)
+
+    return Kernels(gradients, full_batch, mini_batch)
 
 
 @njit(**_JIT)
