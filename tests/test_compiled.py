@@ -16,7 +16,7 @@ import pytest
 from problems import examples
 
 from sweep_nn import data as data_mod
-from sweep_nn.nn import compiled, engine, kernels, plain
+from sweep_nn.nn import compiled, engine, kernel_math, plain
 from sweep_nn.sweep import jobs as grid
 from sweep_nn.sweep import worker as train
 
@@ -172,17 +172,40 @@ SMALL = np.geomspace(1e-8, 1.0, 100_001).astype(np.float32)
 
 def test_tanh32_error_is_bounded():
     exact = np.tanh(GRID.astype(np.float64))
-    assert np.abs(kernels.squash32(GRID, False) - exact).max() < 3e-7
+    assert np.abs(kernel_math.squash32(GRID, False) - exact).max() < 3e-7
     small = np.concatenate([-SMALL, SMALL])
     exact_small = np.tanh(small.astype(np.float64))
-    assert (np.abs(kernels.squash32(small, False) - exact_small) / np.abs(exact_small)).max() < 1e-6
-    assert kernels.squash32(np.array([np.inf, -np.inf], np.float32), False).tolist() == [1.0, -1.0]
+    assert (np.abs(kernel_math.squash32(small, False) - exact_small) / np.abs(exact_small)).max() < 1e-6
+    assert kernel_math.squash32(np.array([np.inf, -np.inf], np.float32), False).tolist() == [1.0, -1.0]
 
 
 def test_sigmoid32_error_is_bounded():
     exact = 1.0 / (1.0 + np.exp(-GRID.astype(np.float64)))
-    assert np.abs(kernels.squash32(GRID, True) - exact).max() < 2e-7
+    assert np.abs(kernel_math.squash32(GRID, True) - exact).max() < 2e-7
 
+
+
+GRID64 = np.linspace(-30, 30, 600_001)
+SMALL64 = np.concatenate([-np.geomspace(1e-300, 1, 20_001), np.geomspace(1e-300, 1, 20_001)])
+
+
+def test_tanh64_is_within_a_few_ulps():
+    exact = np.tanh(GRID64.astype(np.longdouble))
+    ulp = np.spacing(np.abs(exact).astype(np.float64).clip(1e-300))  # of the exact value
+    ulps = np.abs(kernel_math.squash64(GRID64, False) - exact) / ulp
+    assert float(ulps.max()) < 4
+    exact_small = np.tanh(SMALL64.astype(np.longdouble))
+    relative = np.abs(kernel_math.squash64(SMALL64, False) - exact_small) / np.abs(exact_small)
+    assert float(relative.max()) < 6e-16
+    specials = kernel_math.squash64(np.array([np.inf, -np.inf, 40.0, -40.0, 0.0]), False)
+    assert specials.tolist() == [1.0, -1.0, 1.0, -1.0, 0.0]
+    assert np.isnan(kernel_math.squash64(np.array([np.nan]), False)).all()  # divergence shows
+
+
+def test_sigmoid64_error_is_bounded():
+    exact = 1 / (1 + np.exp(-GRID64.astype(np.longdouble)))
+    assert float(np.abs(kernel_math.squash64(GRID64, True) - exact).max()) < 3e-16
+    assert np.isnan(kernel_math.squash64(np.array([np.nan]), True)).all()
 
 # --- the on-disk cache -----------------------------------------------------------------------
 
@@ -238,4 +261,21 @@ def test_numba_is_imported_only_where_the_kernels_are_defined():
                 continue
             if any(name == "numba" or name.startswith("numba.") for name in names):
                 users.add(path.relative_to(package).as_posix())
-    assert users == {"nn/kernels.py"}
+    assert users == {"nn/kernels.py", "nn/kernel_math.py"}
+
+
+def test_a_change_to_any_kernel_source_is_a_new_cache_entry():
+    """Numba checks only the file defining a cached function, but keys a closure's entries
+    by the values it closes over: every entry point closes over the digest of all the
+    files the kernels are compiled from, so editing either file compiles anew."""
+    from sweep_nn.nn import kernels
+
+    package = ROOT / "sweep_nn"
+    assert {p.relative_to(package).as_posix() for p in kernels._SOURCES} == {
+        "nn/kernels.py", "nn/kernel_math.py"}  # fmt: skip
+    for entry in kernels.kernels_for("tanh", "softmax"):
+        cells = [c.cell_contents for c in entry.py_func.__closure__]
+        assert kernels.SOURCE_DIGEST in cells
+        assert entry._cache.__class__.__name__ == "FunctionCache"  # cache=True
+    for name in ("_full_batch", "_mini_batch", "_gradients", "_chunk"):
+        assert getattr(kernels, name)._cache.__class__.__name__ == "NullCache"  # never stale

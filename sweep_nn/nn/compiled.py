@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from .kernels import ACTIVATIONS, DTYPES, OUTPUTS, Kernels, kernels_for
+from .kernel_math import ACTIVATIONS, DTYPES, OUTPUTS
+from .kernels import Kernels, kernels_for
 
 ORDERS_CHUNK = 1024  # permutations drawn ahead at a time in mini-batch training
 

@@ -1,7 +1,7 @@
 """The compiled engine's Numba code: the fused gradient pass, the steps, the layers.
 
-:mod:`sweep_nn.nn.compiled` checks the arrays and calls the kernels; this module holds
-every function Numba compiles (see "The on-disk cache" below for why they stay together).
+:mod:`sweep_nn.nn.compiled` checks the arrays and calls the kernels' entry points,
+:func:`kernels_for`; the layers they are built from are in :mod:`sweep_nn.nn.kernel_math`.
 
 The fused pass
 --------------
@@ -28,222 +28,40 @@ A mini-batch iteration takes its shuffled order of the examples as an argument (
 Python, see :func:`sweep_nn.nn.compiled.train`), gathers each batch's columns into a
 contiguous buffer and takes one such step per batch (the last batch may be smaller).
 
-Arithmetic
-----------
-Kernels are compiled with ``fastmath`` limited to reassociation, contraction and
-signed-zero freedoms -- enough for reductions and fused multiply-adds to vectorise --
-and never ``nnan``/``ninf``: a diverging run must still produce infinities and NaNs, which
-the caller detects afterwards. ``error_model="numpy"`` makes a division by zero yield inf
-or NaN instead of raising, and lets divisions vectorise. Sums run in a different order
-than NumPy's pairwise reductions, so results agree with the NumPy engine to rounding
-(about 1e-15 relative in float64), not bit for bit.
-
-float64 uses libm's ``tanh`` and ``exp``. float32 uses functions that vectorise:
-
-* ``_tanh32``: a [13/6] rational approximation on [-7.9053, 7.9053] (the coefficients
-  of Eigen's ``ptanh_float``), clamped there, and exactly +-1 beyond 9. Measured against
-  ``numpy.tanh`` in float64 on 2,000,001 points over [-20, 20]: at most 2.6e-7 absolute
-  (about 4 float32 ulps; NumPy's own float32 tanh: 6.0e-8), and at most 2.7e-7 relative
-  on [1e-8, 1]. The tests check bounds of 3e-7 and 1e-6;
-* ``_sigmoid32``: ``0.5 + 0.5 tanh32(z / 2)``, the identity for the logistic function;
-  at most 1.7e-7 absolute against the float64 logistic function on the same grid
-  (NumPy's float32 ``1 / (1 + exp(-z))``: 9.1e-8). The tests check a bound of 2e-7.
+The maths of each layer, and its accuracy, is in :mod:`sweep_nn.nn.kernel_math`.
 
 The on-disk cache
 -----------------
-Kernels are cached on disk (``cache=True``: beside this module, or in ``NUMBA_CACHE_DIR``),
-so only a machine's first run compiles. A cached kernel holds the machine code of all it
-calls, and Numba checks only the date and size of the file defining the kernel; so every
-function the kernels call is defined here, and nothing else imports Numba (a test checks).
+The entry points of :func:`kernels_for` are cached on disk (``cache=True``: beside this
+module, or in ``NUMBA_CACHE_DIR``), so only a machine's first run compiles; a cached entry
+holds the machine code of all it calls. Numba would notice a change only to the file that
+defines the entry point, so the entry points close over :data:`SOURCE_DIGEST`, the hash of
+every file the kernels are compiled from: Numba keys a closure's cache entries by the values
+it closes over, so a change to any of them compiles anew. The functions they call are not
+cached on their own (a stale one would be linked in). Nothing else imports Numba.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
-from numba import errors, njit, types
-from numba.extending import overload
+from numba import njit
+
+from .kernel_math import JIT, delta, g, g_grad
 
 if TYPE_CHECKING:
-    from numba.core.decorators import _JITOptions
+    from .kernel_math import Options
 
-    class _Options(_JITOptions, total=False):  # overload() passes cache on to jit() as well
-        cache: bool
-
-
-_FASTMATH = {"reassoc", "contract", "nsz"}  # no "nnan"/"ninf": overflow propagates
-_JIT: _Options = {"cache": True, "fastmath": _FASTMATH, "error_model": "numpy", "nogil": True}
-
+_JIT = JIT
+_CACHED: Options = {**JIT, "cache": True}
+# every file whose functions the kernels compile in: a change to any of them is a new kernel
+_SOURCES = (Path(__file__), Path(__file__).with_name("kernel_math.py"))
+SOURCE_DIGEST = hashlib.sha256(b"".join(p.read_bytes() for p in _SOURCES)).hexdigest()
 CHUNK = 512  # examples per fused pass: a (hidden, CHUNK) block stays in the L2 cache
-
-
-# --- float32 approximations that vectorise -------------------------------------------------
-
-_f32 = np.float32
-_TANH_CLAMP = _f32(7.90531110763549805)  # the approximation's range
-_TANH_ONE = _f32(9.0)
-_A13, _A11, _A9, _A7, _A5, _A3, _A1 = (_f32(c) for c in (  # numerator, odd powers 13 .. 1
-    -2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11, 5.12229709037114e-08,
-    1.48572235717979e-05, 6.37261928875436e-04, 4.89352455891786e-03))  # fmt: skip
-_B6, _B4, _B2, _BETA_0 = (_f32(c) for c in (  # denominator, even powers 6 .. 0
-    1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03,
-    4.89352518554385e-03))  # fmt: skip
-_ZERO32, _HALF32, _ONE32 = _f32(0.0), _f32(0.5), _f32(1.0)
-
-
-@njit(**_JIT)
-def _tanh32(z):
-    x = min(max(z, -_TANH_CLAMP), _TANH_CLAMP)
-    x2 = x * x
-    p = x2 * _A13 + _A11
-    p = p * x2 + _A9
-    p = p * x2 + _A7
-    p = p * x2 + _A5
-    p = p * x2 + _A3
-    p = p * x2 + _A1
-    q = x2 * _B6 + _B4
-    q = q * x2 + _B2
-    q = q * x2 + _BETA_0
-    if abs(z) >= _TANH_ONE:  # beyond 9, tanh is +-1 to float32 precision (also for +-inf)
-        return _ONE32 if z > _ZERO32 else -_ONE32
-    return x * p / q
-
-
-@njit(**_JIT)
-def _sigmoid32(z):
-    return _HALF32 + _HALF32 * _tanh32(_HALF32 * z)
-
-
-@njit(**_JIT)
-def squash32(x: np.ndarray, logistic: bool) -> np.ndarray:
-    """The float32 kernels' tanh (or logistic function), elementwise over a float32 array."""
-    out = np.empty_like(x)
-    for i in range(x.size):
-        out.flat[i] = _sigmoid32(x.flat[i]) if logistic else _tanh32(x.flat[i])
-    return out
-
-
-# --- hidden activations and output layers, chosen while Numba types a kernel ----------------
-# Only g(z) for tanh and the logistic function needs a function per dtype (libm's in float64,
-# the approximations above in float32). Everything else is one expression for both dtypes,
-# with its constants 0 and 1 in the argument's dtype: a Python ``1.0`` would turn float32
-# arithmetic into float64.
-
-ACTIVATIONS = ("tanh", "sigmoid", "relu")
-OUTPUTS = ("sigmoid", "softmax", "linear")
-DTYPES = ("float32", "float64")
-
-
-@njit(**_JIT)
-def _tanh64(z):
-    return np.tanh(z)
-
-
-@njit(**_JIT)
-def _sigmoid64(z):
-    return 1.0 / (1.0 + np.exp(-z))
-
-
-_SQUASH = {  # (name, dtype name) -> g(z), where float32 has its own function
-    ("tanh", "float64"): _tanh64, ("tanh", "float32"): _tanh32,
-    ("sigmoid", "float64"): _sigmoid64, ("sigmoid", "float32"): _sigmoid32,
-}  # fmt: skip
-
-
-# Output layers: Z2 -> dZ2 = A2 - Y in place, over the first n columns (a chunk).
-@njit(**_JIT)
-def _sigmoid_delta(Z2, Y, n):
-    for c in range(Z2.shape[0]):
-        for jj in range(n):
-            Z2[c, jj] = _g(Z2[c, jj], "sigmoid") - Y[c, jj]
-
-
-@njit(**_JIT)
-def _softmax_delta(Z2, Y, n):
-    o = Z2.shape[0]
-    for jj in range(n):  # classes along axis 0, one column at a time
-        top = Z2[0, jj]
-        for c in range(1, o):
-            top = max(top, Z2[c, jj])
-        total = Z2[0, jj] - Z2[0, jj]  # zero, in the arrays' dtype
-        for c in range(o):
-            e = np.exp(Z2[c, jj] - top)
-            Z2[c, jj] = e
-            total += e
-        for c in range(o):
-            Z2[c, jj] = Z2[c, jj] / total - Y[c, jj]
-
-
-@njit(**_JIT)
-def _linear_delta(Z2, Y, n):
-    for c in range(Z2.shape[0]):
-        for jj in range(n):
-            Z2[c, jj] -= Y[c, jj]
-
-
-_DELTAS = {"sigmoid": _sigmoid_delta, "softmax": _softmax_delta, "linear": _linear_delta}
-
-
-# --- the fused pass and the step ---------------------------------------------------------
-# The kernels take the activation's and the output's names as compile-time constants
-# (string literals, see :func:`kernels_for`): ``_g``, ``_g_grad`` and ``_delta`` resolve
-# them, and the dtype, while Numba types the kernel, so each (activation, output, dtype)
-# gets its own machine code with the functions inlined, and no name is compared at run time.
-
-
-def _g(z, activation):  # the hidden activation named ``activation``, typed at compile time
-    raise NotImplementedError
-
-
-def _g_grad(a, activation):  # its derivative, from the activation
-    raise NotImplementedError
-
-
-def _delta(Z2, Y, n, output):  # the output layer's dZ2 = A2 - Y, in place
-    raise NotImplementedError
-
-
-def _literal(name: types.Type, known: tuple[str, ...]) -> str:
-    if not isinstance(name, types.StringLiteral):
-        raise errors.TypingError(f"a layer's name must be a compile-time constant, not {name}")
-    if name.literal_value not in known:
-        raise errors.TypingError(f"no compiled layer {name.literal_value!r}")
-    return name.literal_value
-
-
-def _constants(dtype: types.Type) -> tuple[np.floating, np.floating]:
-    """0 and 1 in the float type ``dtype``, as constants for the compiled code."""
-    scalar = np.dtype(str(dtype)).type
-    return scalar(0), scalar(1)
-
-
-@overload(_g, jit_options=_JIT)
-def _g_overload(z, activation):
-    name = _literal(activation, ACTIVATIONS)
-    if name == "relu":
-        zero, _ = _constants(z)
-        return lambda z, activation: zero if z < zero else z  # noqa: FURB136 - NaN stays NaN
-    g = _SQUASH[(name, str(z))]
-    return lambda z, activation: g(z)
-
-
-@overload(_g_grad, jit_options=_JIT)
-def _g_grad_overload(a, activation):
-    name = _literal(activation, ACTIVATIONS)
-    zero, one = _constants(a)
-    if name == "tanh":
-        return lambda a, activation: one - a * a
-    if name == "sigmoid":
-        return lambda a, activation: a * (one - a)
-    return lambda a, activation: one if a > zero else zero
-
-
-@overload(_delta, jit_options=_JIT)
-def _delta_overload(Z2, Y, n, output):
-    delta = _DELTAS[_literal(output, OUTPUTS)]
-    return lambda Z2, Y, n, output: delta(Z2, Y, n)
 
 
 @njit(**_JIT)
@@ -265,12 +83,12 @@ def _chunk(W1, b1, W2, b2, X, Y, n, A1, Z2, D, gW1, gb1, gW2, gb2, activation, o
                 A1[k, jj] += w * X[i, jj]
         bk = b1[k, 0]
         for jj in range(n):
-            A1[k, jj] = _g(A1[k, jj] + bk, activation)
+            A1[k, jj] = g(A1[k, jj] + bk, activation)
         for c in range(o):
             w = W2[c, k]
             for jj in range(n):
                 Z2[c, jj] += w * A1[k, jj]
-    _delta(Z2, Y, n, output)  # Z2 now holds dZ2
+    delta(Z2, Y, n, output)  # Z2 now holds dZ2
     for c in range(o):
         s = zero
         for jj in range(n):
@@ -291,7 +109,7 @@ def _chunk(W1, b1, W2, b2, X, Y, n, A1, Z2, D, gW1, gb1, gW2, gb2, activation, o
                 D[jj] += w * Z2[c, jj]
         s = zero
         for jj in range(n):
-            d = D[jj] * _g_grad(A1[k, jj], activation)
+            d = D[jj] * g_grad(A1[k, jj], activation)
             D[jj] = d
             s += d
         gb1[k] += s
@@ -409,16 +227,21 @@ def kernels_for(activation: str, output: str) -> Kernels:
     keys each closure by the values it closes over.
     """
 
-    @njit(**_JIT)
+    source = SOURCE_DIGEST  # closed over: it keys the cache entries (see the module's notes)
+
+    @njit(**_CACHED)
     def gradients(W1, b1, W2, b2, X, Y):
+        source  # noqa: B018 - used, so that it is closed over and in Numba's cache key
         return _gradients(W1, b1, W2, b2, X, Y, activation, output)
 
-    @njit(**_JIT)
+    @njit(**_CACHED)
     def full_batch(W1, b1, W2, b2, X, Y, lr, n_steps):
+        source  # noqa: B018
         _full_batch(W1, b1, W2, b2, X, Y, lr, n_steps, activation, output)
 
-    @njit(**_JIT)
+    @njit(**_CACHED)
     def mini_batch(W1, b1, W2, b2, X, Y, lr, orders, size):
+        source  # noqa: B018
         _mini_batch(W1, b1, W2, b2, X, Y, lr, orders, size, activation, output)
 
     return Kernels(gradients, full_batch, mini_batch)

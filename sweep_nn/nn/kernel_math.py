@@ -1,0 +1,275 @@
+"""The compiled kernels' scalar maths: activations, their derivatives, the output layers.
+
+:mod:`sweep_nn.nn.kernels` builds the fused pass and the steps from these; the functions
+here are compiled into each kernel (inlined), never called from Python, except
+:func:`squash32` and :func:`squash64`, which apply them to arrays for tests.
+
+Arithmetic
+----------
+Kernels are compiled with ``fastmath`` limited to reassociation, contraction and
+signed-zero freedoms -- enough for reductions and fused multiply-adds to vectorise --
+and never ``nnan``/``ninf``: a diverging run must still produce infinities and NaNs, which
+the caller detects afterwards. ``error_model="numpy"`` makes a division by zero yield inf
+or NaN instead of raising, and lets divisions vectorise. Sums run in a different order
+than NumPy's pairwise reductions, so results agree with the NumPy engine to rounding
+(about 1e-15 relative in float64), not bit for bit.
+
+libm's ``tanh`` and ``exp`` are scalar calls, which keep a loop from vectorising, so both
+dtypes use functions of their own (softmax alone still calls ``np.exp``):
+
+* ``_tanh64``: ``expm1(2x) / (expm1(2x) + 2)``, expm1 by range reduction and a polynomial
+  (see the comment above it). Against a long-double ``tanh`` on 6,000,001 points over
+  [-30, 30]: at most 2.7 ulps (2.8e-16 absolute; NumPy's ``tanh``: 1.2 ulps), and at most
+  3.7e-16 relative on +-[1e-300, 1]. The tests check 4 ulps and 6e-16;
+* ``_sigmoid64``: ``0.5 + 0.5 tanh64(z / 2)``: at most 1.5e-16 absolute (NumPy's
+  ``1 / (1 + exp(-z))``: 1.7e-16). The tests check 3e-16;
+
+* ``_tanh32``: a [13/6] rational approximation on [-7.9053, 7.9053] (the coefficients
+  of Eigen's ``ptanh_float``), clamped there, and exactly +-1 beyond 9. Measured against
+  ``numpy.tanh`` in float64 on 2,000,001 points over [-20, 20]: at most 2.6e-7 absolute
+  (about 4 float32 ulps; NumPy's own float32 tanh: 6.0e-8), and at most 2.7e-7 relative
+  on [1e-8, 1]. The tests check bounds of 3e-7 and 1e-6;
+* ``_sigmoid32``: ``0.5 + 0.5 tanh32(z / 2)``, the identity for the logistic function;
+  at most 1.7e-7 absolute against the float64 logistic function on the same grid
+  (NumPy's float32 ``1 / (1 + exp(-z))``: 9.1e-8). The tests check a bound of 2e-7.
+
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numba import errors, njit, types
+from numba.extending import overload
+
+if TYPE_CHECKING:
+    from numba.core.decorators import _JITOptions
+
+    class Options(_JITOptions, total=False):  # overload() passes cache on to jit() as well
+        cache: bool
+
+
+_FASTMATH = {"reassoc", "contract", "nsz"}  # no "nnan"/"ninf": overflow propagates
+# Not cached on their own: only the kernels' entry points are (see kernels.kernels_for)
+JIT: Options = {"fastmath": _FASTMATH, "error_model": "numpy", "nogil": True}
+_JIT = JIT
+# Inlined by Numba itself: LLVM would find these too big to inline, and a call left in a
+# loop keeps the loop from vectorising
+_INLINED: Options = {**JIT, "inline": "always"}
+
+
+# --- float32 approximations that vectorise -------------------------------------------------
+
+_f32 = np.float32
+_TANH_CLAMP = _f32(7.90531110763549805)  # the approximation's range
+_TANH_ONE = _f32(9.0)
+_A13, _A11, _A9, _A7, _A5, _A3, _A1 = (_f32(c) for c in (  # numerator, odd powers 13 .. 1
+    -2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11, 5.12229709037114e-08,
+    1.48572235717979e-05, 6.37261928875436e-04, 4.89352455891786e-03))  # fmt: skip
+_B6, _B4, _B2, _BETA_0 = (_f32(c) for c in (  # denominator, even powers 6 .. 0
+    1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03,
+    4.89352518554385e-03))  # fmt: skip
+_ZERO32, _HALF32, _ONE32 = _f32(0.0), _f32(0.5), _f32(1.0)
+
+
+@njit(**_JIT)
+def _tanh32(z):
+    x = min(max(z, -_TANH_CLAMP), _TANH_CLAMP)
+    x2 = x * x
+    p = x2 * _A13 + _A11
+    p = p * x2 + _A9
+    p = p * x2 + _A7
+    p = p * x2 + _A5
+    p = p * x2 + _A3
+    p = p * x2 + _A1
+    q = x2 * _B6 + _B4
+    q = q * x2 + _B2
+    q = q * x2 + _BETA_0
+    if abs(z) >= _TANH_ONE:  # beyond 9, tanh is +-1 to float32 precision (also for +-inf)
+        return _ONE32 if z > _ZERO32 else -_ONE32
+    return x * p / q
+
+
+@njit(**_JIT)
+def _sigmoid32(z):
+    return _HALF32 + _HALF32 * _tanh32(_HALF32 * z)
+
+
+@njit(**_JIT)
+def squash32(x: np.ndarray, logistic: bool) -> np.ndarray:
+    """The float32 kernels' tanh (or logistic function), elementwise over a float32 array."""
+    out = np.empty_like(x)
+    for i in range(x.size):
+        out.flat[i] = _sigmoid32(x.flat[i]) if logistic else _tanh32(x.flat[i])
+    return out
+
+
+# --- hidden activations and output layers, chosen while Numba types a kernel ----------------
+# Only g(z) for tanh and the logistic function needs a function per dtype (libm's in float64,
+# the approximations above in float32). Everything else is one expression for both dtypes,
+# with its constants 0 and 1 in the argument's dtype: a Python ``1.0`` would turn float32
+# arithmetic into float64.
+
+ACTIVATIONS = ("tanh", "sigmoid", "relu")
+OUTPUTS = ("sigmoid", "softmax", "linear")
+DTYPES = ("float32", "float64")
+
+
+# --- float64 tanh that vectorises ---------------------------------------------------------
+# tanh(x) = expm1(2x) / (expm1(2x) + 2), exact in relative terms near 0 as well. expm1(y):
+# y = n ln2 + r with |r| <= ln2 / 2 (Cody and Waite's two-part ln2), expm1(r) by its Taylor
+# series to r^13 (truncation < 1e-17 relative), then 2^n expm1(r) + (2^n - 1). Beyond
+# |x| = 20, tanh is +-1 in float64, so |n| <= 58, and 2^n is a product of powers of two
+# picked by arithmetic: no table, no branch, no integer bit trick, nothing that stops the
+# loop around it from vectorising. NaN passes through every step.
+
+_TANH64_CLAMP = 20.0
+_LOG2E = 1.4426950408889634
+_LN2_HI, _LN2_LO = 6.93147180369123816490e-01, 1.90821492927058770002e-10
+_INV_FACT = tuple(1.0 / float(np.prod(np.arange(1, k + 1, dtype=np.float64))) for k in range(2, 14))
+_F2, _F3, _F4, _F5, _F6, _F7, _F8, _F9, _F10, _F11, _F12, _F13 = _INV_FACT
+_POW2_BIAS, _POW2_UNBIAS = 64.0, 2.0**-64
+_POW2_BITS = tuple((2.0**b, 2.0**-b, 2.0 ** (2**b)) for b in range(6, -1, -1))  # (64, 1/64, 2^64) ..
+
+
+@njit(**_JIT)
+def _pow2(n):
+    """2^n for an integral float n in [-64, 63], exactly: bit by bit, t = 0 or 1."""
+    m, s = n + _POW2_BIAS, 1.0
+    for bit, inverse, power in _POW2_BITS:
+        t = np.floor(m * inverse)
+        m = m - bit * t
+        s = s * (t * power + (1.0 - t))
+    return s * _POW2_UNBIAS
+
+
+@njit(**_INLINED)
+def _tanh64(z):
+    x = min(max(z, -_TANH64_CLAMP), _TANH64_CLAMP)  # NaN stays NaN
+    y = 2.0 * x
+    n = np.rint(y * _LOG2E)
+    r = (y - n * _LN2_HI) - n * _LN2_LO
+    p = _F12 + r * _F13
+    for c in (_F11, _F10, _F9, _F8, _F7, _F6, _F5, _F4, _F3, _F2, 1.0):
+        p = c + r * p
+    e = r * p  # expm1(r)
+    scale = _pow2(n)
+    em1 = scale * e + (scale - 1.0)
+    return em1 / (em1 + 2.0)
+
+
+@njit(**_INLINED)
+def _sigmoid64(z):
+    return 0.5 + 0.5 * _tanh64(0.5 * z)
+
+
+@njit(**_JIT)
+def squash64(x: np.ndarray, logistic: bool) -> np.ndarray:
+    """The float64 kernels' tanh (or logistic function), elementwise over an array."""
+    out = np.empty_like(x)
+    for i in range(x.size):
+        out.flat[i] = _sigmoid64(x.flat[i]) if logistic else _tanh64(x.flat[i])
+    return out
+
+
+_SQUASH = {  # (name, dtype name) -> g(z), where float32 has its own function
+    ("tanh", "float64"): _tanh64, ("tanh", "float32"): _tanh32,
+    ("sigmoid", "float64"): _sigmoid64, ("sigmoid", "float32"): _sigmoid32,
+}  # fmt: skip
+
+
+# Output layers: Z2 -> dZ2 = A2 - Y in place, over the first n columns (a chunk).
+@njit(**_JIT)
+def _sigmoid_delta(Z2, Y, n):
+    for c in range(Z2.shape[0]):
+        for jj in range(n):
+            Z2[c, jj] = g(Z2[c, jj], "sigmoid") - Y[c, jj]
+
+
+@njit(**_JIT)
+def _softmax_delta(Z2, Y, n):
+    o = Z2.shape[0]
+    for jj in range(n):  # classes along axis 0, one column at a time
+        top = Z2[0, jj]
+        for c in range(1, o):
+            top = max(top, Z2[c, jj])
+        total = Z2[0, jj] - Z2[0, jj]  # zero, in the arrays' dtype
+        for c in range(o):
+            e = np.exp(Z2[c, jj] - top)
+            Z2[c, jj] = e
+            total += e
+        for c in range(o):
+            Z2[c, jj] = Z2[c, jj] / total - Y[c, jj]
+
+
+@njit(**_JIT)
+def _linear_delta(Z2, Y, n):
+    for c in range(Z2.shape[0]):
+        for jj in range(n):
+            Z2[c, jj] -= Y[c, jj]
+
+
+_DELTAS = {"sigmoid": _sigmoid_delta, "softmax": _softmax_delta, "linear": _linear_delta}
+
+
+# --- the layers, chosen while Numba types a kernel ------------------------------------------
+# The kernels take the activation's and the output's names as compile-time constants
+# (string literals, see kernels.kernels_for): ``g``, ``g_grad`` and ``delta`` resolve them,
+# and the dtype, while Numba types the kernel, so each (activation, output, dtype) gets its
+# own machine code with the functions inlined, and no name is compared at run time.
+
+
+def g(z, activation):  # the hidden activation named ``activation``, typed at compile time
+    raise NotImplementedError
+
+
+def g_grad(a, activation):  # its derivative, from the activation
+    raise NotImplementedError
+
+
+def delta(Z2, Y, n, output):  # the output layer's dZ2 = A2 - Y, in place
+    raise NotImplementedError
+
+
+def _literal(name: types.Type, known: tuple[str, ...]) -> str:
+    if not isinstance(name, types.StringLiteral):
+        raise errors.TypingError(f"a layer's name must be a compile-time constant, not {name}")
+    if name.literal_value not in known:
+        raise errors.TypingError(f"no compiled layer {name.literal_value!r}")
+    return name.literal_value
+
+
+def _constants(dtype: types.Type) -> tuple[np.floating, np.floating]:
+    """0 and 1 in the float type ``dtype``, as constants for the compiled code."""
+    scalar = np.dtype(str(dtype)).type
+    return scalar(0), scalar(1)
+
+
+@overload(g, jit_options=_JIT, inline="always")  # see _INLINED
+def _g_overload(z, activation):
+    name = _literal(activation, ACTIVATIONS)
+    if name == "relu":
+        zero, _ = _constants(z)
+        return lambda z, activation: zero if z < zero else z  # noqa: FURB136 - NaN stays NaN
+    g = _SQUASH[(name, str(z))]
+    return lambda z, activation: g(z)
+
+
+@overload(g_grad, jit_options=_JIT)
+def _g_grad_overload(a, activation):
+    name = _literal(activation, ACTIVATIONS)
+    zero, one = _constants(a)
+    if name == "tanh":
+        return lambda a, activation: one - a * a
+    if name == "sigmoid":
+        return lambda a, activation: a * (one - a)
+    return lambda a, activation: one if a > zero else zero
+
+
+@overload(delta, jit_options=_JIT)
+def _delta_overload(Z2, Y, n, output):
+    delta = _DELTAS[_literal(output, OUTPUTS)]
+    return lambda Z2, Y, n, output: delta(Z2, Y, n)
+
+
