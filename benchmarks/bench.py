@@ -218,7 +218,7 @@ def command_line() -> str:
 def run_study(axes: dict, td) -> tuple[float, dict]:
     """Every configuration and budget from scratch, serially; returns (seconds, accuracies)."""
     accuracies = {}
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for h, act, lr, seed in configurations(axes):
         for it in axes["iterations"]:
             p, _ = study_loop.fit(td.X_train, td.Y_train, h, act, lr, it, seed=seed)
@@ -226,6 +226,9 @@ def run_study(axes: dict, td) -> tuple[float, dict]:
                 train = study_loop.accuracy(p, td.X_train, td.labels_train, act)
                 dev = study_loop.accuracy(p, td.X_dev, td.labels_dev, act)
             accuracies[(h, act, float(lr), it, seed)] = (round(train, 2), round(dev, 2))
+    # its CPU time too: wall time far above it means other work on the machine slowed it
+    print(f"the study's loop used {time.process_time() - cpu:.1f} s of CPU, load average "
+          f"now {load_average()}", flush=True)  # fmt: skip
     return time.perf_counter() - started, accuracies
 
 
