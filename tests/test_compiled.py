@@ -111,7 +111,7 @@ def test_minibatch_trajectory_matches_the_numpy_engine(activation, output, dtype
         return plain.init_params(3, 5, Y.shape[0], rng, "normal", 0.5, dtype), rng
 
     p, rng_p = start()
-    train._make_advance([job], data, [p], rng_p, dtype)(200)
+    train._make_advance([job], data, [p], rng_p, dtype)([200], 0)
     q, rng_q = start()
     compiled.train(q, X, Y, 0.05, 200, activation, output, batch_size=16, rng=rng_q)
     assert relative_error(p, start()[0]) > 1e-2
@@ -142,6 +142,38 @@ def test_divergence_leaves_non_finite_weights_without_raising(dtype):
         compiled.train(p, X, Y, 1e6, 200, "relu", "linear")
     weights = np.concatenate([v.ravel() for v in p.values()])
     assert not np.isfinite(weights).all() or np.abs(weights).max() > 1e30
+
+
+LOSS_RTOL = {np.float64: 1e-12, np.float32: 1e-5}
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
+@pytest.mark.parametrize("output", OUTPUTS)
+@pytest.mark.parametrize("batch_size", [None, 16])
+def test_loss_samples_computed_in_the_kernel_match_the_plain_loss(output, dtype, batch_size):
+    p, X, Y = problem(output, dtype)
+    q = {k: v.copy() for k, v in p.items()}
+    losses, taken = compiled.train_sampled(p, X, Y, 0.1, [0, 3, 5, 2], 3, "tanh", output,
+                                           batch_size, np.random.RandomState(0))  # fmt: skip
+    assert taken == 4 and len(losses) == 3
+    rng = np.random.RandomState(0)
+    for n, value in zip([0, 3, 5], losses):  # the same steps, with the loss taken in Python
+        compiled.train(q, X, Y, 0.1, n, "tanh", output, batch_size, rng)
+        assert value == pytest.approx(plain.loss(q, X, Y, "tanh", output), rel=LOSS_RTOL[dtype])
+    compiled.train(q, X, Y, 0.1, 2, "tanh", output, batch_size, rng)
+    assert all(np.array_equal(p[k], q[k]) for k in p)  # sampling does not change the steps
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
+def test_sampled_training_stops_at_the_first_sample_that_diverged(dtype):
+    p, X, Y = problem("linear", dtype)
+    with np.errstate(all="raise"):
+        losses, taken = compiled.train_sampled(p, X, Y * 1e3, 1e6, [1] * 400, 400, "relu",
+                                               "linear")  # fmt: skip
+    assert taken == len(losses) < 400
+    weights = np.concatenate([v.ravel() for v in p.values()])
+    assert not (np.isfinite(losses[-1]) and np.isfinite(weights).all())
+    assert np.isfinite(losses[:-1]).all()
 
 
 def test_bad_names_and_arrays_are_refused():

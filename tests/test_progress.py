@@ -12,6 +12,7 @@ import yaml
 from sweep_nn import data as data_mod
 from sweep_nn.cli import show
 from sweep_nn.config import parse
+from sweep_nn.nn import engine
 from sweep_nn.sweep import jobs as grid
 from sweep_nn.sweep import worker
 from sweep_nn.sweep.progress import Progress, WorkMeter
@@ -164,18 +165,18 @@ def test_fit_seconds_is_cpu_time_of_the_training_thread_not_wall_time(monkeypatc
     ds = data_mod.load(cfg.data, cfg.task)
     data = data_mod.to_training(ds, "sigmoid")
     (job,) = grid.expand(cfg, "sigmoid")
-    real = worker._make_advance
+    real = engine.Workspace.stack_trainer
 
-    def slow(*args):
-        advance = real(*args)
+    def slow(self, *args):
+        run = real(self, *args)
 
-        def waiting(n):
+        def waiting(n):  # inside the timed stretch
             time.sleep(0.05)  # descheduled, as on an oversubscribed machine
-            advance(n)
+            run(n)
 
         return waiting
 
-    monkeypatch.setattr(worker, "_make_advance", slow)
+    monkeypatch.setattr(engine.Workspace, "stack_trainer", slow)
     started = time.perf_counter()
     results = worker.train(job, data)
     wall = time.perf_counter() - started

@@ -77,24 +77,55 @@ def train(
     smaller), the permutations drawn from ``rng`` as :mod:`sweep_nn.sweep.worker` draws them.
     Overflow never raises: a diverging run leaves non-finite or huge weights behind.
     """
+    train_sampled(params, X, Y, learning_rate, [n_steps], 0, activation, output, batch_size, rng)
+
+
+def train_sampled(
+    params: Params,
+    X: ArrayLike,
+    Y: ArrayLike,
+    learning_rate: float,
+    steps: list[int],
+    n_losses: int,
+    activation: str,
+    output: str,
+    batch_size: int | None = None,
+    rng: np.random.RandomState | None = None,
+) -> tuple[np.ndarray, int]:
+    """:func:`train` for ``steps[0]``, then ``steps[1]`` iterations and so on, with the mean
+    loss over X, Y after each of the first ``n_losses`` (``plain.loss``, to rounding: the
+    kernel's forward pass, summed in float64), computed in the same call.
+
+    Stops after a loss that is not finite, or one after which a parameter is not, as a run
+    that diverged would. Returns the losses computed and how many of ``steps`` were taken.
+    """
     W1, b1, W2, b2, X, Y = _arrays(params, X, Y)
     kernels = _kernels(activation, output, W1.dtype)
-    lr = W1.dtype.type(learning_rate)
-    m = X.shape[1]
-    if n_steps <= 0:
-        return
+    lr, m = W1.dtype.type(learning_rate), X.shape[1]
+    pieces, losses = np.asarray(steps, dtype=np.int64), np.empty(n_losses, np.float64)
     if batch_size is None or batch_size >= m:
-        kernels.full_batch(W1, b1, W2, b2, X, Y, lr, int(n_steps))
-        return
+        taken = kernels.full_batch(W1, b1, W2, b2, X, Y, lr, pieces, losses)
+        return losses[: min(taken, n_losses)], taken
     if rng is None:
         raise ValueError("mini-batch training needs the job's rng")
-    done = 0
+    no_steps = np.zeros(1, np.int64)
+    for i, n in enumerate(pieces):
+        _mini_batches(kernels, (W1, b1, W2, b2, X, Y), lr, int(n), int(batch_size), rng)
+        if i < n_losses:  # zero steps: the loss alone
+            kernels.full_batch(W1, b1, W2, b2, X, Y, lr, no_steps, losses[i : i + 1])
+            if not (np.isfinite(losses[i]) and all(np.isfinite(v).all() for v in params.values())):
+                return losses[: i + 1], i + 1
+    return losses, len(pieces)
+
+
+def _mini_batches(kernels: Kernels, arrays: Arrays, lr, n_steps: int, size: int, rng) -> None:
+    m, done = arrays[4].shape[1], 0
     while done < n_steps:
         rows = min(ORDERS_CHUNK, n_steps - done)
         orders = np.empty((rows, m), dtype=np.intp)
         for row in orders:
             row[:] = rng.permutation(m)
-        kernels.mini_batch(W1, b1, W2, b2, X, Y, lr, orders, int(batch_size))
+        kernels.mini_batch(*arrays, lr, orders, size)
         done += rows
 
 
@@ -112,7 +143,7 @@ def warm_up(
         orders = np.empty((0, X.shape[1]), dtype=np.intp)
         kernels.mini_batch(W1, b1, W2, b2, X, Y, lr, orders, 1)
     else:
-        kernels.full_batch(W1, b1, W2, b2, X, Y, lr, 0)
+        kernels.full_batch(W1, b1, W2, b2, X, Y, lr, np.zeros(1, np.int64), np.empty(0))
 
 
 def train_stack(

@@ -56,7 +56,8 @@ JIT: Options = {"fastmath": _FASTMATH, "error_model": "numpy", "nogil": True}
 _JIT = JIT
 # Inlined by Numba itself: LLVM would find these too big to inline, and a call left in a
 # loop keeps the loop from vectorising
-_INLINED: Options = {**JIT, "inline": "always"}
+INLINED: Options = {**JIT, "inline": "always"}
+_INLINED = INLINED
 
 
 # --- float32 approximations that vectorise -------------------------------------------------
@@ -213,6 +214,48 @@ def _linear_delta(Z2, Y, n):
 _DELTAS = {"sigmoid": _sigmoid_delta, "softmax": _softmax_delta, "linear": _linear_delta}
 
 
+# Losses: each output's matching loss summed over the first n columns of Z2 (a chunk), in
+# float64, written as plain.py writes it: a sigmoid output's binary cross-entropy per
+# element (averaged over the outputs here), softmax's cross-entropy and half the squared
+# error per column.
+@njit(**_JIT)
+def _sigmoid_loss(Z2, Y, n):
+    total = 0.0
+    for c in range(Z2.shape[0]):
+        for jj in range(n):
+            z = np.float64(Z2[c, jj])  # log(1 + e^z) - y z, finite for any z
+            total += max(z, 0.0) + np.log1p(np.exp(-abs(z))) - Y[c, jj] * z
+    return total / Z2.shape[0]
+
+
+@njit(**_JIT)
+def _softmax_loss(Z2, Y, n):
+    total = 0.0
+    for jj in range(n):
+        top = np.float64(Z2[0, jj])
+        for c in range(1, Z2.shape[0]):
+            top = max(top, np.float64(Z2[c, jj]))
+        norm, dot = 0.0, 0.0
+        for c in range(Z2.shape[0]):
+            norm += np.exp(np.float64(Z2[c, jj]) - top)
+            dot += Y[c, jj] * np.float64(Z2[c, jj])
+        total += np.log(norm) + top - dot
+    return total
+
+
+@njit(**_JIT)
+def _linear_loss(Z2, Y, n):
+    total = 0.0
+    for c in range(Z2.shape[0]):
+        for jj in range(n):
+            d = np.float64(Z2[c, jj]) - Y[c, jj]
+            total += 0.5 * d * d
+    return total
+
+
+_LOSSES = {"sigmoid": _sigmoid_loss, "softmax": _softmax_loss, "linear": _linear_loss}
+
+
 # --- the layers, chosen while Numba types a kernel ------------------------------------------
 # The kernels take the activation's and the output's names as compile-time constants
 # (string literals, see kernels.kernels_for): ``g``, ``g_grad`` and ``delta`` resolve them,
@@ -229,6 +272,10 @@ def g_grad(a, activation):  # its derivative, from the activation
 
 
 def delta(Z2, Y, n, output):  # the output layer's dZ2 = A2 - Y, in place
+    raise NotImplementedError
+
+
+def loss_sum(Z2, Y, n, output):  # its matching loss, summed over the chunk's columns
     raise NotImplementedError
 
 
@@ -273,3 +320,7 @@ def _delta_overload(Z2, Y, n, output):
     return lambda Z2, Y, n, output: delta(Z2, Y, n)
 
 
+@overload(loss_sum, jit_options=_JIT)
+def _loss_sum_overload(Z2, Y, n, output):
+    loss = _LOSSES[_literal(output, OUTPUTS)]
+    return lambda Z2, Y, n, output: loss(Z2, Y, n)

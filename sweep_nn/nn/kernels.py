@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 from numba import njit
 
-from .kernel_math import JIT, delta, g, g_grad
+from .kernel_math import INLINED, JIT, delta, g, g_grad, loss_sum
 
 if TYPE_CHECKING:
     from .kernel_math import Options
@@ -64,13 +64,12 @@ SOURCE_DIGEST = hashlib.sha256(b"".join(p.read_bytes() for p in _SOURCES)).hexdi
 CHUNK = 512  # examples per fused pass: a (hidden, CHUNK) block stays in the L2 cache
 
 
-@njit(**_JIT)
-def _chunk(W1, b1, W2, b2, X, Y, n, A1, Z2, D, gW1, gb1, gW2, gb2, activation, output):
-    """Add the gradients (summed, not averaged) of the first n columns of X, Y (one chunk)."""
+@njit(**INLINED)  # as if written out in _chunk: the step's arithmetic stays as it was
+def _forward(W1, b1, W2, b2, X, n, A1, Z2, activation):
+    """A1 = g(W1 X + b1) and Z2 = W2 A1 + b2 over the first n columns of X (one chunk)."""
     h, n_in = W1.shape
     o = W2.shape[0]
-    zero = W1.dtype.type(0)
-    for c in range(o):  # forward
+    for c in range(o):
         for jj in range(n):
             Z2[c, jj] = b2[c, 0]
     for k in range(h):
@@ -88,6 +87,35 @@ def _chunk(W1, b1, W2, b2, X, Y, n, A1, Z2, D, gW1, gb1, gW2, gb2, activation, o
             w = W2[c, k]
             for jj in range(n):
                 Z2[c, jj] += w * A1[k, jj]
+
+
+@njit(**_JIT)
+def _loss(W1, b1, W2, b2, Xc, Yc, m, bufs, activation, output):
+    """The mean loss over the chunked Xc, Yc, summed in float64 as plain.loss computes it."""
+    A1, Z2, _ = bufs
+    total = 0.0
+    for ci in range(Xc.shape[0]):
+        n = min(CHUNK, m - ci * CHUNK)
+        if n <= 0:
+            break
+        _forward(W1, b1, W2, b2, Xc[ci], n, A1, Z2, activation)
+        total += loss_sum(Z2, Yc[ci], n, output)
+    return total / m
+
+
+@njit(**_JIT)
+def _finite(W1, b1, W2, b2):
+    return (np.isfinite(W1).all() and np.isfinite(b1).all()
+            and np.isfinite(W2).all() and np.isfinite(b2).all())  # fmt: skip
+
+
+@njit(**_JIT)
+def _chunk(W1, b1, W2, b2, X, Y, n, A1, Z2, D, gW1, gb1, gW2, gb2, activation, output):
+    """Add the gradients (summed, not averaged) of the first n columns of X, Y (one chunk)."""
+    h, n_in = W1.shape
+    o = W2.shape[0]
+    zero = W1.dtype.type(0)
+    _forward(W1, b1, W2, b2, X, n, A1, Z2, activation)
     delta(Z2, Y, n, output)  # Z2 now holds dZ2
     for c in range(o):
         s = zero
@@ -185,13 +213,22 @@ def _gradients(W1, b1, W2, b2, X, Y, activation, output):
 
 
 @njit(**_JIT)
-def _full_batch(W1, b1, W2, b2, X, Y, lr, n_steps, activation, output):
+def _full_batch(W1, b1, W2, b2, X, Y, lr, steps, losses, activation, output):
+    """``steps[i]`` steps for each i in turn, and after each of the first ``losses.size``
+    of them the loss, into ``losses[i]``; stops after a loss that is not finite, or one
+    after which a parameter is not, and returns how many of ``steps`` it took."""
     m = X.shape[1]
     bufs, grads = _buffers(W1, W2)
     Xc, Yc = _all_chunked(X), _all_chunked(Y)
-    for _ in range(n_steps):
-        _batch_gradients(W1, b1, W2, b2, Xc, Yc, m, bufs, grads, activation, output)
-        _update(W1, b1, W2, b2, grads, lr)
+    for i in range(steps.size):
+        for _ in range(steps[i]):
+            _batch_gradients(W1, b1, W2, b2, Xc, Yc, m, bufs, grads, activation, output)
+            _update(W1, b1, W2, b2, grads, lr)
+        if i < losses.size:
+            losses[i] = _loss(W1, b1, W2, b2, Xc, Yc, m, bufs, activation, output)
+            if not (np.isfinite(losses[i]) and _finite(W1, b1, W2, b2)):
+                return i + 1
+    return steps.size
 
 
 @njit(**_JIT)
@@ -212,7 +249,7 @@ def _mini_batch(W1, b1, W2, b2, X, Y, lr, orders, size, activation, output):
 
 class Kernels(NamedTuple):  # one (activation, output) pair's entry points, per dtype
     gradients: Any  # (W1, b1, W2, b2, X, Y) -> (gW1, gb1, gW2, gb2)
-    full_batch: Any  # (W1, b1, W2, b2, X, Y, lr, n_steps) -> None, in place
+    full_batch: Any  # (W1, b1, W2, b2, X, Y, lr, steps, losses) -> steps taken, in place
     mini_batch: Any  # (W1, b1, W2, b2, X, Y, lr, orders, size) -> None, in place
 
 
@@ -235,9 +272,9 @@ def kernels_for(activation: str, output: str) -> Kernels:
         return _gradients(W1, b1, W2, b2, X, Y, activation, output)
 
     @njit(**_CACHED)
-    def full_batch(W1, b1, W2, b2, X, Y, lr, n_steps):
+    def full_batch(W1, b1, W2, b2, X, Y, lr, steps, losses):
         source  # noqa: B018
-        _full_batch(W1, b1, W2, b2, X, Y, lr, n_steps, activation, output)
+        return _full_batch(W1, b1, W2, b2, X, Y, lr, steps, losses, activation, output)
 
     @njit(**_CACHED)
     def mini_batch(W1, b1, W2, b2, X, Y, lr, orders, size):

@@ -7,6 +7,7 @@ typed results and prints nothing; a failure becomes a row with its status, never
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -52,8 +53,16 @@ def _stops(budgets: tuple[int, ...], loss_points: int) -> tuple[list[int], set[i
     return sorted(record | set(budgets) | {0}), record
 
 
+Sampled = tuple[list[float], int, float]  # one model's losses, pieces taken, CPU seconds
+# A Stepper takes pieces of iterations in turn on every model of a stack, in place, with
+# each model's loss after each of the first ``n_losses`` pieces; a model stops after a
+# sample at which its loss or a parameter is not finite. It returns, per model, its
+# losses, how many pieces it took and the seconds it is charged, and the seconds in all.
+Stepper = Callable[[list[int], int], tuple[list[Sampled], float]]
+
+
 def _make_advance(jobs: list[Job], data: TrainingData, ps: list[plain.Params], rng, dtype):
-    """A function ``advance(n)`` that runs ``n`` iterations on every ``ps[i]`` in place.
+    """The :data:`Stepper` of ``jobs`` (a stack) training ``ps`` in place.
 
     An iteration is one full-batch step, or one shuffled pass over the data in batches
     (mini-batch jobs always train alone: ``jobs`` then holds one job).
@@ -65,9 +74,13 @@ def _make_advance(jobs: list[Job], data: TrainingData, ps: list[plain.Params], r
     if job.settings.engine == "compiled":
         return _compiled_advance(jobs, X, Y, ps, rng)
     n_out, h, act, out = Y.shape[0], job.hidden_size, job.activation, job.settings.output
+
+    def loss_of(p: plain.Params) -> float:
+        return plain.loss(p, X, data.Y_train, act, out)
+
     if job.batch_size is None or job.batch_size >= m:
         ws = engine.Workspace(n_in, h, n_out, m, act, out, dtype, len(jobs))
-        return ws.stack_trainer(ps, X, Y, [j.learning_rate for j in jobs])
+        return _plain_sampled(ws.stack_trainer(ps, X, Y, [j.learning_rate for j in jobs]), ps, loss_of)
     if len(jobs) != 1:
         raise ValueError("mini-batch jobs train alone")
 
@@ -89,7 +102,7 @@ def _make_advance(jobs: list[Job], data: TrainingData, ps: list[plain.Params], r
                 take(Y, idx, axis=1, out=Yb)
                 run(1)
 
-    return advance
+    return _plain_sampled(advance, ps, loss_of)
 
 
 def _compiled_advance(jobs: list[Job], X, Y, ps: list[plain.Params], rng):
@@ -102,15 +115,47 @@ def _compiled_advance(jobs: list[Job], X, Y, ps: list[plain.Params], rng):
     mini_batch = batch is not None and batch < X.shape[1]
     compiled.warm_up(ps[0], X, Y, act, out, mini_batch)  # compiling is not training time
 
-    def advance(n: int) -> None:
-        if n <= 0:
-            return
-        if not mini_batch:
-            compiled.train_stack(ps, X, Y, [j.learning_rate for j in jobs], n, act, out)
-        else:
-            compiled.train(ps[0], X, Y, job.learning_rate, n, act, out, batch_size=batch, rng=rng)
+    def sampled(pieces: list[int], n_losses: int) -> tuple[list[Sampled], float]:
+        measured = []
+        for p, j in zip(ps, jobs):  # one model after the other, each timed on its own
+            t0 = time.thread_time()
+            losses, taken = compiled.train_sampled(
+                p, X, Y, j.learning_rate, pieces, n_losses, act, out, batch, rng
+            )
+            measured.append((losses.tolist(), taken, time.thread_time() - t0))
+        return measured, sum(m[2] for m in measured)
 
-    return advance
+    return sampled
+
+
+def _plain_sampled(run, ps: list[plain.Params], loss_of) -> Stepper:
+    """A :data:`Stepper` around ``run(n)``, which steps every model of a stack at once.
+
+    Losses (``loss_of``) are not timed. A model that diverged keeps stepping with its
+    stack, unmeasured; each model still measured is charged ``1/k`` of each piece's time.
+    """
+    k = len(ps)
+
+    def sampled(pieces: list[int], n_losses: int) -> tuple[list[Sampled], float]:
+        losses: list[list[float]] = [[] for _ in ps]
+        taken, seconds, live, total = [len(pieces)] * k, [0.0] * k, list(range(k)), 0.0
+        for i, n in enumerate(pieces):
+            t0 = time.thread_time()  # CPU time of this thread: more workers than cores do not change it
+            run(n)
+            dt = time.thread_time() - t0
+            total += dt
+            for j in live:
+                seconds[j] += dt / k
+            for j in list(live) if i < n_losses else []:
+                losses[j].append(loss_of(ps[j]))
+                if not (np.isfinite(losses[j][-1]) and _finite(ps[j])):
+                    taken[j] = i + 1
+                    live.remove(j)
+            if not live:
+                break
+        return list(zip(losses, taken, seconds)), total
+
+    return sampled
 
 
 def _finite(p: plain.Params) -> bool:
@@ -148,8 +193,10 @@ def advance(segment: Segment, data: TrainingData) -> SegmentOutcome:
     every remaining budget at once (in a stack it keeps stepping with the others,
     unrecorded). Each model takes exactly the steps it would take alone, and a chain of
     segments takes exactly the steps of one run straight through, so the results are the
-    same bit for bit. The time spent stepping is shared: each live job of a stack of
-    ``k`` is charged ``1/k`` of it.
+    same bit for bit. The NumPy engine steps a stack at once, and each live job of a stack
+    of ``k`` is charged ``1/k`` of the time; the compiled engine trains the models one
+    after the other, each charged its own time (its loss samples, computed in the kernel,
+    included: about a third of a step each).
     """
     jobs, settings, k = segment.jobs, segment.jobs[0].settings, len(segment.jobs)
     dtype = np.dtype(settings.dtype).type
@@ -164,37 +211,55 @@ def advance(segment: Segment, data: TrainingData) -> SegmentOutcome:
     stops = [s for s in stops if begin < s <= segment.target or s == begin == 0]
     if not stops or stops[-1] != segment.target:
         stops.append(segment.target)  # a checkpoint between samples: pause, nothing to record
-    X_train = data.X_train.astype(dtype)
     results: list[JobResult] = [[] for _ in jobs]
     total, done = 0.0, begin
     with np.errstate(all="ignore"):  # overflow is detected below and reported as divergence
-        for stop in stops:
-            t0 = time.thread_time()  # CPU time of this thread: more workers than cores do not change it
-            run(stop - done)
-            dt = time.thread_time() - t0
-            total, done = total + dt, stop
-            for job, s, p, rng, out in zip(jobs, states, ps, rngs, results):
-                if s.diverged_at is not None:
-                    continue  # it keeps stepping with its stack, unrecorded
-                s.step, s.fit_seconds = stop, s.fit_seconds + dt / k
-                if stop in record:
-                    value = plain.loss(p, X_train, data.Y_train, job.activation, settings.output)
-                    s.curve_iterations.append(stop)
-                    s.curve_loss.append(value)
-                    if not np.isfinite(value):
-                        s.diverged_at = stop
-                if s.diverged_at is None and not _finite(p):
-                    s.diverged_at = stop
-                if s.diverged_at is not None:
-                    out.extend(_diverged(job, s, k))
-                elif stop in job.budgets:
-                    out.append(_snapshot(job, data, s, k, rng))
+        for stretch in _stretches(stops, settings.budgets):
+            n_losses = sum(1 for stop in stretch if stop in record)  # a prefix of the stretch
+            measured, dt = run([b - a for a, b in zip([done, *stretch], stretch)], n_losses)
+            total, done = total + dt, stretch[-1]
+            for job, s, rng, out, m in zip(jobs, states, rngs, results, measured):
+                if s.diverged_at is None:  # else it keeps stepping with its stack, unrecorded
+                    out.extend(_record(job, data, s, rng, stretch, m, k))
             if all(s.diverged_at is not None for s in states):
                 break
     for s, rng, p in zip(states, rngs, ps):
         s.step, s.rng = done, tuple(rng.get_state())
         s.params = {name: p[name] for name in PARAM_NAMES}
     return SegmentOutcome(segment, results, states, total)
+
+
+def _stretches(stops: list[int], budgets: tuple[int, ...]) -> list[list[int]]:
+    """The stops split into stretches, each ending at a budget or at the last stop."""
+    stretches: list[list[int]] = [[]]
+    for stop in stops:
+        stretches[-1].append(stop)
+        if stop in budgets and stop != stops[-1]:
+            stretches.append([])
+    return stretches
+
+
+def _record(job: Job, data: TrainingData, s: TrainState, rng, stretch: list[int],
+            measured: Sampled, k: int) -> JobResult:  # fmt: skip
+    """Note a stretch in the job's state: its loss samples, its time, whether it diverged
+    (at the first sample whose loss or a parameter is not finite, or at the stretch's end);
+    the results of its budget if it ended at one."""
+    losses, taken, seconds = measured
+    s.fit_seconds += seconds
+    for stop, value in zip(stretch, losses):
+        s.curve_iterations.append(stop)
+        s.curve_loss.append(value)
+        if not np.isfinite(value):
+            s.diverged_at = stop
+            break
+    if s.diverged_at is None and taken < len(stretch):  # a parameter was not finite there
+        s.diverged_at = stretch[taken - 1]
+    s.step = stretch[-1]
+    if s.diverged_at is None and not _finite(s.params):
+        s.diverged_at = stretch[-1]
+    if s.diverged_at is not None:
+        return _diverged(job, s, k)
+    return [_snapshot(job, data, s, k, rng)] if stretch[-1] in job.budgets else []
 
 
 def _diverged(job: Job, s: TrainState, stack_size: int) -> JobResult:
