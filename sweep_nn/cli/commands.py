@@ -102,6 +102,7 @@ def run(
                     backend=backend.value,
                     scheduler=scheduler,
                     on_progress=on_progress,
+                    on_start=show.print_start,
                 )
         except KeyboardInterrupt:  # before the workers started, or a second Ctrl-C while stopping
             err(

@@ -141,6 +141,19 @@ def resume_command(config_file: Path, out: Path | None) -> str:
     return command("run", config_file, *(["--out", out] if out else []))
 
 
+def print_start(s) -> None:
+    """What ``run`` says once the folder is its own, before it trains: the rows of earlier
+    grids the folder keeps, which this run neither counts nor removes."""
+    from rich.console import Console
+
+    if s.earlier_rows:
+        kept = "is kept" if s.earlier_rows == 1 else "are kept"
+        Console(stderr=True, highlight=False, soft_wrap=True, markup=False).print(
+            f"{s.out_dir}: {plural(s.earlier_rows, 'row')} from earlier grids {kept} but not "
+            "part of this one (filter --all-rows shows them)"
+        )
+
+
 def print_summary(s, config_file: Path, out: Path | None) -> None:
     from rich.console import Console
 

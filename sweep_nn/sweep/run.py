@@ -53,6 +53,7 @@ class SweepSummary:
     stages: list[tuple[int, int]] | None = None  # halving: (budget, configurations trained to it)
     task: str = "classification"
     best: dict | None = None  # the best configuration (mean over seeds): query.best_configuration
+    earlier_rows: int = 0  # rows of earlier grids the folder keeps, not part of this sweep
 
 
 def available_cores() -> int:
@@ -229,10 +230,13 @@ def run_sweep(
     scheduler: str | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     on_row: Callable[[Row], None] | None = None,
+    on_start: Callable[[SweepSummary], None] | None = None,
 ) -> SweepSummary:
     """Run (or resume) the sweep ``cfg`` into ``out_dir``.
 
-    ``on_progress(progress)`` is called once the work is known, then after every segment
+    ``on_start(summary)`` is called once the folder is checked and locked, with what is
+    known before training (rows already recorded, rows of earlier grids kept);
+    ``on_progress(progress)`` once the work is known, then after every segment
     (see :mod:`.progress`); ``on_row(row)`` after each row is safely on disk. Ctrl-C (KeyboardInterrupt) stops the workers and
     returns a summary with ``interrupted=True``; every finished row is kept.
     """
@@ -259,7 +263,10 @@ def run_sweep(
         summary = SweepSummary(out_dir, results_path, total=len(wanted),
                                skipped=len(wanted & done.keys()))  # fmt: skip
         summary.moved_to, summary.task = moved, ds.task
+        summary.earlier_rows = _earlier_rows(previous, out_dir)
         record_run(out_dir, sys.argv, summary.skipped)
+        if on_start:
+            on_start(summary)
         search = Search.of(cfg, ds.task, all_jobs)
         if search.halves:
             summary.total = search.planned_rows
@@ -298,6 +305,16 @@ def _refuse_other_keys(previous: list[dict], all_jobs: list[jobs.Job], out_dir: 
             f"configurations (e.g. {clash[0]}), and its config.yaml does not say which; "
             "use --fresh to start over (the old results are kept aside) or another --out"
         )
+
+
+def _earlier_rows(previous: list[dict], out_dir: Path) -> int:
+    """Rows the folder keeps that are not of the grid its config.yaml now names (this
+    run's), counted as ``filter`` counts the rows it leaves out."""
+    if not previous:
+        return 0
+    from ..results.query import current_rows
+
+    return current_rows(store.results_frame(previous), out_dir)[1]
 
 
 def _count(summary: SweepSummary, results_path: Path, wanted: set[str]) -> None:
