@@ -118,6 +118,13 @@ def test_run_keeps_a_copy_of_the_resolved_config(swept):
     assert "split_random_state: 42" in text  # defaults are written out
 
 
+def test_run_prints_paths_as_they_are_not_as_markup(runner, write_config, tmp_path):
+    out = tmp_path / "[bold]o"  # rich would take this for a style and drop it
+    result = runner.invoke(app, ["run", str(write_config()), "--out", str(out), "-j", "1", "-q"])
+    assert result.exit_code == 0, result.output
+    assert f"results: {out / 'results.csv'}" in result.stderr
+
+
 # --- filter ------------------------------------------------------------------------------------
 
 

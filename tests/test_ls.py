@@ -195,3 +195,8 @@ def test_a_time_of_today_is_its_hour_and_an_older_one_its_day(root):
     (row,) = [row for row in ls(root).stdout.splitlines() if "tiny-classification" in row]
     hour = datetime.fromtimestamp((root / "tiny-classification" / "results.csv").stat().st_mtime)
     assert hour.strftime("%H:%M") in row
+
+
+def test_a_folder_name_that_looks_like_markup_is_shown_as_it_is(root):
+    shutil.copytree(root / "tiny-regression", root / "[red]x")
+    assert "output/[red]x" in ls(root).stdout

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from . import show
 from .base import DEFAULT_ROOT, app, err, reported_errors
 
 
@@ -48,7 +49,6 @@ def _when(timestamp: float, now: datetime) -> str:
 
 def _table(lines) -> None:
     """The table on stdout; the reasons of unreadable sweeps after it, on stderr."""
-    from rich.console import Console
     from rich.table import Table
 
     from ..results.schema import METRICS, RESULTS_FILE
@@ -80,7 +80,7 @@ def _table(lines) -> None:
             _when(line.modified, now) if line.modified else "",
         ]
         table.add_row(*cells, *([str(line.earlier)] if earlier else []))
-    Console(highlight=False).print(table)
+    show.console().print(table)
     for line in lines:
         if line.error:
             reason = line.error.replace(str(line.folder / RESULTS_FILE), RESULTS_FILE)
