@@ -232,6 +232,22 @@ def test_filter_table_names_the_kept_rows(runner, crafted):
     assert "gap-at-minus-one" not in result.stdout
 
 
+def test_filter_table_columns_are_the_sweeps_whichever_rows_pass(runner, crafted):
+    rows = store.read_rows(crafted)
+    rows[1]["batch_size"] = 64  # below-min-acc: the sweep varies its batch size
+    crafted.write_text(crafted.read_text().splitlines()[0] + "\n")
+    with store.ResultsWriter(crafted) as writer:
+        for row in rows:
+            writer.append(row)
+    for bound in ("98", "99.5"):  # two rows pass, all of batch full; then none
+        result = runner.invoke(app, ["filter", str(crafted), "--min-acc", bound], env=WIDE)
+        assert result.exit_code == 0, result.output
+        (header,) = [line for line in result.stdout.splitlines() if "┃" in line]
+        assert [c.strip() for c in header.strip("┃").split("┃")] == [
+            "config_id", "batch_size", "train_acc", "dev_acc", "gap", "fit_seconds"
+        ]  # fmt: skip
+
+
 def test_filter_reads_a_results_folder(runner, crafted):
     assert len(filter_ids(runner, crafted.parent)) == len(CRAFTED)
 

@@ -193,7 +193,7 @@ def filter_cmd(
             include_failed=all_status,
         )
         total = len(query.aggregate(df)) if aggregate else len(df)
-        show.emit(kept, fmt, total, aggregate)
+        show.emit(kept, fmt, total, aggregate, df)
 
 
 # --- plot ------------------------------------------------------------------------------------

@@ -216,7 +216,13 @@ def best_line(best: dict, task: str) -> str:
 # --- filter ----------------------------------------------------------------------------------
 
 
-def emit(df, fmt: Format, total: int, aggregated: bool) -> None:
+def emit(df, fmt: Format, total: int, aggregated: bool, sweep) -> None:
+    """Print the filter's rows ``df`` as a table, CSV or JSON.
+
+    ``sweep``: the rows the filter chose from. Its task and the axes it varies set the
+    table's columns, so that a table has the same header whichever rows pass, none
+    included (CSV keeps its header too; JSON is an empty list).
+    """
     if fmt is Format.csv:
         sys.stdout.write(df.to_csv(index=False))
         return
@@ -227,7 +233,7 @@ def emit(df, fmt: Format, total: int, aggregated: bool) -> None:
 
     noun = "groups of seeds" if aggregated else "configurations"
     table = Table(title=f"{len(df)} of {total} {noun}")
-    columns = _table_columns(df, aggregated)
+    columns = _table_columns(df, aggregated, sweep)
     for name, _ in columns:
         table.add_column(
             name, justify="left" if name in ("config_id", "activation", "status") else "right"
@@ -237,8 +243,11 @@ def emit(df, fmt: Format, total: int, aggregated: bool) -> None:
     console().print(table)
 
 
-def _table_columns(df, aggregated: bool):
-    """(header, row -> text) pairs for the table view; only the columns that say something."""
+def _table_columns(df, aggregated: bool, sweep):
+    """(header, row -> text) pairs for the table view: the columns that say something of
+    the sweep (its metrics, the axes it varies besides the grid's), and the status when a
+    row shown is not ok."""
+    from ..results.query import task_of
 
     def num(col, spec):
         return lambda r: "" if r[col] != r[col] else format(r[col], spec)
@@ -255,15 +264,16 @@ def _table_columns(df, aggregated: bool):
     if aggregated:
         cols.append(("seeds", lambda r: str(r["n_seeds"])))
     for col in ("batch_size", "dtype"):
-        if df[col].nunique() > 1:
+        if sweep[col].nunique() > 1:
             cols.append((col, lambda r, c=col: str(r[c])))
     metric = mean_std if aggregated else num
-    if df["train_acc"].notna().any():
+    task = task_of(sweep)
+    if task == "classification":
         cols += [("train_acc", metric("train_acc", ".2f")), ("dev_acc", metric("dev_acc", ".2f"))]
-    if df["train_r2"].notna().any():
+    if task == "regression":
         cols += [("train_r2", metric("train_r2", ".4f")), ("dev_r2", metric("dev_r2", ".4f"))]
     cols += [
-        ("gap", num("gap", ".4f" if df["train_acc"].isna().all() else ".2f")),
+        ("gap", num("gap", ".2f" if task == "classification" else ".4f")),
         ("fit_seconds", metric("fit_seconds", ".3f")),
     ]
     if not aggregated and (df["status"] != "ok").any():
