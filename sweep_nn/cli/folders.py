@@ -24,14 +24,16 @@ def ls_cmd(
     """List the sweeps under OUTPUT_DIR: rows done of the current grid, status, best dev score.
 
     Every folder holding a results.csv is a sweep; the most recently changed comes first.
+    A sweep that a run is training into now says `running`.
 
     Example: sweep-nn ls output
     """
     from ..results.listing import list_sweeps
+    from ..sweep.folder import in_use
 
     with reported_errors():
         root = DEFAULT_ROOT if output_dir is None else output_dir
-        lines = list_sweeps(root)
+        lines = list_sweeps(root, in_use)
         if as_json:
             typer.echo(json.dumps([line.as_dict() for line in lines], indent=2, ensure_ascii=False))
             return
@@ -66,7 +68,10 @@ def _table(lines) -> None:
         )
     for line in lines:
         total = "?" if line.total is None else str(line.total)
-        status = ", ".join(f"{n} {s}" for s, n in line.counts.items() if n)
+        counts = ", ".join(f"{n} {s}" for s, n in line.counts.items() if n)
+        status = "unreadable" if line.error else counts
+        if line.running:
+            status = f"running: {status}" if status else "running"
         best = ""
         if line.best is not None:
             metric = METRICS[line.task]
@@ -75,7 +80,7 @@ def _table(lines) -> None:
             str(line.folder),
             *([line.name] if names else []),
             f"{line.done}/{total}",
-            "unreadable" if line.error else status,
+            status,
             best,
             _when(line.modified, now) if line.modified else "",
         ]
