@@ -36,6 +36,11 @@ class Model:
     source: str  # "sweep-nn" or "study"
     features: list[str] | None = None  # CSV feature column names, in training order
 
+    @property
+    def n_outputs(self) -> int:
+        """Output units: one per regression target (one, or one per class, for a classifier)."""
+        return int(self.params["W2"].shape[0])
+
     def prepare(self, X: np.ndarray) -> np.ndarray:
         """Scale ``X`` (m, n) as in training and lay it out features-first."""
         n_in = self.params["W1"].shape[1]
@@ -87,10 +92,8 @@ def evaluate(model: Model, X: np.ndarray, y: np.ndarray) -> dict:
     """
     Xf = model.prepare(X)
     Y, labels = data_mod.encode_targets(y, model.task, model.classes, model.output)
-    if Y.shape[0] != model.params["W2"].shape[0]:
-        raise DataError(
-            f"the network has {model.params['W2'].shape[0]} outputs; the data has {Y.shape[0]}"
-        )
+    if Y.shape[0] != model.n_outputs:
+        raise DataError(f"the network has {model.n_outputs} outputs; the data has {Y.shape[0]}")
     with np.errstate(all="ignore"):
         m = plain.score(
             model.params,
@@ -170,7 +173,15 @@ def eval_inputs(
     if data is None:
         return eval_data(model, n_samples, seed, noise)
     target = model.data.get("target") if model.data.get("dataset") == "csv" else None
-    X, y, _ = data_mod.read_csv(Path(data), target, model.features, min_rows=1)
+    k = model.n_outputs if model.task == "regression" else 1  # a column per target
+    X, y, _ = data_mod.read_csv(Path(data), target, model.features, min_rows=1, n_targets=k)
+    n_in = model.params["W1"].shape[1]
+    if model.features is None and X.shape[1] != n_in:  # columns taken in training order
+        targets = "a target" if k == 1 else f"{k} targets"
+        raise DataError(
+            f"{data}: the network takes {n_in} input features, then {targets}: "
+            f"{n_in + k} columns in training order; the file has {X.shape[1] + k}"
+        )
     return X, y, str(data)
 
 
