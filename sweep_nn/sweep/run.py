@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Generic, TypeVar, cast
 
 from .. import data as data_mod
 from ..config import SweepConfig
@@ -77,25 +78,29 @@ def resolve_n_jobs(n_jobs: int, backend: str = "local") -> int:
     return cores if n_jobs == -1 else min(n_jobs, cores)
 
 
-class _Background:
+T = TypeVar("T")  # what the function run in the background returns
+
+
+class _Background(Generic[T]):
     """Run ``fn(*args)`` in a daemon thread; :meth:`result` waits for it (or re-raises)."""
 
-    def __init__(self, fn, *args):
-        self._out: dict = {}
+    def __init__(self, fn: Callable[..., T], *args: Any) -> None:
+        self._value: T | None = None
+        self._error: Exception | None = None
         self._thread = threading.Thread(target=self._run, args=(fn, args), daemon=True)
         self._thread.start()
 
-    def _run(self, fn, args) -> None:
+    def _run(self, fn: Callable[..., T], args: tuple[Any, ...]) -> None:
         try:
-            self._out["value"] = fn(*args)
+            self._value = fn(*args)
         except Exception as exc:  # noqa: BLE001 - handed to the caller by result()
-            self._out["error"] = exc
+            self._error = exc
 
-    def result(self):
+    def result(self) -> T:
         self._thread.join()
-        if "error" in self._out:
-            raise self._out["error"]
-        return self._out["value"]
+        if self._error is not None:
+            raise self._error
+        return cast(T, self._value)
 
 
 def _params_meta(cfg: SweepConfig, ds: data_mod.Dataset, output: str) -> dict:
