@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sweeps import CLASSIFICATION, REGRESSION, run_sweep
+from sweeps import run_each_task
 from typer.testing import CliRunner
 
 from sweep_nn.cli import app
@@ -20,11 +20,7 @@ OTHER = {"classification": "regression", "regression": "classification"}
 
 @pytest.fixture(scope="module")
 def sweeps(tmp_path_factory):
-    root = tmp_path_factory.mktemp("sweeps")
-    return {
-        "classification": run_sweep(root, CLASSIFICATION),
-        "regression": run_sweep(root, REGRESSION),
-    }
+    return run_each_task(tmp_path_factory.mktemp("sweeps"))
 
 
 def _option(name: str) -> str:

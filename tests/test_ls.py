@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from sweeps import CLASSIFICATION, REGRESSION, run_sweep
+from sweeps import run_each_task
 from typer.testing import CliRunner
 
 from sweep_nn.cli import app
@@ -27,11 +27,7 @@ from sweep_nn.sweep.folder import LOCK_FILE, locked
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
-    root = tmp_path_factory.mktemp("finished")
-    return {
-        "classification": run_sweep(root, CLASSIFICATION),
-        "regression": run_sweep(root, REGRESSION),
-    }
+    return run_each_task(tmp_path_factory.mktemp("finished"))
 
 
 @pytest.fixture
