@@ -7,19 +7,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from sweeps import CLASSIFICATION
 from typer.testing import CliRunner
 
 # A sweep that trains in well under a second: 200 moons samples, two budgets.
-TINY_CONFIG = {
-    "name": "tiny",
-    "data": {"dataset": "moons", "n_samples": 200, "noise": 0.25},
-    "grid": {
-        "hidden_sizes": [2],
-        "activations": ["tanh"],
-        "learning_rates": [0.5],
-        "iterations": [10, 50],
-    },
-}
+TINY_CONFIG = copy.deepcopy(CLASSIFICATION) | {"name": "tiny"}
 
 
 @pytest.fixture

@@ -43,3 +43,11 @@ def run_sweep(root: Path, config: dict, folder: str | None = None) -> Path:
     result = CliRunner().invoke(app, ["run", str(path), "--out", str(out), "-j", "1", "-q"])
     assert result.exit_code == 0, result.output
     return out
+
+
+def run_each_task(root: Path) -> dict[str, Path]:
+    """One finished sweep of each task under ``root``: task -> its folder."""
+    return {
+        "classification": run_sweep(root, CLASSIFICATION),
+        "regression": run_sweep(root, REGRESSION),
+    }

@@ -118,6 +118,13 @@ def test_run_keeps_a_copy_of_the_resolved_config(swept):
     assert "split_random_state: 42" in text  # defaults are written out
 
 
+def test_run_prints_paths_as_they_are_not_as_markup(runner, write_config, tmp_path):
+    out = tmp_path / "[bold]o"  # rich would take this for a style and drop it
+    result = runner.invoke(app, ["run", str(write_config()), "--out", str(out), "-j", "1", "-q"])
+    assert result.exit_code == 0, result.output
+    assert f"results: {out / 'results.csv'}" in result.stderr
+
+
 # --- filter ------------------------------------------------------------------------------------
 
 
@@ -223,6 +230,22 @@ def test_filter_table_names_the_kept_rows(runner, crafted):
     assert "2 of 6 configurations" in result.stdout
     assert "fastest-good" in result.stdout and "too-slow" in result.stdout
     assert "gap-at-minus-one" not in result.stdout
+
+
+def test_filter_table_columns_are_the_sweeps_whichever_rows_pass(runner, crafted):
+    rows = store.read_rows(crafted)
+    rows[1]["batch_size"] = 64  # below-min-acc: the sweep varies its batch size
+    crafted.write_text(crafted.read_text().splitlines()[0] + "\n")
+    with store.ResultsWriter(crafted) as writer:
+        for row in rows:
+            writer.append(row)
+    for bound in ("98", "99.5"):  # two rows pass, all of batch full; then none
+        result = runner.invoke(app, ["filter", str(crafted), "--min-acc", bound], env=WIDE)
+        assert result.exit_code == 0, result.output
+        (header,) = [line for line in result.stdout.splitlines() if "┃" in line]
+        assert [c.strip() for c in header.strip("┃").split("┃")] == [
+            "config_id", "batch_size", "train_acc", "dev_acc", "gap", "fit_seconds"
+        ]  # fmt: skip
 
 
 def test_filter_reads_a_results_folder(runner, crafted):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sweeps import CLASSIFICATION, REGRESSION, run_sweep
+from sweeps import run_each_task
 from typer.testing import CliRunner
 
 from sweep_nn.cli import app
@@ -20,11 +20,7 @@ OTHER = {"classification": "regression", "regression": "classification"}
 
 @pytest.fixture(scope="module")
 def sweeps(tmp_path_factory):
-    root = tmp_path_factory.mktemp("sweeps")
-    return {
-        "classification": run_sweep(root, CLASSIFICATION),
-        "regression": run_sweep(root, REGRESSION),
-    }
+    return run_each_task(tmp_path_factory.mktemp("sweeps"))
 
 
 def _option(name: str) -> str:
@@ -155,3 +151,37 @@ def test_the_python_filter_refuses_it_too(sweeps):
     with pytest.raises(UsageError, match="--min-acc does not apply to a regression sweep"):
         sweep_nn.filter(sweeps["regression"], min_acc=90)
     assert len(sweep_nn.filter(sweeps["regression"], min_r2=-100)) == 2
+
+
+# --- a filter that nothing passes ------------------------------------------------------------
+
+PASSES_NONE = {
+    "classification": ["--min-dev-acc", "99.99"],
+    "regression": ["--min-dev-r2", "0.99999"],
+}
+
+
+def _header(table: str) -> list[str]:
+    (line,) = [line for line in table.splitlines() if "┃" in line]
+    return [cell.strip() for cell in line.strip("┃").split("┃")]
+
+
+def _filter(folder, *args):
+    result = CliRunner().invoke(app, ["filter", str(folder), *args], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+@pytest.mark.parametrize("aggregate", [[], ["--aggregate"]])
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_a_filter_nothing_passes_keeps_the_columns_of_one_that_rows_pass(sweeps, task, aggregate):
+    folder = sweeps[task]
+    every, none = _filter(folder, *aggregate), _filter(folder, *aggregate, *PASSES_NONE[task])
+    assert "0 of 2" in none
+    metric = "dev_acc" if task == "classification" else "dev_r2"
+    assert _header(none) == _header(every)
+    assert {metric, "gap", "fit_seconds"} <= set(_header(none))
+    csv_every = _filter(folder, *aggregate, "--format", "csv")
+    csv_none = _filter(folder, *aggregate, *PASSES_NONE[task], "--format", "csv")
+    assert csv_none == csv_every.splitlines()[0] + "\n"
+    assert _filter(folder, *aggregate, *PASSES_NONE[task], "--format", "json") == "[]\n"

@@ -15,9 +15,10 @@ from sweep_nn.plots.sweep import load_sweep
 from sweep_nn.results.query import Criteria
 
 
-def _run(runner, path, out):
-    result = runner.invoke(app, ["run", str(path), "--out", str(out), "-j", "1", "-q"])
+def _run(runner, path, out, *options):
+    result = runner.invoke(app, ["run", str(path), "--out", str(out), "-j", "1", "-q", *options])
     assert result.exit_code == 0, result.output
+    return result
 
 
 def test_filter_shows_the_current_grid_and_says_what_it_hides(
@@ -38,6 +39,28 @@ def test_filter_shows_the_current_grid_and_says_what_it_hides(
     everything = runner.invoke(app, ["filter", str(out), "--format", "json", "--all-rows"])
     assert len(json.loads(everything.stdout)) == 6
     assert "not shown" not in everything.stderr
+
+
+def test_run_says_at_its_start_how_many_earlier_rows_it_keeps(
+    write_config, tiny_config, runner, tmp_path
+):
+    out = tmp_path / "o"
+    said = "from earlier grids"
+    assert said not in _run(runner, write_config(tiny_config), out).stderr  # a new folder
+    assert said not in _run(runner, write_config(tiny_config), out).stderr  # the same grid
+    tiny_config["grid"]["iterations"] = [50]
+    first = _run(runner, write_config(tiny_config), out).stderr.splitlines()[0]
+    assert first == (
+        f"{out}: 1 row from earlier grids is kept but not part of this one "
+        "(filter --all-rows shows them)"
+    )
+    tiny_config["grid"] |= {"hidden_sizes": [3], "iterations": [10]}
+    first = _run(runner, write_config(tiny_config), out).stderr.splitlines()[0]
+    assert first == (
+        f"{out}: 2 rows from earlier grids are kept but not part of this one "
+        "(filter --all-rows shows them)"
+    )
+    assert said not in _run(runner, write_config(tiny_config), out, "--fresh").stderr
 
 
 # --- plot and report choose the same rows as filter -----------------------------------------

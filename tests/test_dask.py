@@ -69,19 +69,22 @@ def _rows_by_key(results_path):
     return df.sort_values("key").reset_index(drop=True)
 
 
+def _local_and_dask(runner, path, address, tmp_path):
+    """Run the sweep file ``path`` with one local worker, then on the cluster: the two folders."""
+    local, remote = tmp_path / "local", tmp_path / "dask"
+    for out, how in ((local, ["-j", "1"]), (remote, ["--backend", "dask", "--scheduler", address])):
+        done = runner.invoke(cli.app, ["run", str(path), "--out", str(out), *how, "-q"])
+        assert done.exit_code == 0, done.output
+    return local, remote
+
+
 def test_dask_sweep_writes_the_same_rows_and_weights_as_local_workers(
     dask_cluster, write_config, runner, tmp_path
 ):
     import pandas as pd
 
     path = write_config(SMALL)
-    local, remote = tmp_path / "local", tmp_path / "dask"
-    done = runner.invoke(cli.app, ["run", str(path), "--out", str(local), "-j", "1", "-q"])
-    assert done.exit_code == 0, done.output
-    args = ["run", str(path), "--out", str(remote), "--backend", "dask", "--scheduler"]
-    done = runner.invoke(cli.app, [*args, dask_cluster.address, "-q"])
-    assert done.exit_code == 0, done.output
-
+    local, remote = _local_and_dask(runner, path, dask_cluster.address, tmp_path)
     expected, got = _rows_by_key(local / "results.csv"), _rows_by_key(remote / "results.csv")
     assert len(got) == 16 and (got["status"] == "ok").all()
     pd.testing.assert_frame_equal(got, expected, check_exact=True)
@@ -275,12 +278,7 @@ def test_halving_on_dask_takes_the_same_decisions_and_writes_the_same_rows(
     import pandas as pd
 
     path = write_config(SMALL | {"search": {"method": "halving", "eta": 2}})
-    local, remote = tmp_path / "local", tmp_path / "dask"
-    done = runner.invoke(cli.app, ["run", str(path), "--out", str(local), "-j", "1", "-q"])
-    assert done.exit_code == 0, done.output
-    args = ["run", str(path), "--out", str(remote), "--backend", "dask", "--scheduler"]
-    done = runner.invoke(cli.app, [*args, dask_cluster.address, "-q"])
-    assert done.exit_code == 0, done.output
+    local, remote = _local_and_dask(runner, path, dask_cluster.address, tmp_path)
     expected, got = _rows_by_key(local / "results.csv"), _rows_by_key(remote / "results.csv")
     assert len(got) == 8 + 4  # 8 configurations to 50 iterations, the best half to 200
     pd.testing.assert_frame_equal(got, expected, check_exact=True)

@@ -2,30 +2,32 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
+import subprocess
+import sys
+import threading
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 import yaml
-from sweeps import CLASSIFICATION, REGRESSION, run_sweep
+from sweeps import run_each_task
 from typer.testing import CliRunner
 
 from sweep_nn.cli import app
+from sweep_nn.errors import LockedError
 from sweep_nn.results import store
 from sweep_nn.results.listing import list_sweeps
 from sweep_nn.results.schema import COLUMNS
+from sweep_nn.sweep.folder import LOCK_FILE, locked
 
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
-    root = tmp_path_factory.mktemp("finished")
-    return {
-        "classification": run_sweep(root, CLASSIFICATION),
-        "regression": run_sweep(root, REGRESSION),
-    }
+    return run_each_task(tmp_path_factory.mktemp("finished"))
 
 
 @pytest.fixture
@@ -195,3 +197,57 @@ def test_a_time_of_today_is_its_hour_and_an_older_one_its_day(root):
     (row,) = [row for row in ls(root).stdout.splitlines() if "tiny-classification" in row]
     hour = datetime.fromtimestamp((root / "tiny-classification" / "results.csv").stat().st_mtime)
     assert hour.strftime("%H:%M") in row
+
+
+def test_a_folder_name_that_looks_like_markup_is_shown_as_it_is(root):
+    shutil.copytree(root / "tiny-regression", root / "[red]x")
+    assert "output/[red]x" in ls(root).stdout
+
+
+# --- a sweep a run is training into ---------------------------------------------------------
+
+HOLD = """
+import sys
+from pathlib import Path
+from sweep_nn.sweep.folder import locked
+with locked(Path(sys.argv[1])):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_a_folder_a_live_run_holds_is_running_and_a_lock_left_behind_is_not(root):
+    held = root / "tiny-classification"
+    assert (held / LOCK_FILE).exists()  # every run leaves its lock file behind, unheld
+    assert not any(line["running"] for line in listed(root).values())
+    args = [sys.executable, "-c", HOLD, str(held)]
+    holder = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        lines = listed(root)
+        assert lines["tiny-classification"]["running"] is True
+        assert lines["tiny-regression"]["running"] is False
+        (row,) = [row for row in ls(root).stdout.splitlines() if "tiny-classification" in row]
+        assert "running: 2 ok" in row
+        with pytest.raises(LockedError), locked(held):  # the looks took nothing from it
+            pass
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+    assert listed(root)["tiny-classification"]["running"] is False  # its holder has exited
+    assert "running" not in ls(root).stdout
+
+
+def test_looking_at_the_lock_creates_no_file(root):
+    (root / "tiny-regression" / LOCK_FILE).unlink()
+    assert listed(root)["tiny-regression"]["running"] is False
+    assert not (root / "tiny-regression" / LOCK_FILE).exists()
+
+
+def test_a_run_starting_while_ls_looks_at_its_lock_is_not_turned_away(root):
+    folder = root / "tiny-regression"
+    fd = os.open(folder / LOCK_FILE, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # what ls holds, for an instant
+    threading.Timer(0.05, os.close, [fd]).start()
+    with locked(folder):
+        pass

@@ -8,7 +8,7 @@ import pickle
 import numpy as np
 import pytest
 import yaml
-from sweeps import CLASSIFICATION, REGRESSION, run_sweep
+from sweeps import CLASSIFICATION, run_each_task, run_sweep
 from typer.testing import CliRunner
 
 from sweep_nn.cli import app
@@ -19,11 +19,7 @@ from sweep_nn.results.schema import COLUMNS
 
 @pytest.fixture(scope="module")
 def sweeps(tmp_path_factory):
-    root = tmp_path_factory.mktemp("sweeps")
-    return {
-        "classification": run_sweep(root, CLASSIFICATION),
-        "regression": run_sweep(root, REGRESSION),
-    }
+    return run_each_task(tmp_path_factory.mktemp("sweeps"))
 
 
 def invoke(*args):

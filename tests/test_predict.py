@@ -131,6 +131,32 @@ def test_a_regression_predicts_a_value_per_target(nets, tmp_path, kind, columns)
     np.testing.assert_allclose(out[columns].to_numpy(), by_hand(nets[kind], X).T)
 
 
+def test_eval_data_of_several_targets_takes_them_from_the_last_columns(nets, tmp_path):
+    model = evaluate.load_model(nets["two-targets"])
+    X, y, _ = evaluate.fresh_data(model, 40, 7, None)  # y: (40, 2)
+    frame = pd.DataFrame(X, columns=["f1", "f2", "f3"]).assign(t1=y[:, 0], t2=y[:, 1])
+    labelled = write(tmp_path / "t.csv", frame)
+    result = invoke("eval", nets["two-targets"], "--data", labelled, "--json")
+    assert result.exit_code == 0, result.output
+    scored = json.loads(result.stdout)
+    fresh = invoke("eval", nets["two-targets"], "--n-samples", 40, "--seed", 7, "--json")
+    assert scored == json.loads(fresh.stdout)  # the same samples, drawn or read
+    features = write(tmp_path / "f.csv", frame[["f1", "f2", "f3"]])
+    predicted = predict_csv(model, features)[["prediction_1", "prediction_2"]].to_numpy()
+    assert scored["r2"] == pytest.approx(plain.r2(y.T, predicted.T))
+
+
+def test_eval_data_with_a_target_too_few_says_how_many_columns_it_takes(nets, tmp_path):
+    X = np.random.default_rng(0).normal(size=(6, 4))
+    path = write(tmp_path / "r.csv", pd.DataFrame(X, columns=["f1", "f2", "f3", "t1"]))
+    result = invoke("eval", nets["two-targets"], "--data", path)
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f"error: {path}: the network takes 3 input features, then 2 targets: 5 columns in "
+        "training order; the file has 4\n"
+    )
+
+
 def test_one_row_is_enough(nets, tmp_path):
     result = invoke("predict", nets["moons"], write(tmp_path / "one.csv", moons(1)[0]))
     assert result.exit_code == 0, result.output

@@ -182,6 +182,21 @@ def test_search_settings_that_cannot_apply_are_named(search, message):
         _cfg(search)
 
 
+@pytest.mark.parametrize(
+    "axes, message",
+    [
+        ({"learning_rates": {"uniform": [1.0, 0.5]}}, "uniform: the low end 1.0 is above the high end 0.5"),
+        ({"hidden_sizes": {"int_uniform": [9, 3]}}, "int_uniform: the low end 9 is above the high end 3"),
+        ({"learning_rates": {"uniform": [0.1, 1.0], "log_uniform": [0.1, 1.0]}},
+         "give exactly one of log_uniform, uniform"),
+        ({"hidden_sizes": {}}, "give exactly one of int_uniform, int_log_uniform"),
+    ],
+)  # fmt: skip
+def test_a_distribution_is_one_range_from_low_to_high(axes, message):
+    with pytest.raises(ConfigError, match=message):
+        _cfg({"method": "random", "n_trials": 2}, **axes)
+
+
 def test_random_search_with_halving_trains_the_draw_and_halves_it(tmp_path):
     space = {"hidden_sizes": {"int_uniform": [1, 8]}, "learning_rates": {"log_uniform": [0.01, 1.5]}}
     cfg = _cfg({"method": "random", "n_trials": 6, "seed": 3, "halving": True, "eta": 2}, **space)

@@ -102,6 +102,7 @@ def run(
                     backend=backend.value,
                     scheduler=scheduler,
                     on_progress=on_progress,
+                    on_start=show.print_start,
                 )
         except KeyboardInterrupt:  # before the workers started, or a second Ctrl-C while stopping
             err(
@@ -192,7 +193,7 @@ def filter_cmd(
             include_failed=all_status,
         )
         total = len(query.aggregate(df)) if aggregate else len(df)
-        show.emit(kept, fmt, total, aggregate)
+        show.emit(kept, fmt, total, aggregate, df)
 
 
 # --- plot ------------------------------------------------------------------------------------

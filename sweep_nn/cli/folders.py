@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from . import show
 from .base import DEFAULT_ROOT, app, err, reported_errors
 
 
@@ -23,14 +24,16 @@ def ls_cmd(
     """List the sweeps under OUTPUT_DIR: rows done of the current grid, status, best dev score.
 
     Every folder holding a results.csv is a sweep; the most recently changed comes first.
+    A sweep that a run is training into now says `running`.
 
     Example: sweep-nn ls output
     """
     from ..results.listing import list_sweeps
+    from ..sweep.folder import in_use
 
     with reported_errors():
         root = DEFAULT_ROOT if output_dir is None else output_dir
-        lines = list_sweeps(root)
+        lines = list_sweeps(root, in_use)
         if as_json:
             typer.echo(json.dumps([line.as_dict() for line in lines], indent=2, ensure_ascii=False))
             return
@@ -48,7 +51,6 @@ def _when(timestamp: float, now: datetime) -> str:
 
 def _table(lines) -> None:
     """The table on stdout; the reasons of unreadable sweeps after it, on stderr."""
-    from rich.console import Console
     from rich.table import Table
 
     from ..results.schema import METRICS, RESULTS_FILE
@@ -66,7 +68,10 @@ def _table(lines) -> None:
         )
     for line in lines:
         total = "?" if line.total is None else str(line.total)
-        status = ", ".join(f"{n} {s}" for s, n in line.counts.items() if n)
+        counts = ", ".join(f"{n} {s}" for s, n in line.counts.items() if n)
+        status = "unreadable" if line.error else counts
+        if line.running:
+            status = f"running: {status}" if status else "running"
         best = ""
         if line.best is not None:
             metric = METRICS[line.task]
@@ -75,12 +80,12 @@ def _table(lines) -> None:
             str(line.folder),
             *([line.name] if names else []),
             f"{line.done}/{total}",
-            "unreadable" if line.error else status,
+            status,
             best,
             _when(line.modified, now) if line.modified else "",
         ]
         table.add_row(*cells, *([str(line.earlier)] if earlier else []))
-    Console(highlight=False).print(table)
+    show.console().print(table)
     for line in lines:
         if line.error:
             reason = line.error.replace(str(line.folder / RESULTS_FILE), RESULTS_FILE)

@@ -15,6 +15,15 @@ from pathlib import Path
 from .invocation import command
 
 
+def console(stderr: bool = False, lines: bool = False):
+    """A rich console that prints text as it is: paths, names and errors are not markup (a
+    folder called ``[bold]`` keeps its name) nor coloured. ``lines``: messages, each kept
+    whole on one line (soft wrap) so that a path can be copied; else tables."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=lines, markup=False)
+
+
 def plural(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
@@ -141,50 +150,53 @@ def resume_command(config_file: Path, out: Path | None) -> str:
     return command("run", config_file, *(["--out", out] if out else []))
 
 
-def print_summary(s, config_file: Path, out: Path | None) -> None:
-    from rich.console import Console
+def print_start(s) -> None:
+    """What ``run`` says once the folder is its own, before it trains: the rows of earlier
+    grids the folder keeps, which this run neither counts nor removes."""
+    if s.earlier_rows:
+        kept = "is kept" if s.earlier_rows == 1 else "are kept"
+        console(stderr=True, lines=True).print(
+            f"{s.out_dir}: {plural(s.earlier_rows, 'row')} from earlier grids {kept} but not "
+            "part of this one (filter --all-rows shows them)"
+        )
 
-    console = Console(stderr=True, highlight=False, soft_wrap=True)  # paths stay whole for copying
+
+def print_summary(s, config_file: Path, out: Path | None) -> None:
+    say = console(stderr=True, lines=True).print
     if s.moved_to:
-        console.print(f"previous results moved to {s.moved_to}")
+        say(f"previous results moved to {s.moved_to}")
     not_run = s.total - sum(s.counts.values())
     counts = ", ".join(
         [f"{n} {status}" for status, n in sorted(s.counts.items())]
         + ([f"{not_run} not run yet"] if not_run else [])
     )
     ran = s.total - s.skipped
-    console.print(
+    say(
         f"{plural(s.total, 'configuration')}: {counts}"
         + (f" ({s.skipped} already recorded, {ran} to run)" if s.skipped else "")
     )
     if s.stages:
         reached = ", ".join(f"{n} to {b:,}" for b, n in s.stages)
-        console.print(f"halving: {reached} iterations; where each stopped: {s.out_dir / 'halving.csv'}")
+        say(f"halving: {reached} iterations; where each stopped: {s.out_dir / 'halving.csv'}")
     if s.rerun:
-        console.print(f"{s.rerun} training run(s) restarted after their worker process died")
+        say(f"{s.rerun} training run(s) restarted after their worker process died")
     for failure in s.failures[:3]:
-        console.print(f"failed: {failure}")
+        say(f"failed: {failure}")
     if s.baseline:
         b = s.baseline
         if "error" in b:
-            console.print(f"baseline ({b.get('model')}) could not be fitted: {b['error']}")
+            say(f"baseline ({b.get('model')}) could not be fitted: {b['error']}")
         elif "dev_acc" in b:
-            console.print(
-                f"baseline ({b['model']}): train {b['train_acc']:.2f}%, dev {b['dev_acc']:.2f}%"
-            )
+            say(f"baseline ({b['model']}): train {b['train_acc']:.2f}%, dev {b['dev_acc']:.2f}%")
         else:
-            console.print(
-                f"baseline ({b['model']}): train R2 {b['train_r2']:.3f}, dev R2 {b['dev_r2']:.3f}"
-            )
-    console.print(f"results: {s.results_path}  ({s.wall_seconds:.1f} s)")
+            say(f"baseline ({b['model']}): train R2 {b['train_r2']:.3f}, dev R2 {b['dev_r2']:.3f}")
+    say(f"results: {s.results_path}  ({s.wall_seconds:.1f} s)")
     if s.interrupted:
-        console.print(
-            f"interrupted: finished rows are kept; resume with: {resume_command(config_file, out)}"
-        )
+        say(f"interrupted: finished rows are kept; resume with: {resume_command(config_file, out)}")
     else:
         if s.best:
-            console.print(best_line(s.best, s.task))
-        console.print(f"next: {command('filter', s.results_path)}")
+            say(best_line(s.best, s.task))
+        say(f"next: {command('filter', s.results_path)}")
 
 
 def best_line(best: dict, task: str) -> str:
@@ -204,30 +216,38 @@ def best_line(best: dict, task: str) -> str:
 # --- filter ----------------------------------------------------------------------------------
 
 
-def emit(df, fmt: Format, total: int, aggregated: bool) -> None:
+def emit(df, fmt: Format, total: int, aggregated: bool, sweep) -> None:
+    """Print the filter's rows ``df`` as a table, CSV or JSON.
+
+    ``sweep``: the rows the filter chose from. Its task and the axes it varies set the
+    table's columns, so that a table has the same header whichever rows pass, none
+    included (CSV keeps its header too; JSON is an empty list).
+    """
     if fmt is Format.csv:
         sys.stdout.write(df.to_csv(index=False))
         return
     if fmt is Format.json:
         sys.stdout.write(json_records(df) + "\n")
         return
-    from rich.console import Console
     from rich.table import Table
 
     noun = "groups of seeds" if aggregated else "configurations"
     table = Table(title=f"{len(df)} of {total} {noun}")
-    columns = _table_columns(df, aggregated)
+    columns = _table_columns(df, aggregated, sweep)
     for name, _ in columns:
         table.add_column(
             name, justify="left" if name in ("config_id", "activation", "status") else "right"
         )
     for _, row in df.iterrows():
         table.add_row(*[fmt_(row) for _, fmt_ in columns])
-    Console(highlight=False).print(table)
+    console().print(table)
 
 
-def _table_columns(df, aggregated: bool):
-    """(header, row -> text) pairs for the table view; only the columns that say something."""
+def _table_columns(df, aggregated: bool, sweep):
+    """(header, row -> text) pairs for the table view: the columns that say something of
+    the sweep (its metrics, the axes it varies besides the grid's), and the status when a
+    row shown is not ok."""
+    from ..results.query import task_of
 
     def num(col, spec):
         return lambda r: "" if r[col] != r[col] else format(r[col], spec)
@@ -244,15 +264,16 @@ def _table_columns(df, aggregated: bool):
     if aggregated:
         cols.append(("seeds", lambda r: str(r["n_seeds"])))
     for col in ("batch_size", "dtype"):
-        if df[col].nunique() > 1:
+        if sweep[col].nunique() > 1:
             cols.append((col, lambda r, c=col: str(r[c])))
     metric = mean_std if aggregated else num
-    if df["train_acc"].notna().any():
+    task = task_of(sweep)
+    if task == "classification":
         cols += [("train_acc", metric("train_acc", ".2f")), ("dev_acc", metric("dev_acc", ".2f"))]
-    if df["train_r2"].notna().any():
+    if task == "regression":
         cols += [("train_r2", metric("train_r2", ".4f")), ("dev_r2", metric("dev_r2", ".4f"))]
     cols += [
-        ("gap", num("gap", ".4f" if df["train_acc"].isna().all() else ".2f")),
+        ("gap", num("gap", ".2f" if task == "classification" else ".4f")),
         ("fit_seconds", metric("fit_seconds", ".3f")),
     ]
     if not aggregated and (df["status"] != "ok").any():

@@ -144,38 +144,34 @@ class DataConfig(_Strict):
         }
 
 
-class FloatRange(_Strict):
+class _Range(_Strict):
+    """A distribution for random search: exactly one of its fields, ``[low, high]``."""
+
+    @model_validator(mode="after")
+    def _one_range(self):
+        given = {k: v for k, v in self.model_dump().items() if v is not None}
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of {', '.join(type(self).model_fields)}")
+        ((name, (low, high)),) = given.items()
+        if low > high:
+            raise ValueError(f"{name}: the low end {low} is above the high end {high}")
+        return self
+
+
+class FloatRange(_Range):
     """A learning-rate distribution for random search: ``{log_uniform: [1.0e-3, 1.5]}`` or
     ``{uniform: [0.1, 1.2]}``; draws keep three significant digits."""
 
     log_uniform: list[PositiveFloat] | None = Field(None, min_length=2, max_length=2)
     uniform: list[PositiveFloat] | None = Field(None, min_length=2, max_length=2)
 
-    @model_validator(mode="after")
-    def _one_range(self):
-        return _one_of(self)
 
-
-class IntRange(_Strict):
+class IntRange(_Range):
     """A distribution of positive integers (both ends included): ``{int_uniform: [1, 64]}``
     or ``{int_log_uniform: [1, 512]}``."""
 
     int_uniform: list[PositiveInt] | None = Field(None, min_length=2, max_length=2)
     int_log_uniform: list[PositiveInt] | None = Field(None, min_length=2, max_length=2)
-
-    @model_validator(mode="after")
-    def _one_range(self):
-        return _one_of(self)
-
-
-def _one_of(dist):
-    given = {k: v for k, v in dist.model_dump().items() if v is not None}
-    if len(given) != 1:
-        raise ValueError(f"give exactly one of {', '.join(type(dist).model_fields)}")
-    ((name, (low, high)),) = given.items()
-    if low > high:
-        raise ValueError(f"{name}: the low end {low} is above the high end {high}")
-    return dist
 
 
 def _or_range(values, distribution):

@@ -27,16 +27,21 @@ class CsvData(NamedTuple):
 
 
 def read_csv(
-    path: Path, target: str | None, features: list[str] | None = None, min_rows: int = 2
+    path: Path,
+    target: str | None,
+    features: list[str] | None = None,
+    min_rows: int = 2,
+    n_targets: int = 1,
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Read features and target from a CSV with a header row: (X (m, n), y (m,), feature names).
 
-    ``target`` names the target column (default: the last one). ``features`` names the
-    feature columns to take, in that order (default: every other column, as they stand).
-    Features must be numeric; the target may hold numbers or text labels. Training needs
-    two rows (``min_rows``, 2); scoring a network needs one.
+    ``target`` names the target column (default: the last one; the last ``n_targets``
+    columns, y (m, n_targets), for a network of several regression targets). ``features``
+    names the feature columns to take, in that order (default: every other column, as they
+    stand). Features must be numeric; the target may hold numbers or text labels. Training
+    needs two rows (``min_rows``, 2); scoring a network needs one.
     """
-    X, y, names, _ = read_csv_data(path, target, features, min_rows=min_rows)
+    X, y, names, _ = read_csv_data(path, target, features, min_rows=min_rows, n_targets=n_targets)
     return X, y, names
 
 
@@ -46,6 +51,7 @@ def read_csv_data(
     features: list[str] | None = None,
     sha256: str | None = None,
     min_rows: int = 2,
+    n_targets: int = 1,
 ) -> CsvData:
     """:func:`read_csv`, with the SHA-256 of the bytes read; ``sha256`` given, a file whose
     digest differs is refused before it is parsed (nothing of it is shown)."""
@@ -57,7 +63,7 @@ def read_csv_data(
             f"the parameters file recorded {sha256[:16]}...; restore the file, or evaluate "
             "on another with --data FILE.csv"
         )
-    X, y, names = _parse(_frame(raw, path), path, target, features, min_rows)
+    X, y, names = _parse(_frame(raw, path), path, target, features, min_rows, n_targets)
     return CsvData(X, y, names, digest)
 
 
@@ -92,18 +98,22 @@ def _read_frame(path: Path, header: int | None = 0):
     return _frame(_read_bytes(path), path, header)
 
 
-def _parse(frame, path: Path, target: str | None, features: list[str] | None, min_rows: int):
+def _parse(
+    frame, path: Path, target: str | None, features: list[str] | None, min_rows: int,
+    n_targets: int = 1,
+):  # fmt: skip
     import pandas as pd
 
-    if frame.shape[1] < 2:
-        raise DataError(f"{path}: need at least one feature column and a target column")
-    target = frame.columns[-1] if target is None else target
-    if target not in frame.columns:
+    if frame.shape[1] < 1 + n_targets:
+        targets_text = "a target column" if n_targets == 1 else f"{n_targets} target columns"
+        raise DataError(f"{path}: need at least one feature column and {targets_text}")
+    targets = list(frame.columns[-n_targets:]) if target is None else [target]
+    if targets[0] not in frame.columns:
         raise DataError(
             f"{path}: target column {target!r} not found (columns: {', '.join(map(str, frame.columns))})"
         )
     if features is None:
-        chosen = frame.drop(columns=[target])
+        chosen = frame.drop(columns=targets)
     else:
         missing = [c for c in features if c not in frame.columns]
         if missing:
@@ -119,9 +129,10 @@ def _parse(frame, path: Path, target: str | None, features: list[str] | None, mi
         raise DataError(f"{path}: missing values on line(s) {', '.join(map(str, rows))}")
     if len(frame) < min_rows:
         raise DataError(f"{path}: need at least {min_rows} rows of data; it has {len(frame)}")
+    y = frame[targets].to_numpy()
     return (
         chosen.to_numpy(dtype=np.float64),
-        frame[target].to_numpy(),
+        y[:, 0] if len(targets) == 1 else y,
         [str(c) for c in chosen.columns],
     )
 

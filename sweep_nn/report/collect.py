@@ -21,7 +21,7 @@ from ..plots.style import STYLE
 from ..plots.sweep import NotDrawn, load_sweep
 from ..results.importance import importance
 from ..results.params import load_params
-from ..results.query import Criteria, filter_results, select
+from ..results.query import CRITERIA, Criteria, filter_results, select
 from ..results.schema import BASELINE_FILE, CONFIG_COPY, METRICS
 from ..safe_read import read_regular_file
 
@@ -60,23 +60,6 @@ TABLE_COLUMNS = [
 ]
 HIDDEN_BY_DEFAULT = {"key", "dtype", "stack_size"}
 
-# which table column and bound each filter criterion sets; "filter" keeps only ok rows
-CRITERIA_RANGES = {
-    "min_acc": ("train_acc", "min"),
-    "min_dev_acc": ("dev_acc", "min"),
-    "min_r2": ("train_r2", "min"),
-    "min_dev_r2": ("dev_r2", "min"),
-    "max_gap": ("abs_gap", "max"),
-    "max_time": ("fit_seconds", "max"),
-}
-CRITERIA_TEXT = {
-    "min_acc": "train accuracy ≥ {}",
-    "min_dev_acc": "dev accuracy ≥ {}",
-    "min_r2": "train R² ≥ {}",
-    "min_dev_r2": "dev R² ≥ {}",
-    "max_gap": "|train − dev| ≤ {}",
-    "max_time": "fit_seconds ≤ {}",
-}
 PARALLEL_AXES = ["hidden_size", "activation", "learning_rate", "iterations", "batch_size",
                  "seed", "dtype"]  # fmt: skip
 
@@ -105,11 +88,11 @@ def collect(
     columns, rows = _table(df, folder, out)
 
     kept = filter_results(df, criteria, sort=metric.dev, descending=True)
-    ranges: dict[str, dict[str, float]] = {}  # column -> {"min" or "max": the bound}
-    for name, (column, bound) in CRITERIA_RANGES.items():
-        value = getattr(criteria, name)
-        if value is not None:
-            ranges.setdefault(column, {})[bound] = value
+    ranges: dict[str, dict[str, float]] = {}  # table column -> {"min" or "max": the bound}
+    for name, value in criteria.bounds().items():
+        rule = CRITERIA[name]
+        column = f"abs_{rule.column}" if rule.absolute else rule.column  # the table's |gap|
+        ranges.setdefault(column, {})[rule.bound] = value
     filtered = any(v is not None for v in dataclasses.astuple(criteria))
 
     best = None

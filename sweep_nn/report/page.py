@@ -19,10 +19,10 @@ import numpy as np
 
 # --- what the report uses from the rest of sweep-nn: repoint these when modules move --------
 from ..errors import StorageError
-from ..results.query import Criteria
+from ..results.query import CRITERIA, Criteria
 from ..results.schema import RESULTS_FILE
 from ..results.store import atomic_write
-from .collect import CRITERIA_TEXT, REPORT_FILE, _plain, collect
+from .collect import REPORT_FILE, _plain, collect
 
 
 def build_report(
@@ -193,7 +193,7 @@ def _summary_html(data: dict) -> str:
         cards.append((f"Best by dev {m['name']}", body))
     crit = data["criteria"]
     if crit:
-        conds = ", ".join(CRITERIA_TEXT[k].format(f"{v:g}") for k, v in crit.items())
+        conds = ", ".join(CRITERIA[k].words.format(f"{v:g}") for k, v in crit.items())
         kept = data["kept"]
         more = f", … ({len(kept) - 8} more)" if len(kept) > 8 else ""
         shown = ", ".join(e(c) for c in kept[:8]) + more

@@ -6,7 +6,6 @@ otherwise, or a CSV file the user gives.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from .. import data as data_mod
 from ..errors import DataError, ParamsError, UsageError
 from ..nn import plain
 from . import params as params_mod
+from .params_schema import _finite, _is_int, _is_real  # what a number is, as files are checked
 from .schema import METRICS
 
 STUDY_DATA = {"dataset": "moons", "n_samples": 2000, "noise": 0.25, "random_state": 0}
@@ -35,6 +35,11 @@ class Model:
     data: dict  # the training data spec
     source: str  # "sweep-nn" or "study"
     features: list[str] | None = None  # CSV feature column names, in training order
+
+    @property
+    def n_outputs(self) -> int:
+        """Output units: one per regression target (one, or one per class, for a classifier)."""
+        return int(self.params["W2"].shape[0])
 
     def prepare(self, X: np.ndarray) -> np.ndarray:
         """Scale ``X`` (m, n) as in training and lay it out features-first."""
@@ -87,10 +92,8 @@ def evaluate(model: Model, X: np.ndarray, y: np.ndarray) -> dict:
     """
     Xf = model.prepare(X)
     Y, labels = data_mod.encode_targets(y, model.task, model.classes, model.output)
-    if Y.shape[0] != model.params["W2"].shape[0]:
-        raise DataError(
-            f"the network has {model.params['W2'].shape[0]} outputs; the data has {Y.shape[0]}"
-        )
+    if Y.shape[0] != model.n_outputs:
+        raise DataError(f"the network has {model.n_outputs} outputs; the data has {Y.shape[0]}")
     with np.errstate(all="ignore"):
         m = plain.score(
             model.params,
@@ -170,7 +173,15 @@ def eval_inputs(
     if data is None:
         return eval_data(model, n_samples, seed, noise)
     target = model.data.get("target") if model.data.get("dataset") == "csv" else None
-    X, y, _ = data_mod.read_csv(Path(data), target, model.features, min_rows=1)
+    k = model.n_outputs if model.task == "regression" else 1  # a column per target
+    X, y, _ = data_mod.read_csv(Path(data), target, model.features, min_rows=1, n_targets=k)
+    n_in = model.params["W1"].shape[1]
+    if model.features is None and X.shape[1] != n_in:  # columns taken in training order
+        targets = "a target" if k == 1 else f"{k} targets"
+        raise DataError(
+            f"{data}: the network takes {n_in} input features, then {targets}: "
+            f"{n_in + k} columns in training order; the file has {X.shape[1] + k}"
+        )
     return X, y, str(data)
 
 
@@ -178,7 +189,7 @@ def check_eval_options(n_samples: Any, seed: Any, noise: Any) -> None:
     """Raise UsageError naming the option unless each is of its type and within its range."""
     from ..config import MAX_SAMPLES
 
-    if not _whole(n_samples):
+    if not _is_int(n_samples):
         raise UsageError(f"--n-samples / n_samples must be a whole number; got {_short(n_samples)}")
     if n_samples < 1:
         raise UsageError(f"--n-samples / n_samples must be >= 1; got {_short(n_samples)}")
@@ -186,28 +197,13 @@ def check_eval_options(n_samples: Any, seed: Any, noise: Any) -> None:
         raise UsageError(
             f"--n-samples / n_samples must be at most {MAX_SAMPLES:,}; got {_short(n_samples)}"
         )
-    if seed is not None and (not _whole(seed) or not 0 <= seed < 2**32):
+    if seed is not None and (not _is_int(seed) or not 0 <= seed < 2**32):
         raise UsageError(
             "--seed / seed must be a whole number from 0 to 2**32 - 1 (4294967295); "
             f"got {_short(seed)}"
         )
-    if noise is not None and not (_real(noise) and _finite(noise) and noise >= 0):
+    if noise is not None and not (_is_real(noise) and _finite(noise) and noise >= 0):
         raise UsageError(f"--noise / noise must be a finite number >= 0; got {_short(noise)}")
-
-
-def _whole(v: Any) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
-
-
-def _real(v: Any) -> bool:
-    return isinstance(v, (float, np.floating)) or _whole(v)
-
-
-def _finite(v: Any) -> bool:
-    try:
-        return math.isfinite(v)
-    except OverflowError:  # an integer too large for a float
-        return False
 
 
 def _short(v: Any) -> str:

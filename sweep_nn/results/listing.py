@@ -2,13 +2,14 @@
 
 A sweep is a folder holding ``results.csv``. Its line counts the rows of its current grid
 (see :func:`.query.current_rows`) against the size of that grid, by status, and names the
-best by dev score. A folder whose results cannot be read is listed with the reason, so one
-damaged sweep does not hide the others.
+best by dev score, and says whether a run is training into it. A folder whose results
+cannot be read is listed with the reason, so one damaged sweep does not hide the others.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -34,6 +35,7 @@ class SweepLine:
     best: float | None = None  # the best dev score among ok rows
     best_id: str | None = None
     error: str | None = None  # why the results could not be read
+    running: bool = False  # a live run holds the folder's lock
 
     @property
     def done(self) -> int:
@@ -57,6 +59,7 @@ class SweepLine:
             "best_config_id": self.best_id,
             "modified": when.isoformat(timespec="seconds"),
             "error": self.error,
+            "running": self.running,
         }
 
 
@@ -110,7 +113,13 @@ def summarise(folder: Path) -> SweepLine:
     return line
 
 
-def list_sweeps(root: Path) -> list[SweepLine]:
-    """Every sweep at or below ``root``, the most recently changed first."""
+def list_sweeps(root: Path, in_use: Callable[[Path], bool] | None = None) -> list[SweepLine]:
+    """Every sweep at or below ``root``, the most recently changed first.
+
+    ``in_use(folder)`` tells whether a run holds a folder (the output folder's lock, which
+    this room does not know: see :func:`sweep_nn.sweep.folder.in_use`).
+    """
     lines = [summarise(folder) for folder in sweep_folders(root)]
+    for line in lines:
+        line.running = bool(in_use and in_use(line.folder))
     return sorted(lines, key=lambda line: (-line.modified, str(line.folder)))

@@ -25,25 +25,20 @@ class Criterion(NamedTuple):
     """One condition of the filter: which column it bounds, how, and what makes sense for it."""
 
     column: str
-    keep: Callable  # (column values, bound) -> mask
-    text: str  # for people, with {} for the bound
+    bound: str  # "min": rows at or above the bound pass; "max": rows at or below it
+    text: str  # for people, short (the figures), with {} for the bound
+    words: str  # for people, in full (the report's page), with {} for the bound
     help: str  # the command line's help for its option
+    absolute: bool = False  # the bound is on the column's absolute value
     nonnegative: bool = False  # a negative bound makes no sense
     task: str | None = None  # the only task whose rows hold the column (None: every task)
     # (bound, the sweep's task) -> why the bound is probably on the wrong scale, or None
     slip: Callable[[float, str], str | None] | None = None
 
-
-def _at_least(col, v):
-    return col >= v
-
-
-def _at_most(col, v):
-    return col <= v
-
-
-def _abs_at_most(col, v):
-    return col.abs() <= v
+    def keep(self, values, bound: float):
+        """The mask of ``values`` (a column) that meet ``bound``."""
+        values = values.abs() if self.absolute else values
+        return values >= bound if self.bound == "min" else values <= bound
 
 
 def _accuracy_slip(v: float, task: str) -> str | None:
@@ -71,21 +66,21 @@ def _r2_slip(v: float, task: str) -> str | None:
 
 
 CRITERIA: dict[str, Criterion] = {
-    "min_acc": Criterion("train_acc", _at_least, "train acc ≥ {}",
+    "min_acc": Criterion("train_acc", "min", "train acc ≥ {}", "train accuracy ≥ {}",
                          "Train accuracy >= this (percent).", task="classification",
                          slip=_accuracy_slip),
-    "min_dev_acc": Criterion("dev_acc", _at_least, "dev acc ≥ {}",
+    "min_dev_acc": Criterion("dev_acc", "min", "dev acc ≥ {}", "dev accuracy ≥ {}",
                              "Dev accuracy >= this (percent).", task="classification",
                              slip=_accuracy_slip),
-    "max_gap": Criterion("gap", _abs_at_most, "|train − dev| ≤ {}",
-                         "|train - dev| <= this (accuracy points, or R2).", nonnegative=True,
-                         slip=_gap_slip),
-    "max_time": Criterion("fit_seconds", _at_most, "fit ≤ {} s",
+    "max_gap": Criterion("gap", "max", "|train − dev| ≤ {}", "|train − dev| ≤ {}",
+                         "|train - dev| <= this (accuracy points, or R2).", absolute=True,
+                         nonnegative=True, slip=_gap_slip),
+    "max_time": Criterion("fit_seconds", "max", "fit ≤ {} s", "fit_seconds ≤ {}",
                           "fit_seconds <= this.", nonnegative=True),
-    "min_r2": Criterion("train_r2", _at_least, "train R² ≥ {}", "Train R2 >= this (regression).",
-                        task="regression", slip=_r2_slip),
-    "min_dev_r2": Criterion("dev_r2", _at_least, "dev R² ≥ {}", "Dev R2 >= this (regression).",
-                            task="regression", slip=_r2_slip),
+    "min_r2": Criterion("train_r2", "min", "train R² ≥ {}", "train R² ≥ {}",
+                        "Train R2 >= this (regression).", task="regression", slip=_r2_slip),
+    "min_dev_r2": Criterion("dev_r2", "min", "dev R² ≥ {}", "dev R² ≥ {}",
+                            "Dev R2 >= this (regression).", task="regression", slip=_r2_slip),
 }  # fmt: skip
 
 

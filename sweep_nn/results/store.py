@@ -282,9 +282,14 @@ def latest_rows(rows: list[dict]) -> list[dict]:
 
 def read_results(path: Path):
     """The results as a pandas DataFrame, one row per configuration (latest wins)."""
+    return results_frame(read_rows(path))
+
+
+def results_frame(rows: list[dict]):
+    """Rows as read by :func:`read_rows`, as a DataFrame: one per configuration (latest wins)."""
     import pandas as pd
 
-    return pd.DataFrame(latest_rows(read_rows(path)), columns=COLUMNS)
+    return pd.DataFrame(latest_rows(rows), columns=COLUMNS)
 
 
 def find_latest_results(root: Path) -> Path:

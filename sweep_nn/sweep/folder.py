@@ -8,7 +8,9 @@ on a folder another live run holds is refused; a folder of another sweep is refu
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +32,7 @@ def default_out_dir(cfg: SweepConfig, root: Path = Path("output")) -> Path:
 
 
 LOCK_FILE = ".sweep-nn.lock"  # inside the output folder
+LOCK_GRACE = 0.25  # seconds a run tries for the lock: the instant `ls` looks at it is no refusal
 MARKS = (RESULTS_FILE, CONFIG_COPY)  # a folder sweep-nn made holds one of these
 
 
@@ -64,7 +67,7 @@ def locked(out_dir: Path) -> Iterator[None]:
 
     lock_path = out_dir.resolve() / LOCK_FILE
     try:
-        lock = FileLock(lock_path, timeout=0)
+        lock = FileLock(lock_path, timeout=LOCK_GRACE)
         lock.acquire()
     except Timeout:
         raise LockedError(
@@ -77,6 +80,37 @@ def locked(out_dir: Path) -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+def in_use(out_dir: Path) -> bool:
+    """Whether a live process holds the folder's lock (a run training into it).
+
+    A look that never waits and creates nothing: the lock file, if there is one, is opened
+    read-only and locked shared, without waiting, and released at once (so briefly that a
+    run starting then is not refused: it tries for :data:`LOCK_GRACE`). A lock file with no
+    holder, which every finished or killed run leaves behind, is not in use; nor is one
+    that cannot be looked at here (no such file, no permission, no ``flock``).
+    """
+    try:
+        import fcntl
+    except ImportError:  # not on a Unix
+        return False
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(out_dir.resolve() / LOCK_FILE, flags)
+    except OSError:
+        return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError as exc:
+            return exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES)  # held
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
 
 
 def make_folder(folder: Path, out_dir: Path) -> None:

@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Generic, TypeVar, cast
 
 from .. import data as data_mod
 from ..config import SweepConfig
@@ -53,6 +54,7 @@ class SweepSummary:
     stages: list[tuple[int, int]] | None = None  # halving: (budget, configurations trained to it)
     task: str = "classification"
     best: dict | None = None  # the best configuration (mean over seeds): query.best_configuration
+    earlier_rows: int = 0  # rows of earlier grids the folder keeps, not part of this sweep
 
 
 def available_cores() -> int:
@@ -76,25 +78,29 @@ def resolve_n_jobs(n_jobs: int, backend: str = "local") -> int:
     return cores if n_jobs == -1 else min(n_jobs, cores)
 
 
-class _Background:
+T = TypeVar("T")  # what the function run in the background returns
+
+
+class _Background(Generic[T]):
     """Run ``fn(*args)`` in a daemon thread; :meth:`result` waits for it (or re-raises)."""
 
-    def __init__(self, fn, *args):
-        self._out: dict = {}
+    def __init__(self, fn: Callable[..., T], *args: Any) -> None:
+        self._value: T | None = None
+        self._error: Exception | None = None
         self._thread = threading.Thread(target=self._run, args=(fn, args), daemon=True)
         self._thread.start()
 
-    def _run(self, fn, args) -> None:
+    def _run(self, fn: Callable[..., T], args: tuple[Any, ...]) -> None:
         try:
-            self._out["value"] = fn(*args)
+            self._value = fn(*args)
         except Exception as exc:  # noqa: BLE001 - handed to the caller by result()
-            self._out["error"] = exc
+            self._error = exc
 
-    def result(self):
+    def result(self) -> T:
         self._thread.join()
-        if "error" in self._out:
-            raise self._out["error"]
-        return self._out["value"]
+        if self._error is not None:
+            raise self._error
+        return cast(T, self._value)
 
 
 def _params_meta(cfg: SweepConfig, ds: data_mod.Dataset, output: str) -> dict:
@@ -229,10 +235,13 @@ def run_sweep(
     scheduler: str | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     on_row: Callable[[Row], None] | None = None,
+    on_start: Callable[[SweepSummary], None] | None = None,
 ) -> SweepSummary:
     """Run (or resume) the sweep ``cfg`` into ``out_dir``.
 
-    ``on_progress(progress)`` is called once the work is known, then after every segment
+    ``on_start(summary)`` is called once the folder is checked and locked, with what is
+    known before training (rows already recorded, rows of earlier grids kept);
+    ``on_progress(progress)`` once the work is known, then after every segment
     (see :mod:`.progress`); ``on_row(row)`` after each row is safely on disk. Ctrl-C (KeyboardInterrupt) stops the workers and
     returns a summary with ``interrupted=True``; every finished row is kept.
     """
@@ -259,7 +268,10 @@ def run_sweep(
         summary = SweepSummary(out_dir, results_path, total=len(wanted),
                                skipped=len(wanted & done.keys()))  # fmt: skip
         summary.moved_to, summary.task = moved, ds.task
+        summary.earlier_rows = _earlier_rows(previous, out_dir)
         record_run(out_dir, sys.argv, summary.skipped)
+        if on_start:
+            on_start(summary)
         search = Search.of(cfg, ds.task, all_jobs)
         if search.halves:
             summary.total = search.planned_rows
@@ -298,6 +310,16 @@ def _refuse_other_keys(previous: list[dict], all_jobs: list[jobs.Job], out_dir: 
             f"configurations (e.g. {clash[0]}), and its config.yaml does not say which; "
             "use --fresh to start over (the old results are kept aside) or another --out"
         )
+
+
+def _earlier_rows(previous: list[dict], out_dir: Path) -> int:
+    """Rows the folder keeps that are not of the grid its config.yaml now names (this
+    run's), counted as ``filter`` counts the rows it leaves out."""
+    if not previous:
+        return 0
+    from ..results.query import current_rows
+
+    return current_rows(store.results_frame(previous), out_dir)[1]
 
 
 def _count(summary: SweepSummary, results_path: Path, wanted: set[str]) -> None:
