@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import pickle
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -259,3 +261,61 @@ def test_rows_that_finish_together_share_one_write_and_fsync(tmp_path, monkeypat
     run_sweep(cfg, out, n_jobs=1, on_row=on_row)
     assert sum(writes) == len(reported) == 800
     assert len(writes) < 800 / 4  # small runs travel in groups, and their rows commit together
+
+
+def test_a_group_of_files_is_made_durable_with_one_syncfs(tmp_path, monkeypatch):
+    synced, fsynced = [], []
+    monkeypatch.setattr(store, "_syncfs", lambda folder: synced.append(folder) or True)
+    monkeypatch.setattr(os, "fsync", lambda fd: fsynced.append(fd))
+    paths = [tmp_path / f"{i}.pkl" for i in range(5)]
+    for path in paths:
+        store.atomic_write(path, b"x", sync=False)
+    assert fsynced == []  # nothing durable yet: make_durable does it for all at once
+    store.make_durable(paths)
+    assert synced == [tmp_path] and fsynced == []
+    store.make_durable(paths[:2])  # too few to be worth flushing a whole filesystem
+    assert synced == [tmp_path] and len(fsynced) == 3  # two files and their folder
+
+
+def test_without_syncfs_each_file_and_its_folder_is_fsynced(tmp_path, monkeypatch):
+    fsynced = []
+    monkeypatch.setattr(store, "_syncfs", lambda folder: False)
+    monkeypatch.setattr(os, "fsync", lambda fd: fsynced.append(fd))
+    paths = [tmp_path / f"{i}.pkl" for i in range(4)]
+    for path in paths:
+        store.atomic_write(path, b"x", sync=False)
+    store.make_durable(paths)
+    assert len(fsynced) == 5
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="syncfs is Linux's")
+def test_syncfs_is_called_for_real(tmp_path):
+    assert store._syncfs(tmp_path) is True
+
+
+def test_rows_are_written_only_after_their_parameters_files_are_durable(tmp_path, monkeypatch):
+    import yaml
+
+    from sweep_nn.config import parse
+    from sweep_nn.sweep.run import run_sweep
+
+    cfg = parse(yaml.safe_dump({
+        "name": "order", "data": {"dataset": "moons", "n_samples": 100},
+        "grid": {"hidden_sizes": [1, 2], "activations": ["tanh"], "learning_rates": [0.6],
+                 "iterations": [5, 20], "seeds": [0, 1, 2]},
+    }))  # fmt: skip
+    durable: set[str] = set()
+    real_durable, real_write = store.make_durable, store.ResultsWriter.append_many
+
+    def noting(paths):
+        real_durable(paths)
+        durable.update(p.name for p in paths)
+
+    def checking(self, rows):
+        assert all(Path(r.params_path).name in durable for r in rows if r.params_path)
+        real_write(self, rows)
+
+    monkeypatch.setattr(store, "make_durable", noting)
+    monkeypatch.setattr(store.ResultsWriter, "append_many", checking)
+    run_sweep(cfg, tmp_path / "out", n_jobs=1)
+    assert len(durable) == 12

@@ -31,10 +31,10 @@ def params_payload(weights: dict, **meta) -> dict:
     return {"format": PARAMS_FORMAT, "version": PARAMS_VERSION, **weights, **meta}
 
 
-def write_params(path: Path, payload: dict, sync_dir: bool = True) -> None:
+def write_params(path: Path, payload: dict, sync: bool = True) -> None:
     """Pickle ``payload`` (plain containers and NumPy arrays only) atomically to ``path``
-    (``sync_dir``: see :func:`.store.atomic_write`)."""
-    atomic_write(path, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL), sync_dir)
+    (``sync``: see :func:`.store.atomic_write`)."""
+    atomic_write(path, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL), sync)
 
 
 # --- loading parameters safely -------------------------------------------------------------

@@ -119,8 +119,8 @@ def _params_meta(cfg: SweepConfig, ds: data_mod.Dataset, output: str) -> dict:
 class _Recorder:
     """The parent's writer. Each segment's parameters files are written as it arrives; its
     rows, and the checkpoints of runs still unfinished, wait for :meth:`flush`, which
-    makes them durable together (a group commit): one fsync of the parameters folder,
-    then one write and fsync of all the rows, and only then are rows reported."""
+    makes them durable together (a group commit: see :func:`.store.make_durable`), then
+    writes all the rows with one write and fsync, and only then are rows reported."""
 
     def __init__(self, out_dir: Path, writer: store.ResultsWriter, done: dict, meta: dict,
                  on_row: Callable[[Row], None] | None) -> None:  # fmt: skip
@@ -130,6 +130,7 @@ class _Recorder:
         self.meter: WorkMeter | None = None
         self.on_progress: Callable[[Progress], None] | None = None
         self.pending: list[tuple[SegmentOutcome, list[Row]]] = []
+        self.unsynced: list[Path] = []  # parameters files written, not yet durable
 
     def __call__(self, outcome: SegmentOutcome) -> Segment | None:
         rows = []
@@ -141,7 +142,8 @@ class _Recorder:
                 rel = f"{PARAMS_DIR}/{row.config_id}.pkl"
                 config = {axis: getattr(row, axis) for axis in AXES}
                 payload = params_mod.params_payload(res.params, config=config, **self.meta)
-                params_mod.write_params(self.out_dir / rel, payload, sync_dir=False)
+                params_mod.write_params(self.out_dir / rel, payload, sync=False)
+                self.unsynced.append(self.out_dir / rel)
                 row.params_path = rel
             rows.append(row)
         self.pending.append((outcome, rows))
@@ -153,7 +155,8 @@ class _Recorder:
         if not self.pending:
             return
         pending, self.pending = self.pending, []
-        store.fsync_dir(self.out_dir / PARAMS_DIR)
+        unsynced, self.unsynced = self.unsynced, []
+        store.make_durable(unsynced)
         self.writer.append_many([row for _, rows in pending for row in rows])
         for outcome, rows in pending:
             for row in rows:
