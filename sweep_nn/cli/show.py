@@ -243,9 +243,9 @@ def _table_columns(df, aggregated: bool):
     cols: list[tuple[str, Callable]] = [("config_id", lambda r: str(r["config_id"]))]
     if aggregated:
         cols.append(("seeds", lambda r: str(r["n_seeds"])))
-    for col in ("batch_size", "dtype"):
-        if df[col].nunique() > 1:
-            cols.append((col, lambda r, c=col: str(r[c])))
+    for col in ("batch_size", "init", "init_scale", "dtype"):
+        if df[col].nunique(dropna=False) > 1:  # an empty init_scale: an init without one
+            cols.append((col, lambda r, c=col: "" if r[c] is None or r[c] != r[c] else str(r[c])))
     metric = mean_std if aggregated else num
     if df["train_acc"].notna().any():
         cols += [("train_acc", metric("train_acc", ".2f")), ("dev_acc", metric("dev_acc", ".2f"))]

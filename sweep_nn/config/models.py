@@ -145,8 +145,9 @@ class DataConfig(_Strict):
 
 
 class FloatRange(_Strict):
-    """A learning-rate distribution for random search: ``{log_uniform: [1.0e-3, 1.5]}`` or
-    ``{uniform: [0.1, 1.2]}``; draws keep three significant digits."""
+    """A distribution of positive numbers (learning rates, init scales) for random search:
+    ``{log_uniform: [1.0e-3, 1.5]}`` or ``{uniform: [0.1, 1.2]}``; draws keep three
+    significant digits."""
 
     log_uniform: list[PositiveFloat] | None = Field(None, min_length=2, max_length=2)
     uniform: list[PositiveFloat] | None = Field(None, min_length=2, max_length=2)
@@ -196,11 +197,14 @@ else:
     HiddenAxis = _or_range(list[PositiveInt], IntRange)
     RateAxis = _or_range(list[PositiveFloat], FloatRange)
     BatchAxis = _or_range(list[Any], IntRange)
+# axes whose absence means "the train: setting of the same name" (axis -> setting)
+SETTING_AXES = {"inits": "init", "init_scales": "init_scale"}
 
 
 class GridConfig(_Strict):
     """The axes of the sweep; every combination is one configuration (for random search,
-    ``hidden_sizes``, ``learning_rates`` and ``batch_sizes`` may be distributions)."""
+    ``hidden_sizes``, ``learning_rates``, ``batch_sizes`` and ``init_scales`` may be
+    distributions)."""
 
     hidden_sizes: HiddenAxis
     activations: list[ActivationName] = Field(min_length=1)
@@ -209,6 +213,9 @@ class GridConfig(_Strict):
     # "full" or a positive int
     batch_sizes: BatchAxis = ["full"]
     seeds: list[Seed] = Field(default=[0], min_length=1)
+    # weight initialisations and the scales of init normal; absent: train.init, train.init_scale
+    inits: list[InitName] | None = Field(None, min_length=1)
+    init_scales: RateAxis | None = None
 
     @field_validator("batch_sizes")
     @classmethod
@@ -235,13 +242,16 @@ class GridConfig(_Strict):
 
     def distributions(self) -> list[str]:
         """The axes given as distributions (only random search draws from them)."""
-        return [axis for axis in type(self).model_fields if not isinstance(getattr(self, axis), list)]
+        return [axis for axis, v in self._given() if not isinstance(v, list)]
+
+    def _given(self) -> list[tuple[str, Any]]:
+        return [(a, getattr(self, a)) for a in type(self).model_fields if getattr(self, a) is not None]
 
     @model_validator(mode="after")
     def _not_too_many(self):
         if self.distributions():
             return self  # random search: n_trials is checked with the search
-        n = math.prod(len(getattr(self, axis)) for axis in type(self).model_fields)
+        n = math.prod(len(values) for _, values in self._given())
         if n > MAX_CONFIGURATIONS:
             raise ValueError(
                 f"the grid has {n:,} configurations; the limit is {MAX_CONFIGURATIONS:,} "
@@ -356,6 +366,25 @@ class SweepConfig(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _init_axes_or_settings(self):
+        problems = [
+            f"grid.{axis} and train.{setting} are both given: the axis takes the setting's place "
+            f"(drop train.{setting}, or list its value in grid.{axis})"
+            for axis, setting in SETTING_AXES.items()
+            if getattr(self.grid, axis) is not None and setting in self.train.model_fields_set
+        ]
+        inits = self.grid.inits or [self.train.init]
+        if self.grid.init_scales is not None and not any(INITS[i].scaled for i in inits):
+            scaled = ", ".join(name for name, rule in INITS.items() if rule.scaled)
+            problems.append(
+                f"grid.init_scales applies only to init {scaled}, and the sweep's inits are "
+                f"{', '.join(inits)} (got init_scales with nothing to scale)"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
     def _output_fits_task(self):
         out = self.train.output
         if out != "auto" and self.task != "auto" and OUTPUTS[out].task != self.task:
@@ -365,6 +394,13 @@ class SweepConfig(_Strict):
     def resolved(self) -> dict[str, Any]:
         """The configuration as plain data, defaults filled in (for the copy kept with results).
 
-        It is itself a valid sweep file: loading it gives back this configuration.
+        It is itself a valid sweep file: loading it gives back this configuration. A
+        ``train:`` setting that a grid axis replaces (``init`` by ``grid.inits``) is left out.
         """
-        return self.model_dump(mode="json") | {"data": self.data.resolved()}
+        out = self.model_dump(mode="json") | {"data": self.data.resolved()}
+        for axis, setting in SETTING_AXES.items():
+            if out["grid"][axis] is None:
+                del out["grid"][axis]
+            else:
+                del out["train"][setting]
+        return out

@@ -39,6 +39,8 @@ TABLE_COLUMNS = [
     ("iterations", "iterations", "num", "int"),
     ("batch_size", "batch", "text", "text"),
     ("seed", "seed", "num", "int"),
+    ("init", "init", "text", "text"),
+    ("init_scale", "init_scale", "num", "raw"),
     ("train_acc", "train_acc", "num", "f2"),
     ("dev_acc", "dev_acc", "num", "f2"),
     ("train_r2", "train_r2", "num", "f4"),
@@ -78,7 +80,7 @@ CRITERIA_TEXT = {
     "max_time": "fit_seconds ≤ {}",
 }
 PARALLEL_AXES = ["hidden_size", "activation", "learning_rate", "iterations", "batch_size",
-                 "seed", "dtype"]  # fmt: skip
+                 "init", "init_scale", "seed", "dtype"]  # fmt: skip
 
 
 # --- gathering ------------------------------------------------------------------------------

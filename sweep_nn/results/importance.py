@@ -27,9 +27,13 @@ CANDIDATE_AXES = (
     "learning_rate",
     "iterations",
     "batch_size",
+    "init",
+    "init_scale",
     "dtype",
     "seed",
 )
+# axes where an empty value is a level of its own: init_scale of an init that takes none
+EMPTY_LEVELS = {"init_scale": "none"}
 MAX_CELLS = 1_000_000  # largest product of axis values the estimate predicts over
 FOREST_TREES = 300
 
@@ -133,6 +137,9 @@ def _scored_rows(df, score: str, axes: list[str] | None, average_seeds: bool):
     frame = df[pd.to_numeric(df[score], errors="coerce").notna()].copy()
     frame[score] = frame[score].astype(float)
     frame = frame[np.isfinite(frame[score])]
+    for axis, level in EMPTY_LEVELS.items():
+        if axis in frame.columns and frame[axis].notna().any():  # a column of old files stays empty
+            frame[axis] = frame[axis].astype(object).where(frame[axis].notna(), level)
     candidates = [a for a in (axes or CANDIDATE_AXES) if a in frame.columns]
     if average_seeds:
         candidates = [a for a in candidates if a != "seed"]

@@ -190,7 +190,9 @@ def current_rows(df, folder: Path):
     size dropped, say) stay in ``results.csv`` but are not the current sweep's. Without a
     readable ``config.yaml`` every row counts as current.
     """
-    from ..config.search import points
+    import pandas as pd
+
+    from ..config.search import as_point, points
 
     cfg = current_config(folder)
     try:
@@ -199,13 +201,19 @@ def current_rows(df, folder: Path):
         chosen = None
     if cfg is None or chosen is None:
         return df, 0
-    grid = cfg.grid
+    grid, t = cfg.grid, cfg.train
+
+    def point(h, a, lr, b, init, scale):
+        if pd.isna(init):  # a row from before the init columns: its sweep's settings
+            init, scale = t.init, t.init_scale
+        b = b if b == "full" else int(b)  # batch sizes as the grid writes them
+        return as_point((h, a, lr, b, init, None if pd.isna(scale) else scale))
+
     in_points = [
-        (h, a, lr, b if b == "full" else int(b)) in chosen  # batch sizes as the grid writes them
-        for h, a, lr, b in zip(
-            df["hidden_size"], df["activation"], df["learning_rate"], df["batch_size"]
-        )
-    ]
+        point(*values) in chosen
+        for values in zip(df["hidden_size"], df["activation"], df["learning_rate"],
+                          df["batch_size"], df["init"], df["init_scale"])
+    ]  # fmt: skip
     mask = (
         np.asarray(in_points, dtype=bool)
         & df["iterations"].isin(grid.iterations).to_numpy()
@@ -262,7 +270,8 @@ def aggregate(df):
     metrics = [c for c in METRIC_COLUMNS if c in df]
     if df.empty:
         return df.assign(n_seeds=pd.Series(dtype=int))
-    grouped = df.groupby(list(SEED_AXES), dropna=False, sort=False)
+    axes = [a for a in SEED_AXES if a in df]  # a frame of older columns groups by those it has
+    grouped = df.groupby(axes, dropna=False, sort=False)
     out = grouped[metrics].mean()
     std = grouped[metrics].std(ddof=0).add_suffix("_std")
     out = out.join(std)

@@ -47,12 +47,17 @@ def resolve_metric(metric: str | None, task: str) -> str:
     return metric
 
 
+def point(job: Job) -> tuple:
+    """What a configuration is made of: every axis but the seed."""
+    return (job.hidden_size, job.activation, job.learning_rate, job.batch_size, job.init,
+            job.init_scale)  # fmt: skip
+
+
 def configurations(jobs: list[Job]) -> list[list[Job]]:
     """Jobs grouped by configuration (all but the seed), in the order of their first job."""
     groups: dict[tuple, list[Job]] = {}
     for job in jobs:
-        point = (job.hidden_size, job.activation, job.learning_rate, job.batch_size)
-        groups.setdefault(point, []).append(job)
+        groups.setdefault(point(job), []).append(job)
     return list(groups.values())
 
 
@@ -110,6 +115,8 @@ def stopped_table(jobs: list[Job], rows: dict[str, dict], metric: str) -> list[d
             "activation": first.activation,
             "learning_rate": first.learning_rate,
             "batch_size": "full" if first.batch_size is None else first.batch_size,
+            "init": first.init,
+            "init_scale": first.init_scale,
             "seeds": len(group),
             "stopped_at": 0,
         }

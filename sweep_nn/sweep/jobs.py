@@ -24,6 +24,8 @@ STEP_OVERHEAD = 5000  # fixed cost of one training step, in example x hidden-uni
 STACK_MAX_ELEMENTS = 8000
 STACK_MAX_MODELS = 8
 EXECUTION_ONLY = ("stack", "checkpoint_every")  # train settings: how, not what, is computed
+# train settings that a grid axis may replace: each job's key holds its own value of them
+PER_JOB = ("init", "init_scale")
 
 
 @dataclass(frozen=True)
@@ -32,8 +34,6 @@ class TrainSettings:
 
     budgets: tuple[int, ...]  # ascending iteration counts to snapshot
     dtype: str
-    init: str
-    init_scale: float
     output: str  # a key of nn.plain.OUTPUTS (resolved, never "auto")
     loss_points: int
     stack: bool = False  # jobs may train in a stack with jobs that differ only in rate and seed
@@ -53,6 +53,8 @@ class Job:
     settings: TrainSettings
     config_ids: tuple[str, ...]  # one per budget
     keys: tuple[str, ...]  # one per budget: identity of configuration + data + settings
+    init: str = "normal"  # a key of nn.plain.INITS
+    init_scale: float | None = 0.01  # None for an init that does not use it
 
     @property
     def budgets(self) -> tuple[int, ...]:
@@ -69,11 +71,17 @@ class Job:
         return self.budgets[-1] * (n_train * (self.hidden_size + 1) + STEP_OVERHEAD * steps)
 
 
-def config_id(hidden_size, activation, learning_rate, iterations, batch_size=None, seed=0) -> str:
-    """A readable, stable id: ``h3-tanh-lr0.6-it10000``, plus ``-bs64`` / ``-s1`` when set."""
+def config_id(hidden_size, activation, learning_rate, iterations, batch_size=None, seed=0,
+              init=None, init_scale=None) -> str:  # fmt: skip
+    """A readable, stable id: ``h3-tanh-lr0.6-it10000``, plus ``-bs64`` / ``-he`` /
+    ``-scale0.1`` / ``-s1`` when set (an init or scale other than the sweep's default)."""
     cid = f"h{hidden_size}-{activation}-lr{float(learning_rate)!r}-it{iterations}"
     if batch_size is not None:
         cid += f"-bs{batch_size}"
+    if init is not None:
+        cid += f"-{init}"
+    if init_scale is not None:
+        cid += f"-scale{float(init_scale)!r}"
     if seed != 0:
         cid += f"-s{seed}"
     return cid
@@ -91,8 +99,9 @@ def fingerprint(resolved: dict[str, Any]) -> dict:
 
     ``resolved`` is a configuration as :meth:`SweepConfig.resolved` writes it (the copy in
     an output folder's ``config.yaml`` is one), so a folder's sweep and a new one compare.
+    The settings of :data:`PER_JOB` are left out: each job's key holds its own.
     """
-    train = {k: v for k, v in resolved["train"].items() if k not in EXECUTION_ONLY}
+    train = {k: v for k, v in resolved["train"].items() if k not in EXECUTION_ONLY + PER_JOB}
     # the engine decides results only where it is not the NumPy engine, so that results
     # recorded before the setting existed keep their keys
     engine = resolve_engine(train.pop("engine", "auto"), train["dtype"])
@@ -101,8 +110,10 @@ def fingerprint(resolved: dict[str, Any]) -> dict:
     return {"task": resolved["task"], "data": resolved["data"], "train": train}
 
 
-def _key(fp: dict, **axes) -> str:
-    blob = json.dumps({"settings": fp, **axes}, sort_keys=True)
+def _key(fp: dict, per_job: dict, **axes) -> str:
+    """The key of one row: the settings (with this job's ``per_job`` ones) and its axes."""
+    settings = fp | {"train": fp["train"] | per_job}
+    blob = json.dumps({"settings": settings, **axes}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -115,12 +126,12 @@ def expand(cfg: SweepConfig, output: str) -> list[Job]:
 
     g, t = cfg.grid, cfg.train
     settings = TrainSettings(
-        tuple(sorted(g.iterations)), t.dtype, t.init, t.init_scale, output, t.loss_points,
+        tuple(sorted(g.iterations)), t.dtype, output, t.loss_points,
         t.stack, resolve_engine(t.engine, t.dtype), t.checkpoint_every,
     )  # fmt: skip
     fp = fingerprint(cfg.resolved())
     jobs = []
-    for (h, act, lr, bs), seed in itertools.product(points(cfg), g.seeds):
+    for (h, act, lr, bs, init, scale), seed in itertools.product(points(cfg), g.seeds):
         batch = None if bs == "full" else bs
         axes = {
             "hidden_size": h,
@@ -129,18 +140,21 @@ def expand(cfg: SweepConfig, output: str) -> list[Job]:
             "batch_size": batch,
             "seed": seed,
         }
+        # an unused scale keys as the setting did before the axis existed: keys stay put
+        per_job = {"init": init, "init_scale": t.init_scale if scale is None else scale}
+        shown = {  # in the id, what differs from the sweep's default
+            "init": None if init == t.init else init,
+            "init_scale": None if scale in (None, t.init_scale) else scale,
+        }
         jobs.append(
             Job(
-                h,
-                act,
-                lr,
-                batch,
-                seed,
-                settings=settings,
-                config_ids=tuple(config_id(h, act, lr, it, batch, seed) for it in settings.budgets),
-                keys=tuple(_key(fp, iterations=it, **axes) for it in settings.budgets),
+                h, act, lr, batch, seed, settings=settings,
+                config_ids=tuple(config_id(h, act, lr, it, batch, seed, **shown)
+                                 for it in settings.budgets),
+                keys=tuple(_key(fp, per_job, iterations=it, **axes) for it in settings.budgets),
+                init=init, init_scale=scale,
             )
-        )
+        )  # fmt: skip
     return jobs
 
 

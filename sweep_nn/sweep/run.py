@@ -98,9 +98,11 @@ class _Background:
 
 
 def _params_meta(cfg: SweepConfig, ds: data_mod.Dataset, output: str) -> dict:
-    """What every parameters file of this sweep carries besides its weights and config."""
+    """What every parameters file of this sweep carries besides its weights and config (which
+    holds each network's own init and init_scale)."""
+    train = {k: v for k, v in cfg.train.model_dump(mode="json").items() if k not in jobs.PER_JOB}
     return {
-        "train": cfg.train.model_dump(mode="json") | {"output": output},
+        "train": train | {"output": output},
         "data": cfg.data.resolved() | ({"sha256": ds.sha256} if ds.sha256 else {}),  # csv
         "task": ds.task,
         "classes": ds.classes,
