@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from sweeps import run_sweep as run_folder
 from typer.testing import CliRunner
 
 from sweep_nn.cli import app
@@ -173,22 +174,17 @@ def test_random_search_draws_init_scales_from_a_log_uniform_range():
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory):
     """A sweep on `classification` data (eval scores its dev split) over three initialisations."""
-    root = tmp_path_factory.mktemp("inits")
     raw = {
         "name": "inits",
         "data": {"dataset": "classification", "n_samples": 200, "n_features": 4},
         "grid": GRID | {"iterations": [20, 60], "inits": ["normal", "he"],
                         "init_scales": [0.01, 0.5], "seeds": [0, 1]},
     }  # fmt: skip
-    (root / "inits.yaml").write_text(yaml.safe_dump(raw))
-    out = root / "out"
-    result = CliRunner().invoke(app, ["run", str(root / "inits.yaml"), "--out", str(out), "-j", "1"])
-    assert result.exit_code == 0, result.output
-    return root, out
+    return run_folder(tmp_path_factory.mktemp("inits"), raw)
 
 
 def test_rows_carry_the_initialisation(swept):
-    _, out = swept
+    out = swept
     df = store.read_results(out / "results.csv")
     assert len(df) == 3 * 2 * 2  # (normal 0.01, normal 0.5, he) x seeds x budgets
     got = {(r.init, None if pd.isna(r.init_scale) else r.init_scale) for r in df.itertuples()}
@@ -198,7 +194,7 @@ def test_rows_carry_the_initialisation(swept):
 
 
 def test_parameters_files_carry_it_and_eval_rebuilds_the_network(swept):
-    _, out = swept
+    out = swept
     df = store.read_results(out / "results.csv")
     for row in df[df["iterations"] == 60].itertuples():
         p = params_mod.load_params(out / row.params_path)  # the strict schema accepts it
@@ -211,7 +207,7 @@ def test_parameters_files_carry_it_and_eval_rebuilds_the_network(swept):
 
 
 def test_aggregate_keeps_initialisations_apart_and_the_table_shows_them(swept):
-    _, out = swept
+    out = swept
     result = CliRunner().invoke(app, ["filter", str(out), "--aggregate", "--format", "json"])
     groups = json.loads(result.stdout)
     assert len(groups) == 3 * 2 and {g["n_seeds"] for g in groups} == {2}
@@ -223,7 +219,7 @@ def test_aggregate_keeps_initialisations_apart_and_the_table_shows_them(swept):
 
 
 def test_plot_report_and_importance_take_the_axes(swept, tmp_path):
-    _, out = swept
+    out = swept
     plotted = CliRunner().invoke(app, ["plot", str(out), "--out", str(tmp_path), "--only",
                                        "learning_curves", "--only", "hidden_size"])  # fmt: skip
     assert plotted.exit_code == 0, plotted.output
@@ -236,8 +232,7 @@ def test_plot_report_and_importance_take_the_axes(swept, tmp_path):
     assert {"init", "init_scale"} <= set(imp.axes)
 
 
-def test_adding_the_axes_to_a_sweep_trains_only_what_is_new(swept, tmp_path):
-    root, _ = swept
+def test_adding_the_axes_to_a_sweep_trains_only_what_is_new(tmp_path):
     raw = {"name": "grow", "data": {"dataset": "moons", "n_samples": 200}, "grid": GRID}
     path = tmp_path / "grow.yaml"
     path.write_text(yaml.safe_dump(raw))

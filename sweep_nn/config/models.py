@@ -44,6 +44,7 @@ MAX_INFORMATIVE = 1_000  # classification draws an n_informative^2 matrix per cl
 MAX_QUANTILE_FEATURES = 1_000  # gaussian_quantiles factorises an n_features^2 covariance
 MAX_LOSS_POINTS = 100_000  # loss-curve samples per run: each parameters file holds its curve
 MAX_TEXT = 4096  # characters of a path or a column name
+MAX_FOLDS = 100  # data.cv: each fold trains every configuration once more
 
 
 class _Strict(BaseModel):
@@ -59,7 +60,9 @@ class DataConfig(_Strict):
     noise: float = Field(0.25, ge=0)  # moons, circles, regression
     random_state: Seed = 0  # data generation seed
     dev_size: float = Field(0.2, gt=0, lt=1)  # share held out as the dev set
-    split_random_state: Seed = 42  # train/dev split seed
+    split_random_state: Seed = 42  # train/dev split seed (and the folds' shuffle)
+    # cross-validation: k folds, each held out in turn as the dev set (dev_size unused)
+    cv: int | None = Field(None, ge=2, le=MAX_FOLDS)
     scale: Literal["none", "standard"] = "none"  # standardise with training statistics
     factor: float | None = Field(None, gt=0, lt=1)  # circles: inner / outer radius
     n_features: int | None = Field(None, gt=0, le=MAX_FEATURES)
@@ -86,6 +89,11 @@ class DataConfig(_Strict):
             )
         if self.dataset == "csv" and self.path is None:
             raise ValueError("dataset 'csv' needs path: (the CSV file)")
+        if self.cv is not None and "dev_size" in self.model_fields_set:
+            raise ValueError(
+                f"dev_size does not apply with cv: {self.cv} (each of the {self.cv} folds holds "
+                f"out 1/{self.cv} of the data as its dev set); drop one of them"
+            )
         problems = self._generator_limits()
         if problems:
             raise ValueError("; ".join(problems))
@@ -139,6 +147,8 @@ class DataConfig(_Strict):
     def resolved(self) -> dict[str, Any]:
         """The settings this dataset uses, defaults filled in: a valid ``data:`` section."""
         used = COMMON_KEYS | DATASETS[self.dataset].keys
+        if self.cv is not None:
+            used = used - {"dev_size"}  # the folds decide what is held out
         return {
             k: v for k, v in self.model_dump(mode="json").items() if k in used and v is not None
         }
@@ -242,16 +252,17 @@ class GridConfig(_Strict):
 
     def distributions(self) -> list[str]:
         """The axes given as distributions (only random search draws from them)."""
-        return [axis for axis, v in self._given() if not isinstance(v, list)]
+        return [axis for axis, v in self.given_axes() if not isinstance(v, list)]
 
-    def _given(self) -> list[tuple[str, Any]]:
+    def given_axes(self) -> list[tuple[str, Any]]:
+        """(name, values) of every axis the sweep has (absent inits and init_scales left out)."""
         return [(a, getattr(self, a)) for a in type(self).model_fields if getattr(self, a) is not None]
 
     @model_validator(mode="after")
     def _not_too_many(self):
         if self.distributions():
             return self  # random search: n_trials is checked with the search
-        n = math.prod(len(values) for _, values in self._given())
+        n = math.prod(len(values) for _, values in self.given_axes())
         if n > MAX_CONFIGURATIONS:
             raise ValueError(
                 f"the grid has {n:,} configurations; the limit is {MAX_CONFIGURATIONS:,} "
@@ -356,12 +367,21 @@ class SweepConfig(_Strict):
                 f"grid.{drawn[0]} is a distribution: only random search draws from one "
                 "(search: {method: random, n_trials: N}); a grid needs a list"
             )
+        folds = self.data.cv or 1
         if self.search.method == "random":
-            n = self.search.n_trials * len(self.grid.seeds)
+            n = self.search.n_trials * len(self.grid.seeds) * folds
             if n > MAX_CONFIGURATIONS:
                 raise ValueError(
-                    f"{self.search.n_trials:,} trials x {len(self.grid.seeds)} seeds is {n:,} "
-                    f"configurations; the limit is {MAX_CONFIGURATIONS:,}"
+                    f"{self.search.n_trials:,} trials x {len(self.grid.seeds)} seeds"
+                    f"{f' x {folds} folds' if folds > 1 else ''} is {n:,} configurations; "
+                    f"the limit is {MAX_CONFIGURATIONS:,}"
+                )
+        elif folds > 1 and not drawn:
+            n = math.prod(len(values) for _, values in self.grid.given_axes()) * folds
+            if n > MAX_CONFIGURATIONS:
+                raise ValueError(
+                    f"the grid's configurations x {folds} folds (data.cv) are {n:,} training runs; "
+                    f"the limit is {MAX_CONFIGURATIONS:,} (split it into several sweeps)"
                 )
         return self
 

@@ -1,9 +1,9 @@
 """Which configurations a sweep trains: every combination of the grid, or a random draw.
 
 A point is one ``(hidden_size, activation, learning_rate, batch_size, init, init_scale)``;
-every point is trained with every seed and to every budget of the grid. An init that
-does not use a scale (xavier, he) has ``init_scale`` None, so that the scales of
-``grid.init_scales`` make one point of it, not several identical ones. Random search draws
+every point is trained with every seed (on every fold of ``data.cv``) and to every budget
+of the grid. An init that does not use a scale (xavier, he) has ``init_scale`` None, so
+that the scales of ``grid.init_scales`` make one point of it, not several identical ones. Random search draws
 ``n_trials`` distinct points from the axes (a list: any of its values, equally likely; a
 distribution: see :class:`.models.FloatRange` and :class:`.models.IntRange`) with NumPy's
 ``default_rng(seed)``, so a seed always gives the same points, in the same order.
@@ -97,11 +97,12 @@ def keep(n: int, eta: int) -> int:
 
 def planned_rows(cfg: SweepConfig) -> int:
     """The result rows the sweep writes when it runs to the end."""
-    n, seeds, budgets = len(points(cfg)), len(cfg.grid.seeds), len(cfg.grid.iterations)
+    n, budgets = len(points(cfg)), len(cfg.grid.iterations)
+    runs = len(cfg.grid.seeds) * (cfg.data.cv or 1)  # per point: every seed on every fold
     if not cfg.search.halves:
-        return n * seeds * budgets
+        return n * runs * budgets
     rows = 0
     for _ in range(budgets):
-        rows += n * seeds
+        rows += n * runs
         n = keep(n, cfg.search.eta or DEFAULT_ETA)
     return rows

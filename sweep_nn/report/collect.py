@@ -41,6 +41,7 @@ TABLE_COLUMNS = [
     ("seed", "seed", "num", "int"),
     ("init", "init", "text", "text"),
     ("init_scale", "init_scale", "num", "raw"),
+    ("fold", "fold", "num", "int"),
     ("train_acc", "train_acc", "num", "f2"),
     ("dev_acc", "dev_acc", "num", "f2"),
     ("train_r2", "train_r2", "num", "f4"),

@@ -146,6 +146,8 @@ def _scored_rows(df, score: str, axes: list[str] | None, average_seeds: bool):
     notes = []
     if average_seeds and "seed" in frame.columns and frame["seed"].nunique() > 1:
         notes.append(f"scores averaged over {frame['seed'].nunique()} seeds")
+    if "fold" in frame.columns and frame["fold"].nunique() > 1:  # never an axis: a cv's folds
+        notes.append(f"scores averaged over {frame['fold'].nunique()} folds (data.cv)")
     return frame, candidates, notes
 
 

@@ -117,7 +117,9 @@ def _check_description(obj: dict, source: str, net: Net) -> None:
     config = _section(obj, "config", source)
     _check_config(config, source, net)
     output = _check_train(_section(obj, "train", source), source, net, task)
-    _check_data(_section(obj, "data", source), source)
+    data = _section(obj, "data", source)
+    _check_data(data, source)
+    _check_fold(config.get("fold"), data.get("cv"), source)
     _check_classes(obj["classes"], source, net, task, output)
     _check_scaler(obj["scaler"], source, net)
     _check_features(obj, source, net)
@@ -206,6 +208,15 @@ def _check_config(config: dict, source: str, net: Net) -> None:
     init = config.get("init")
     if init is not None and INITS[init].scaled and config.get("init_scale", 0.01) is None:
         raise ParamsError(f"{source}: config.init_scale must be a positive number for init {init!r}")
+
+
+def _check_fold(fold: Any, cv: Any, source: str) -> None:
+    """A network of a cross-validated sweep names its fold, and only such a network does."""
+    if cv is None:
+        if fold is not None:
+            raise _bad(source, "config.fold", "None without data.cv", fold)
+    elif not (_is_int(fold) and 0 <= fold < cv):
+        raise _bad(source, "config.fold", f"a fold of data.cv: {cv}, from 0 to {cv - 1}", fold)
 
 
 def _check_train(train: dict, source: str, net: Net, task: str) -> str:

@@ -1,4 +1,5 @@
-"""Questions asked of finished results: the filter's criteria, aggregation over seeds, the Pareto front.
+"""Questions asked of finished results: the filter's criteria, aggregation over seeds and
+folds, the Pareto front.
 
 Everything here works on the rows of a results file (a pandas DataFrame), never on a
 sweep's memory. The criteria are one table, :data:`CRITERIA`, shared by ``filter``,
@@ -214,10 +215,12 @@ def current_rows(df, folder: Path):
         for values in zip(df["hidden_size"], df["activation"], df["learning_rate"],
                           df["batch_size"], df["init"], df["init_scale"])
     ]  # fmt: skip
+    folds = df["fold"].isna() if cfg.data.cv is None else df["fold"].isin(range(cfg.data.cv))
     mask = (
         np.asarray(in_points, dtype=bool)
         & df["iterations"].isin(grid.iterations).to_numpy()
         & df["seed"].isin(grid.seeds).to_numpy()
+        & folds.to_numpy(dtype=bool)
     )
     return df[mask], int((~mask).sum())
 
@@ -258,16 +261,19 @@ def select(path: Path, criteria: Criteria | None = None, all_rows: bool = False)
 
 
 def aggregate(df):
-    """Group rows that differ only in seed: ``n_seeds`` and mean / std of each metric.
+    """Group rows that differ only in seed and fold: ``n_seeds`` (and, for rows of
+    ``data.cv``, ``n_folds``) and mean / std of each metric over the group's rows.
 
-    The mean columns keep their names (``train_acc`` is then the mean over seeds) so the
-    same criteria and sorting apply; ``*_std`` columns hold the standard deviations.
+    The mean columns keep their names (``train_acc`` is then the mean over seeds and
+    folds) so the same criteria and sorting apply; ``*_std`` columns hold the standard
+    deviations. The config id loses its seed and fold suffixes.
     """
     import pandas as pd
 
     # every metric column stays, empty ones too, so the table has the shape of the rows';
     # the mean of the gaps is the gap of the means, in accuracy or in R2
     metrics = [c for c in METRIC_COLUMNS if c in df]
+    folds = "fold" in df and bool(df["fold"].notna().any())
     if df.empty:
         return df.assign(n_seeds=pd.Series(dtype=int))
     axes = [a for a in SEED_AXES if a in df]  # a frame of older columns groups by those it has
@@ -275,10 +281,20 @@ def aggregate(df):
     out = grouped[metrics].mean()
     std = grouped[metrics].std(ddof=0).add_suffix("_std")
     out = out.join(std)
-    out.insert(0, "n_seeds", grouped.size())
+    if folds:
+        out.insert(0, "n_folds", grouped["fold"].nunique())
+    out.insert(0, "n_seeds", grouped["seed"].nunique() if "seed" in df else grouped.size())
     out = out.reset_index()
-    out.insert(0, "config_id", [re.sub(r"-s\d+$", "", cid) for cid in grouped["config_id"].first()])
+    ids = [re.sub(r"(-s\d+)?(-f\d+)?$", "", cid) for cid in grouped["config_id"].first()]
+    out.insert(0, "config_id", ids)
     return out
+
+
+def averaged_over(n_seeds: int, n_folds: int | None = None) -> str:
+    """What an aggregated row's means are over, for people: ``3 seeds``, ``5 folds``,
+    ``2 seeds x 5 folds``; empty for a single run."""
+    counts = [(int(n), what) for n, what in ((n_seeds, "seed"), (n_folds or 1, "fold")) if n > 1]
+    return " x ".join(f"{n} {what}s" for n, what in counts)
 
 
 def filter_results(
@@ -323,10 +339,10 @@ def pareto_front(times, scores) -> np.ndarray:
 
 
 def best_configuration(df, task: str) -> dict | None:
-    """The configuration with the best dev score (mean over its seeds); among equals, the
-    one with the fewest iterations, then the smallest (a rule that does not depend on the
-    order rows arrived in, nor on timings). None if no row is ``ok``. The answer ``run``
-    names at its end."""
+    """The configuration with the best dev score (mean over its seeds and folds); among
+    equals, the one with the fewest iterations, then the smallest (a rule that does not
+    depend on the order rows arrived in, nor on timings). None if no row is ``ok``. The
+    answer ``run`` names at its end."""
     ok = df[df["status"] == "ok"]
     if ok.empty:
         return None
