@@ -132,7 +132,8 @@ def filter(  # the name of the command it mirrors
     ``results`` is a DataFrame from :func:`run` / :func:`read_results`, or a path.
     ``min_acc`` / ``min_dev_acc``: accuracy >= (percent); ``max_gap``: |train - dev| <=;
     ``max_time``: ``fit_seconds`` <=; ``min_r2`` / ``min_dev_r2`` for regression.
-    ``aggregate`` averages rows that differ only in seed (``n_seeds``, ``*_std``).
+    ``aggregate`` averages rows that differ only in seed or fold (``n_seeds``, ``n_folds``
+    under data.cv, ``*_std``).
     Rows that diverged or failed are left out unless ``include_failed``.
     """
     df = results if hasattr(results, "columns") else read_results(results)

@@ -98,8 +98,6 @@ class _TwoLayerNet(BaseEstimator):
         settings = TrainSettings(
             budgets=(int(self.iterations),),
             dtype=self.dtype,
-            init=self.init,
-            init_scale=float(self.init_scale),
             output=output,
             loss_points=min(LOSS_POINTS, int(self.iterations)),
         )
@@ -112,6 +110,8 @@ class _TwoLayerNet(BaseEstimator):
             settings=settings,
             config_ids=("estimator",),
             keys=("estimator",),
+            init=self.init,
+            init_scale=float(self.init_scale),
         )
         [result] = train(job, training)
         row, params = result.row, result.params

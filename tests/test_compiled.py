@@ -89,12 +89,11 @@ def test_full_batch_trajectory_matches_the_numpy_engine(activation, output, dtyp
 
 def minibatch_job(activation, output, dtype, batch_size):
     settings = grid.TrainSettings(
-        budgets=(200,), dtype=np.dtype(dtype).name, init="normal", init_scale=0.5,
-        output=output, loss_points=0, engine="numpy",
+        budgets=(200,), dtype=np.dtype(dtype).name, output=output, loss_points=0, engine="numpy",
     )  # fmt: skip
     return grid.Job(
         hidden_size=5, activation=activation, learning_rate=0.05, batch_size=batch_size,
-        seed=3, settings=settings, config_ids=("c",), keys=("k",),
+        seed=3, settings=settings, config_ids=("c",), keys=("k",), init_scale=0.5,
     )  # fmt: skip
 
 

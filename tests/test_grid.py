@@ -90,7 +90,7 @@ def test_jobs_carry_the_training_settings():
     job = jobs[0]
     assert all(j.settings is job.settings for j in jobs)  # one shared record
     s = job.settings
-    assert (s.init, s.init_scale, s.dtype, s.output, job.seed) == (
+    assert (job.init, job.init_scale, s.dtype, s.output, job.seed) == (
         "normal",
         0.05,
         "float32",

@@ -124,6 +124,10 @@ CASES = {
     "learning-rate": ("config.learning_rate", float("nan"), "config.learning_rate must be"),
     "iterations-huge": ("config.iterations", 10**400, "config.iterations must be a positive"),
     "batch-size": ("config.batch_size", 0, "config.batch_size must be 'full' or a positive"),
+    "init": ("config.init", "glorot", "config.init must be one of normal, xavier, he, found str"),
+    "init-scale": ("config.init_scale", -0.5, "config.init_scale must be None or a positive"),
+    "init-scale-missing": ("config.init_scale", None, "config.init_scale must be a positive number "
+                           "for init 'normal'"),
     "loss-points": ("train.loss_points", 10**9, "train.loss_points: Input should be less"),
     "train-dtype": ("train.dtype", "float32", "train.dtype 'float32' does not match"),
     "train-unknown": ("train.momentum", 0.9, "train.momentum: unknown key"),

@@ -138,9 +138,9 @@ def test_random_search_draws_the_same_points_for_a_seed_and_others_for_another()
     assert a == points(_cfg({"method": "random", "n_trials": 30, "seed": 7}, **space))
     assert a != points(_cfg({"method": "random", "n_trials": 30, "seed": 8}, **space))
     assert len(set(a)) == 30
-    assert all(1 <= h <= 64 and 1e-3 <= lr <= 1.5 and b in ("full", 32) for h, _, lr, b in a)
-    assert all(float(f"{lr:.3g}") == lr for _, _, lr, _ in a)  # three significant digits
-    lrs = np.log10([lr for _, _, lr, _ in a])
+    assert all(1 <= h <= 64 and 1e-3 <= lr <= 1.5 and b in ("full", 32) for h, _, lr, b, *_ in a)
+    assert all(float(f"{lr:.3g}") == lr for _, _, lr, *_ in a)  # three significant digits
+    lrs = np.log10([lr for _, _, lr, *_ in a])
     assert lrs.min() < -2 and lrs.max() > -0.5  # log-uniform: spread over the decades
 
 
@@ -204,8 +204,8 @@ def test_random_search_with_halving_trains_the_draw_and_halves_it(tmp_path):
     assert summary.stages == [(10, 6), (40, 3), (120, 2)]
     rows = _rows(tmp_path / "out")
     drawn = set(points(cfg))
-    assert {(r["hidden_size"], r["activation"], r["learning_rate"], r["batch_size"])
-            for r in rows.values()} == drawn  # fmt: skip
+    assert {(r["hidden_size"], r["activation"], r["learning_rate"], r["batch_size"], r["init"],
+             r["init_scale"]) for r in rows.values()} == drawn  # fmt: skip
     from sweep_nn.results.query import current_rows
 
     df = store.read_results(tmp_path / "out" / "results.csv")

@@ -141,7 +141,7 @@ def test_a_workspace_refuses_a_stack_of_another_size():
 # --- grid.stacks: which jobs train together --------------------------------------------------
 
 SETTINGS = grid.TrainSettings(
-    budgets=(10, 100), dtype="float64", init="normal", init_scale=0.01, output="sigmoid",
+    budgets=(10, 100), dtype="float64", output="sigmoid",
     loss_points=100, stack=True,
 )  # fmt: skip
 BASE_JOB = grid.Job(
@@ -173,6 +173,12 @@ def test_jobs_that_differ_only_in_rate_and_seed_stack_together():
     assert runs == [jobs]  # one stack, in the jobs' order
 
 
+def test_jobs_that_differ_in_initialisation_stack_together():
+    # an init changes only the starting weights, which each model of a stack has its own of
+    jobs = [_job(0), _job(1, init="he", init_scale=None), _job(2, init_scale=0.1)]
+    assert grid.stacks(jobs, N_TRAIN) == [jobs]
+
+
 @pytest.mark.parametrize(
     "change",
     [
@@ -180,8 +186,6 @@ def test_jobs_that_differ_only_in_rate_and_seed_stack_together():
         {"activation": "relu"},
         {"dtype": "float32"},
         {"budgets": (10, 200)},
-        {"init": "he"},
-        {"init_scale": 0.1},
         {"output": "softmax"},
         {"loss_points": 0},
     ],
@@ -324,6 +328,23 @@ def test_train_stack_gives_each_job_its_results_alone(tiny_config):
             assert res.params["loss_curve"] == ref.params["loss_curve"]
     # the seeds drew different starts: same rate, other seed, other weights
     assert not np.array_equal(stacked[0][0].params["W1"], stacked[1][0].params["W1"])
+
+
+def test_a_stack_of_initialisations_gives_each_job_its_results_alone(tiny_config):
+    jobs, data = _stack_jobs(
+        tiny_config, learning_rates=[0.5], inits=["normal", "xavier"], init_scales=[0.01, 1.0],
+        iterations=[15, 40],
+    )  # fmt: skip
+    assert [(j.init, j.init_scale) for j in jobs] == [("normal", 0.01), ("normal", 1.0),
+                                                      ("xavier", None)]  # fmt: skip
+    assert grid.stacks(jobs, data.X_train.shape[1]) == [jobs]
+    for job, results in zip(jobs, train_mod.train_stack(jobs, data)):
+        for res, ref in zip(results, train_mod.train(job, data)):
+            assert _without(res.row.values()) == _without(ref.row.values())
+            for k in NAMES:
+                np.testing.assert_array_equal(res.params[k], ref.params[k])
+    starts = [train_mod.train(j, data)[0].params["W1"] for j in jobs]
+    assert not np.array_equal(starts[0], starts[1]) and not np.array_equal(starts[1], starts[2])
 
 
 def test_a_stacked_row_is_charged_its_share_of_the_stack_time(tiny_config, monkeypatch):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import pickle
 import sys
@@ -14,7 +16,7 @@ from disks import FillingDisk
 from sweep_nn.errors import ResultsError, StorageError
 from sweep_nn.results import params as params_mod
 from sweep_nn.results import store
-from sweep_nn.results.schema import COLUMNS, RESULTS_FILE
+from sweep_nn.results.schema import COLUMNS, EARLIER_HEADERS, RESULTS_FILE
 
 
 def row(i: int, status: str = "ok", **extra) -> dict:
@@ -209,26 +211,33 @@ def test_results_written_then_read_keep_their_types(tmp_path):
     assert pickle.loads(pickle.dumps(back)) == back
 
 
-def test_results_from_before_stack_size_are_read_and_resumed(tmp_path, write_config, runner):
+@pytest.mark.parametrize("missing", list(EARLIER_HEADERS.values()), ids=lambda m: "-".join(m))
+def test_results_from_before_added_columns_are_read_and_resumed(
+    tmp_path, write_config, runner, missing
+):
     from sweep_nn.cli import app
 
     cfg, out = write_config(), tmp_path / "out"
     assert runner.invoke(app, ["run", str(cfg), "--out", str(out), "-j", "1", "-q"]).exit_code == 0
     results = out / RESULTS_FILE
     current = store.read_rows(results)
-    # the same results as an earlier version wrote them: no stack_size column
-    lines = results.read_text().splitlines()
-    earlier = "".join(line.rsplit(",", 1)[0] + "\n" for line in lines)
+    # the same results as an earlier version wrote them: without the columns added since
+    table = list(csv.reader(io.StringIO(results.read_text())))
+    keep = [i for i, name in enumerate(table[0]) if name not in missing]
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows([[r[i] for i in keep] for r in table])
+    earlier = buf.getvalue()
     results.write_text(earlier)
 
-    assert store.read_rows(results) == current  # read as they are, stack_size 1
+    as_then = [row | missing for row in current]  # what an earlier file can say
+    assert store.read_rows(results) == as_then
     assert results.read_text() == earlier  # reading does not change the file
 
     done = runner.invoke(app, ["run", str(cfg), "--out", str(out), "-j", "1"])
     assert done.exit_code == 0, done.output
     assert f"({len(current)} already recorded" in done.stderr
     assert results.read_text().splitlines()[0] == ",".join(COLUMNS)  # brought up to date
-    assert store.read_rows(results) == current
+    assert store.read_rows(results) == as_then
 
 
 def test_rows_that_finish_together_share_one_write_and_fsync(tmp_path, monkeypatch):

@@ -163,7 +163,8 @@ def filter_cmd(
     desc: Annotated[bool, typer.Option("--desc", help="Sort descending.")] = False,
     top: Annotated[int | None, typer.Option(help="Show only the first N rows.")] = None,
     aggregate: Annotated[
-        bool, typer.Option(help="Average rows that differ only in seed (mean, std, n_seeds).")
+        bool,
+        typer.Option(help="Average rows that differ only in seed or fold (mean, std, n_seeds, n_folds)."),
     ] = False,
     all_status: Annotated[
         bool, typer.Option("--all-status", help="Include diverged and failed rows.")

@@ -79,7 +79,9 @@ def eval_cmd(
     split the sweep held out, rebuilt from the data settings in the file.
 
     Reads sweep-nn's parameter files and the reference study's plain weight dicts (give
-    --activation for those). Files are loaded without running any code they contain.
+    --activation for those). Files are loaded without running any code they contain. A
+    network of a cross-validated sweep (data: {cv: k}) says which fold it was trained on,
+    and its dev split is that fold's.
 
     Example: sweep-nn eval output/reference-study/params/h3-tanh-lr0.6-it10000.pkl --seed 0
     """
@@ -106,7 +108,8 @@ def eval_cmd(
             )
             err(f"decision boundary: {plot}")
         if as_json:
-            typer.echo(json.dumps(result))
+            fold = {} if model.fold is None else {"fold": model.fold}  # which one of data.cv's
+            typer.echo(json.dumps(result | fold))
             return
         metric = _eval_metric(result)
         typer.echo(

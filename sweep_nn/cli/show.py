@@ -201,11 +201,13 @@ def print_summary(s, config_file: Path, out: Path | None) -> None:
 
 def best_line(best: dict, task: str) -> str:
     """The best configuration, as ``run`` names it at its end."""
+    from ..results.query import averaged_over
     from ..results.schema import METRICS
 
     m = METRICS[task]
     train, dev = best[f"train_{m.key}"], best[f"dev_{m.key}"]
-    seeds = f" (mean of {best['n_seeds']} seeds)" if best.get("n_seeds", 1) > 1 else ""
+    over = averaged_over(best.get("n_seeds", 1), best.get("n_folds"))
+    seeds = f" (mean of {over})" if over else ""
     return (
         f"best: {best['config_id']}{seeds}: dev {m.name} {dev:{m.fmt}}{m.unit}, "
         f"train {train:{m.fmt}}{m.unit}, gap {best['gap']:{m.fmt}}, "
@@ -232,6 +234,8 @@ def emit(df, fmt: Format, total: int, aggregated: bool, sweep) -> None:
     from rich.table import Table
 
     noun = "groups of seeds" if aggregated else "configurations"
+    if aggregated and "n_folds" in df:
+        noun = "groups of seeds and folds"
     table = Table(title=f"{len(df)} of {total} {noun}")
     columns = _table_columns(df, aggregated, sweep)
     for name, _ in columns:
@@ -254,7 +258,7 @@ def _table_columns(df, aggregated: bool, sweep):
 
     def mean_std(col, spec):
         def cell(r):
-            if r["n_seeds"] < 2:  # one seed: no spread to show
+            if r["n_seeds"] < 2 and r.get("n_folds", 1) < 2:  # one run: no spread to show
                 return format(r[col], spec)
             return f"{r[col]:{spec}} ± {r[col + '_std']:{spec}}"
 
@@ -263,9 +267,11 @@ def _table_columns(df, aggregated: bool, sweep):
     cols: list[tuple[str, Callable]] = [("config_id", lambda r: str(r["config_id"]))]
     if aggregated:
         cols.append(("seeds", lambda r: str(r["n_seeds"])))
-    for col in ("batch_size", "dtype"):
-        if sweep[col].nunique() > 1:
-            cols.append((col, lambda r, c=col: str(r[c])))
+        if "n_folds" in df:
+            cols.append(("folds", lambda r: str(r["n_folds"])))
+    for col in ("batch_size", "init", "init_scale", "dtype"):
+        if col in sweep and sweep[col].nunique(dropna=False) > 1:  # empty init_scale: no scale
+            cols.append((col, lambda r, c=col: "" if r[c] is None or r[c] != r[c] else str(r[c])))
     metric = mean_std if aggregated else num
     task = task_of(sweep)
     if task == "classification":

@@ -137,7 +137,7 @@ def _suggest(loc: tuple) -> str:
     if len(loc) == 1:
         model = SweepConfig
     elif "@distribution" in loc:
-        model = FloatRange if "learning_rates" in loc else IntRange
+        model = FloatRange if {"learning_rates", "init_scales"} & set(loc) else IntRange
     import difflib
 
     close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)

@@ -44,6 +44,7 @@ MAX_INFORMATIVE = 1_000  # classification draws an n_informative^2 matrix per cl
 MAX_QUANTILE_FEATURES = 1_000  # gaussian_quantiles factorises an n_features^2 covariance
 MAX_LOSS_POINTS = 100_000  # loss-curve samples per run: each parameters file holds its curve
 MAX_TEXT = 4096  # characters of a path or a column name
+MAX_FOLDS = 100  # data.cv: each fold trains every configuration once more
 
 
 class _Strict(BaseModel):
@@ -59,7 +60,9 @@ class DataConfig(_Strict):
     noise: float = Field(0.25, ge=0)  # moons, circles, regression
     random_state: Seed = 0  # data generation seed
     dev_size: float = Field(0.2, gt=0, lt=1)  # share held out as the dev set
-    split_random_state: Seed = 42  # train/dev split seed
+    split_random_state: Seed = 42  # train/dev split seed (and the folds' shuffle)
+    # cross-validation: k folds, each held out in turn as the dev set (dev_size unused)
+    cv: int | None = Field(None, ge=2, le=MAX_FOLDS)
     scale: Literal["none", "standard"] = "none"  # standardise with training statistics
     factor: float | None = Field(None, gt=0, lt=1)  # circles: inner / outer radius
     n_features: int | None = Field(None, gt=0, le=MAX_FEATURES)
@@ -86,6 +89,11 @@ class DataConfig(_Strict):
             )
         if self.dataset == "csv" and self.path is None:
             raise ValueError("dataset 'csv' needs path: (the CSV file)")
+        if self.cv is not None and "dev_size" in self.model_fields_set:
+            raise ValueError(
+                f"dev_size does not apply with cv: {self.cv} (each of the {self.cv} folds holds "
+                f"out 1/{self.cv} of the data as its dev set); drop one of them"
+            )
         problems = self._generator_limits()
         if problems:
             raise ValueError("; ".join(problems))
@@ -139,6 +147,8 @@ class DataConfig(_Strict):
     def resolved(self) -> dict[str, Any]:
         """The settings this dataset uses, defaults filled in: a valid ``data:`` section."""
         used = COMMON_KEYS | DATASETS[self.dataset].keys
+        if self.cv is not None:
+            used = used - {"dev_size"}  # the folds decide what is held out
         return {
             k: v for k, v in self.model_dump(mode="json").items() if k in used and v is not None
         }
@@ -159,8 +169,9 @@ class _Range(_Strict):
 
 
 class FloatRange(_Range):
-    """A learning-rate distribution for random search: ``{log_uniform: [1.0e-3, 1.5]}`` or
-    ``{uniform: [0.1, 1.2]}``; draws keep three significant digits."""
+    """A distribution of positive numbers (learning rates, init scales) for random search:
+    ``{log_uniform: [1.0e-3, 1.5]}`` or ``{uniform: [0.1, 1.2]}``; draws keep three
+    significant digits."""
 
     log_uniform: list[PositiveFloat] | None = Field(None, min_length=2, max_length=2)
     uniform: list[PositiveFloat] | None = Field(None, min_length=2, max_length=2)
@@ -192,11 +203,14 @@ else:
     HiddenAxis = _or_range(list[PositiveInt], IntRange)
     RateAxis = _or_range(list[PositiveFloat], FloatRange)
     BatchAxis = _or_range(list[Any], IntRange)
+# axes whose absence means "the train: setting of the same name" (axis -> setting)
+SETTING_AXES = {"inits": "init", "init_scales": "init_scale"}
 
 
 class GridConfig(_Strict):
     """The axes of the sweep; every combination is one configuration (for random search,
-    ``hidden_sizes``, ``learning_rates`` and ``batch_sizes`` may be distributions)."""
+    ``hidden_sizes``, ``learning_rates``, ``batch_sizes`` and ``init_scales`` may be
+    distributions)."""
 
     hidden_sizes: HiddenAxis
     activations: list[ActivationName] = Field(min_length=1)
@@ -205,6 +219,9 @@ class GridConfig(_Strict):
     # "full" or a positive int
     batch_sizes: BatchAxis = ["full"]
     seeds: list[Seed] = Field(default=[0], min_length=1)
+    # weight initialisations and the scales of init normal; absent: train.init, train.init_scale
+    inits: list[InitName] | None = Field(None, min_length=1)
+    init_scales: RateAxis | None = None
 
     @field_validator("batch_sizes")
     @classmethod
@@ -231,13 +248,17 @@ class GridConfig(_Strict):
 
     def distributions(self) -> list[str]:
         """The axes given as distributions (only random search draws from them)."""
-        return [axis for axis in type(self).model_fields if not isinstance(getattr(self, axis), list)]
+        return [axis for axis, v in self.given_axes() if not isinstance(v, list)]
+
+    def given_axes(self) -> list[tuple[str, Any]]:
+        """(name, values) of every axis the sweep has (absent inits and init_scales left out)."""
+        return [(a, getattr(self, a)) for a in type(self).model_fields if getattr(self, a) is not None]
 
     @model_validator(mode="after")
     def _not_too_many(self):
         if self.distributions():
             return self  # random search: n_trials is checked with the search
-        n = math.prod(len(getattr(self, axis)) for axis in type(self).model_fields)
+        n = math.prod(len(values) for _, values in self.given_axes())
         if n > MAX_CONFIGURATIONS:
             raise ValueError(
                 f"the grid has {n:,} configurations; the limit is {MAX_CONFIGURATIONS:,} "
@@ -342,13 +363,41 @@ class SweepConfig(_Strict):
                 f"grid.{drawn[0]} is a distribution: only random search draws from one "
                 "(search: {method: random, n_trials: N}); a grid needs a list"
             )
+        folds = self.data.cv or 1
         if self.search.method == "random":
-            n = self.search.n_trials * len(self.grid.seeds)
+            n = self.search.n_trials * len(self.grid.seeds) * folds
             if n > MAX_CONFIGURATIONS:
                 raise ValueError(
-                    f"{self.search.n_trials:,} trials x {len(self.grid.seeds)} seeds is {n:,} "
-                    f"configurations; the limit is {MAX_CONFIGURATIONS:,}"
+                    f"{self.search.n_trials:,} trials x {len(self.grid.seeds)} seeds"
+                    f"{f' x {folds} folds' if folds > 1 else ''} is {n:,} configurations; "
+                    f"the limit is {MAX_CONFIGURATIONS:,}"
                 )
+        elif folds > 1 and not drawn:
+            n = math.prod(len(values) for _, values in self.grid.given_axes()) * folds
+            if n > MAX_CONFIGURATIONS:
+                raise ValueError(
+                    f"the grid's configurations x {folds} folds (data.cv) are {n:,} training runs; "
+                    f"the limit is {MAX_CONFIGURATIONS:,} (split it into several sweeps)"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _init_axes_or_settings(self):
+        problems = [
+            f"grid.{axis} and train.{setting} are both given: the axis takes the setting's place "
+            f"(drop train.{setting}, or list its value in grid.{axis})"
+            for axis, setting in SETTING_AXES.items()
+            if getattr(self.grid, axis) is not None and setting in self.train.model_fields_set
+        ]
+        inits = self.grid.inits or [self.train.init]
+        if self.grid.init_scales is not None and not any(INITS[i].scaled for i in inits):
+            scaled = ", ".join(name for name, rule in INITS.items() if rule.scaled)
+            problems.append(
+                f"grid.init_scales applies only to init {scaled}, and the sweep's inits are "
+                f"{', '.join(inits)} (got init_scales with nothing to scale)"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     @model_validator(mode="after")
@@ -361,6 +410,13 @@ class SweepConfig(_Strict):
     def resolved(self) -> dict[str, Any]:
         """The configuration as plain data, defaults filled in (for the copy kept with results).
 
-        It is itself a valid sweep file: loading it gives back this configuration.
+        It is itself a valid sweep file: loading it gives back this configuration. A
+        ``train:`` setting that a grid axis replaces (``init`` by ``grid.inits``) is left out.
         """
-        return self.model_dump(mode="json") | {"data": self.data.resolved()}
+        out = self.model_dump(mode="json") | {"data": self.data.resolved()}
+        for axis, setting in SETTING_AXES.items():
+            if out["grid"][axis] is None:
+                del out["grid"][axis]
+            else:
+                del out["train"][setting]
+        return out

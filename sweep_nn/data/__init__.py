@@ -14,10 +14,11 @@ import numpy as np
 from ..errors import DataError
 from .csvfile import MAX_CSV_BYTES, feature_names, read_csv, read_csv_data, read_features
 from .datasets import COMMON_KEYS, DATASETS, DatasetKind, make_moons, split_indices
+from .folds import split_rows
 
 __all__ = [  # the table and readers, from their modules; the rest is defined here
     "COMMON_KEYS", "DATASETS", "MAX_CSV_BYTES", "DatasetKind", "feature_names", "make_moons",
-    "read_csv", "read_csv_data", "read_features", "split_indices",
+    "read_csv", "read_csv_data", "read_features", "split_indices", "split_rows",
 ]  # fmt: skip
 
 # --- the dataset as the sweep sees it ------------------------------------------------------
@@ -69,20 +70,38 @@ def draw_fresh(spec, n_samples: int, random_state: int, noise: float | None = No
     return np.asarray(X, dtype=np.float64), np.asarray(y)
 
 
-def _split(spec, X: np.ndarray, y: np.ndarray):
-    """X_train, X_dev, y_train, y_dev: the one train/dev split every command shares."""
-    train, dev = split_indices(len(X), spec.dev_size, spec.split_random_state)
-    return X[train], X[dev], y[train], y[dev]
+def _rows(spec, y: np.ndarray, task: str, fold: int | None):
+    """The (training rows, dev rows) of the split every command shares, or of ``fold``."""
+    if (fold is None) != (spec.cv is None):
+        raise ValueError("a fold is given exactly when the data is cross-validated (data.cv)")
+    return split_rows(spec, y, task)[fold or 0]
 
 
-def dev_split(spec) -> tuple[np.ndarray, np.ndarray]:
-    """The dev split a sweep on ``spec`` held out, rebuilt and unscaled: (X_dev, y_dev)."""
-    _, X_dev, _, y_dev = _split(spec, *build_raw(spec))
-    return X_dev, y_dev
+def dev_split(spec, task: str = "auto", fold: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The dev split a sweep on ``spec`` held out (under ``data.cv``, that of ``fold``),
+    rebuilt and unscaled: (X_dev, y_dev)."""
+    X, y = build_raw(spec)
+    _, dev = _rows(spec, y, infer_task(y, task), fold)
+    return X[dev], y[dev]
 
 
-def load(spec, task: str = "auto") -> Dataset:
-    """Build the dataset for ``spec``, split it and fit the scaler on the training split."""
+def load(spec, task: str = "auto", fold: int | None = None) -> Dataset:
+    """Build the dataset for ``spec``, split it and fit the scaler on the training split.
+
+    Under ``data.cv``, the split is that of ``fold`` (see :func:`load_folds`)."""
+    X, y, task, digest = _read(spec, task)
+    return _dataset(spec, X, y, task, digest, *_rows(spec, y, task, fold))
+
+
+def load_folds(spec, task: str = "auto") -> list[Dataset]:
+    """The datasets a sweep on ``spec`` trains on: its one split, or one per fold of
+    ``data.cv`` (each scaled with the statistics of its own training rows). Built once."""
+    X, y, task, digest = _read(spec, task)
+    return [_dataset(spec, X, y, task, digest, *rows) for rows in split_rows(spec, y, task)]
+
+
+def _read(spec, task: str):
+    """The whole dataset, checked: (X, y, the task it is, the CSV's digest or None)."""
     digest = None
     if spec.dataset == "csv":  # read once: the digest is of the very bytes trained on
         X, y, _, digest = read_csv_data(Path(spec.path), spec.target, sha256=spec.sha256)
@@ -95,7 +114,12 @@ def load(spec, task: str = "auto") -> Dataset:
     if task == "regression" and y.dtype.kind not in "iufb":
         raise DataError("task is regression but the target is not numeric")
     check_finite(X, y, task)
-    X_train, X_dev, y_train, y_dev = _split(spec, X, y)
+    return X, y, task, digest
+
+
+def _dataset(spec, X, y, task: str, digest: str | None, train, dev) -> Dataset:
+    """The split of ``X, y`` into the given rows, scaled by its training rows if asked."""
+    X_train, X_dev, y_train, y_dev = X[train], X[dev], y[train], y[dev]
     classes = None
     if task == "classification":
         classes = np.unique(y).tolist()
@@ -192,6 +216,26 @@ class TrainingData:
     labels_train: np.ndarray | None  # (m_train,) class indices; None for regression
     labels_dev: np.ndarray | None
     task: str  # "classification" or "regression"
+
+
+# what a sweep's workers train on: the one split, or one TrainingData per fold (data.cv)
+Training = TrainingData | tuple[TrainingData, ...]
+
+
+def for_fold(data: Training, fold: int | None) -> TrainingData:
+    """The training data of ``fold`` (None: the one split)."""
+    if isinstance(data, TrainingData):
+        if fold is not None:
+            raise ValueError(f"fold {fold} asked of data that has no folds")
+        return data
+    if fold is None:
+        raise ValueError("cross-validated data: a job needs its fold")
+    return data[fold]
+
+
+def n_train_of(data: Training) -> int:
+    """Training examples of one split (folds differ by one at most): for cost estimates."""
+    return (data if isinstance(data, TrainingData) else data[0]).X_train.shape[1]
 
 
 def to_training(ds: Dataset, output: str) -> TrainingData:

@@ -212,4 +212,4 @@ DATASETS: dict[str, DatasetKind] = {
     "digits": DatasetKind(_shipped("load_digits"), frozenset(), None),
     "csv": DatasetKind(_csv, frozenset({"path", "target", "sha256"}), None),
 }
-COMMON_KEYS = frozenset({"dataset", "dev_size", "split_random_state", "scale"})
+COMMON_KEYS = frozenset({"dataset", "dev_size", "split_random_state", "scale", "cv"})

@@ -86,10 +86,18 @@ OUTPUTS: dict[str, Output] = {
 
 # --- initialisation: the standard deviation of each weight matrix ----------------------------
 
-INITS: dict[str, Callable[[int, int, float], float]] = {
-    "normal": lambda fan_in, fan_out, scale: scale,  # standard normal x init_scale: the study's
-    "xavier": lambda fan_in, fan_out, scale: float(np.sqrt(2.0 / (fan_in + fan_out))),
-    "he": lambda fan_in, fan_out, scale: float(np.sqrt(2.0 / fan_in)),
+
+class Init(NamedTuple):
+    """A weight initialisation: the standard deviation of a matrix, from its fans and the scale."""
+
+    std: Callable[[int, int, float], float]  # (fan_in, fan_out, init_scale) -> std
+    scaled: bool  # True when the std is init_scale: only then does init_scale mean anything
+
+
+INITS: dict[str, Init] = {
+    "normal": Init(lambda fan_in, fan_out, scale: scale, True),  # std init_scale: the study's
+    "xavier": Init(lambda fan_in, fan_out, scale: float(np.sqrt(2.0 / (fan_in + fan_out))), False),
+    "he": Init(lambda fan_in, fan_out, scale: float(np.sqrt(2.0 / fan_in)), False),
 }
 
 
@@ -99,17 +107,21 @@ def init_params(
     n_out: int,
     rng: np.random.RandomState,
     init: str = "normal",
-    init_scale: float = 0.01,
+    init_scale: float | None = 0.01,
     dtype: type = np.float64,
 ) -> Params:
     """Draw initial weights: W1 then W2 from ``rng`` standard normal, biases zero.
 
     With ``init="normal"`` and ``init_scale=0.01`` this is the reference study's draw.
     Weights are drawn in float64 and then cast, so float32 starts from the same values.
+    ``init_scale`` may be None for an initialisation that does not use it (xavier, he).
     """
-    std = INITS[init]
-    W1 = rng.randn(n_hidden, n_in) * std(n_in, n_hidden, init_scale)
-    W2 = rng.randn(n_out, n_hidden) * std(n_hidden, n_out, init_scale)
+    rule = INITS[init]
+    if rule.scaled and init_scale is None:
+        raise ValueError(f"init {init!r} needs an init_scale")
+    scale = 0.0 if init_scale is None else init_scale
+    W1 = rng.randn(n_hidden, n_in) * rule.std(n_in, n_hidden, scale)
+    W2 = rng.randn(n_out, n_hidden) * rule.std(n_hidden, n_out, scale)
     return {
         "W1": W1.astype(dtype),
         "b1": np.zeros((n_hidden, 1), dtype=dtype),

@@ -84,7 +84,7 @@ def hidden_size(s: Sweep) -> Figure:
     budgets = sorted(rows["iterations"].unique())
     color = dict(zip(budgets, colors("plasma", len(budgets), 0.0, 0.8)))
     shift = dict(zip(budgets, (np.arange(len(budgets)) - (len(budgets) - 1) / 2) * 0.08))
-    seeds = s.n_seeds > 1
+    seeds = bool(s.averaged)  # several runs per configuration: show their spread
     pw, ph = max(3.4, 0.45 * len(hidden) + 1.6), 3.4
     lay = prepare.layout(rows, budgets=False, aspect=pw / ph)
     fig = figure(max(6.5, pw * lay.ncols + 1.0), ph * lay.nrows + 2.6)
@@ -112,7 +112,7 @@ def hidden_size(s: Sweep) -> Figure:
                 marker(linestyle="--", color="0.3", label="train")]  # fmt: skip
     if seeds:
         handles.append(marker(marker="|", color="0.3", markersize=10,
-                              label=f"± std over {s.n_seeds} seeds"))  # fmt: skip
+                              label=f"± std over {s.averaged}"))  # fmt: skip
     legend(fig, handles)
     title(fig, s, f"{m.name.capitalize()} against hidden units (best learning rate at each point)")
     return fig

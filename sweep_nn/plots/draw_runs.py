@@ -62,7 +62,7 @@ def learning_curves(s: Sweep) -> Figure:
     count = "the training run" if len(runs) == 1 else f"best {len(runs)} training runs"
     ax.legend(title=f"{count} {which}, by best dev {m.name}\n(dots: budgets, star: the best)",
               loc="upper right", framealpha=0.9)  # fmt: skip
-    seeds = f"; one line per seed ({s.n_seeds})" if s.n_seeds > 1 else ""
+    seeds = f"; one line per run ({s.averaged})" if s.averaged else ""
     title(fig, s, f"Learning curves of the best training runs{seeds}")
     return fig
 
@@ -83,10 +83,12 @@ def _run_label(s: Sweep, run: prepare.Run) -> str:
 
 
 def training_data(s: Sweep) -> Figure:
-    """The sweep's train and dev data, by class, when it has two features."""
+    """The sweep's train and dev data, by class, when it has two features (under data.cv,
+    those of its first fold)."""
     spec, task = data_spec(s)
+    fold = None if spec.get("cv") is None else 0
     try:  # a CSV changed since training, or one the parameters file has no digest of
-        ds = data_mod.load(data_config(spec), task)
+        ds = data_mod.load(data_config(spec), task, fold)
     except (DataError, ParamsError) as exc:
         raise NotDrawn(str(exc)) from None
     if ds.X_train.shape[1] != 2:
@@ -114,5 +116,7 @@ def training_data(s: Sweep) -> Figure:
     ax.set_ylabel(f"feature 2{scaled}")
     ax.set_aspect("equal", adjustable="datalim")
     what = f"{spec['dataset']}, {len(ds.X_train)} training and {len(ds.X_dev)} dev samples"
+    if fold is not None:
+        what += f" (fold {fold} of {spec['cv']})"
     title(fig, s, f"The data: {what}", results=False)
     return fig

@@ -222,15 +222,23 @@ def curve_runs(s: Sweep, top: int = TOP_CURVES) -> list[Run]:
     """The ``top`` runs with the best dev score at their best budget, best first."""
     m, pool = s.metric, s.pool
     out = []
-    for _, group in pool.groupby(list(RUN_AXES), dropna=False, sort=False):
+    axes = [a for a in RUN_AXES if a in pool and a in s.runs]
+    for _, group in pool.groupby(axes, dropna=False, sort=False):
         best = group.sort_values([m.dev, "fit_seconds"], ascending=[False, True]).iloc[0]
         budgets = group.sort_values("iterations")
-        run = np.logical_and.reduce([(s.runs[a] == best[a]).to_numpy() for a in RUN_AXES])
+        run = np.logical_and.reduce([_same(s.runs[a], best[a]) for a in axes])
         longest = (s.runs["iterations"] == s.runs.loc[run, "iterations"].max()).to_numpy()
         paths = s.runs.loc[run & longest, "params_path"].dropna().tolist()
         out.append(Run(best, budgets, paths))
     out.sort(key=lambda run: (-run.best[m.dev], run.best["fit_seconds"]))
     return out[:top]
+
+
+def _same(column: pd.Series, value) -> np.ndarray:
+    """Where ``column`` holds ``value``; an empty value (no init_scale) matches empty cells."""
+    if value is None or value != value:
+        return column.isna().to_numpy()
+    return (column == value).to_numpy()
 
 
 def boundary_grid(X: np.ndarray, n: int):

@@ -38,8 +38,8 @@ class Sweep:
     folder: Path  # where results.csv and params/ live
     name: str
     metric: Metric
-    runs: pd.DataFrame  # successful rows, one per configuration and seed
-    rows: pd.DataFrame  # one per configuration: seed means, *_std, n_seeds, survives
+    runs: pd.DataFrame  # successful rows, one per configuration, seed and fold
+    rows: pd.DataFrame  # one per configuration: means over seeds and folds, *_std, survives
     criteria: query.Criteria
     left_out: int  # diverged or failed rows, not drawn
     clipped: bool  # some scores were below metric.floor
@@ -51,6 +51,15 @@ class Sweep:
     @property
     def n_seeds(self) -> int:
         return int(self.rows["n_seeds"].max())
+
+    @property
+    def n_folds(self) -> int | None:
+        return int(self.rows["n_folds"].max()) if "n_folds" in self.rows else None
+
+    @property
+    def averaged(self) -> str:
+        """What each configuration's means are over (``2 seeds x 5 folds``); empty: one run."""
+        return query.averaged_over(self.n_seeds, self.n_folds)
 
     @property
     def hit(self) -> np.ndarray:
@@ -76,8 +85,8 @@ class Sweep:
     def subtitle(self) -> str:
         n = len(self.rows)
         text = f"sweep {self.name!r}: {n} configuration{'s' if n != 1 else ''}"
-        if self.n_seeds > 1:
-            text += f", mean of {self.n_seeds} seeds"
+        if self.averaged:
+            text += f", mean of {self.averaged}"
         if self.left_out:
             text += f" ({self.left_out} diverged or failed rows not shown)"
         if self.filtered:

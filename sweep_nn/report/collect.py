@@ -39,6 +39,9 @@ TABLE_COLUMNS = [
     ("iterations", "iterations", "num", "int"),
     ("batch_size", "batch", "text", "text"),
     ("seed", "seed", "num", "int"),
+    ("init", "init", "text", "text"),
+    ("init_scale", "init_scale", "num", "raw"),
+    ("fold", "fold", "num", "int"),
     ("train_acc", "train_acc", "num", "f2"),
     ("dev_acc", "dev_acc", "num", "f2"),
     ("train_r2", "train_r2", "num", "f4"),
@@ -61,7 +64,7 @@ TABLE_COLUMNS = [
 HIDDEN_BY_DEFAULT = {"key", "dtype", "stack_size"}
 
 PARALLEL_AXES = ["hidden_size", "activation", "learning_rate", "iterations", "batch_size",
-                 "seed", "dtype"]  # fmt: skip
+                 "init", "init_scale", "seed", "dtype"]  # fmt: skip
 
 
 # --- gathering ------------------------------------------------------------------------------

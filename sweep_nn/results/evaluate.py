@@ -35,6 +35,13 @@ class Model:
     data: dict  # the training data spec
     source: str  # "sweep-nn" or "study"
     features: list[str] | None = None  # CSV feature column names, in training order
+    fold: int | None = None  # the fold of data.cv it was trained on (None: no cross-validation)
+
+    def trained_on(self) -> str | None:
+        """``cross-validation fold 2 of 5`` for a network of a cross-validated sweep, else None."""
+        if self.fold is None:
+            return None
+        return f"cross-validation fold {self.fold} of {self.data.get('cv')}"
 
     @property
     def n_outputs(self) -> int:
@@ -68,6 +75,7 @@ def load_model(path: Path, activation: str | None = None) -> Model:
                 p["data"],
                 "sweep-nn",
                 p.get("features"),
+                p["config"].get("fold"),
             )
         except (KeyError, TypeError) as exc:
             raise ParamsError(
@@ -171,18 +179,21 @@ def eval_inputs(
     n_samples, seed = int(n_samples), None if seed is None else int(seed)
     noise = None if noise is None else float(noise)
     if data is None:
-        return eval_data(model, n_samples, seed, noise)
-    target = model.data.get("target") if model.data.get("dataset") == "csv" else None
-    k = model.n_outputs if model.task == "regression" else 1  # a column per target
-    X, y, _ = data_mod.read_csv(Path(data), target, model.features, min_rows=1, n_targets=k)
-    n_in = model.params["W1"].shape[1]
-    if model.features is None and X.shape[1] != n_in:  # columns taken in training order
-        targets = "a target" if k == 1 else f"{k} targets"
-        raise DataError(
-            f"{data}: the network takes {n_in} input features, then {targets}: "
-            f"{n_in + k} columns in training order; the file has {X.shape[1] + k}"
-        )
-    return X, y, str(data)
+        X, y, source = eval_data(model, n_samples, seed, noise)
+    else:
+        target = model.data.get("target") if model.data.get("dataset") == "csv" else None
+        k = model.n_outputs if model.task == "regression" else 1  # a column per target
+        X, y, _ = data_mod.read_csv(Path(data), target, model.features, min_rows=1, n_targets=k)
+        n_in = model.params["W1"].shape[1]
+        if model.features is None and X.shape[1] != n_in:  # columns taken in training order
+            targets = "a target" if k == 1 else f"{k} targets"
+            raise DataError(
+                f"{data}: the network takes {n_in} input features, then {targets}: "
+                f"{n_in + k} columns in training order; the file has {X.shape[1] + k}"
+            )
+        source = str(data)
+    fold = model.trained_on()
+    return X, y, source if fold is None else f"{source}; trained on {fold}"
 
 
 def check_eval_options(n_samples: Any, seed: Any, noise: Any) -> None:
@@ -235,5 +246,6 @@ def eval_data(model: Model, n_samples: int, seed: int | None, noise: float | Non
                 f"{option} does not apply: dataset {name!r} cannot draw fresh samples, so eval "
                 "uses the sweep's dev split (or give --data FILE.csv)"
             )
-    X, y = data_mod.dev_split(data_config(model.data))
-    return X, y, f"{name}: the dev split held out by the sweep, rebuilt from its data settings"
+    X, y = data_mod.dev_split(data_config(model.data), model.task, model.fold)
+    split = "the dev split" if model.fold is None else f"the dev split of fold {model.fold}"
+    return X, y, f"{name}: {split} held out by the sweep, rebuilt from its data settings"

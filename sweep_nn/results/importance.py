@@ -27,9 +27,13 @@ CANDIDATE_AXES = (
     "learning_rate",
     "iterations",
     "batch_size",
+    "init",
+    "init_scale",
     "dtype",
     "seed",
 )
+# axes where an empty value is a level of its own: init_scale of an init that takes none
+EMPTY_LEVELS = {"init_scale": "none"}
 MAX_CELLS = 1_000_000  # largest product of axis values the estimate predicts over
 FOREST_TREES = 300
 
@@ -133,12 +137,17 @@ def _scored_rows(df, score: str, axes: list[str] | None, average_seeds: bool):
     frame = df[pd.to_numeric(df[score], errors="coerce").notna()].copy()
     frame[score] = frame[score].astype(float)
     frame = frame[np.isfinite(frame[score])]
+    for axis, level in EMPTY_LEVELS.items():
+        if axis in frame.columns and frame[axis].notna().any():  # a column of old files stays empty
+            frame[axis] = frame[axis].astype(object).where(frame[axis].notna(), level)
     candidates = [a for a in (axes or CANDIDATE_AXES) if a in frame.columns]
     if average_seeds:
         candidates = [a for a in candidates if a != "seed"]
     notes = []
     if average_seeds and "seed" in frame.columns and frame["seed"].nunique() > 1:
         notes.append(f"scores averaged over {frame['seed'].nunique()} seeds")
+    if "fold" in frame.columns and frame["fold"].nunique() > 1:  # never an axis: a cv's folds
+        notes.append(f"scores averaged over {frame['fold'].nunique()} folds (data.cv)")
     return frame, candidates, notes
 
 

@@ -32,7 +32,7 @@ class SweepLine:
     counts: dict[str, int] = field(default_factory=dict)  # status -> rows of the current grid
     earlier: int = 0  # rows of earlier grids, kept but not counted
     task: str | None = None
-    best: float | None = None  # the best dev score among ok rows
+    best: float | None = None  # the best configuration's dev score (mean over seeds, folds)
     best_id: str | None = None
     error: str | None = None  # why the results could not be read
     running: bool = False  # a live run holds the folder's lock
@@ -106,9 +106,8 @@ def summarise(folder: Path) -> SweepLine:
     ok = rows[rows["status"] == "ok"]
     if line.task and not ok.empty:
         dev = METRICS[line.task].dev
-        scored = ok[ok[dev].notna()]
-        if not scored.empty:
-            best = scored.loc[scored[dev].idxmax()]
+        best = query.best_configuration(ok[ok[dev].notna()], line.task)  # as run names it
+        if best is not None:
             line.best, line.best_id = float(best[dev]), str(best["config_id"])
     return line
 

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..errors import ParamsError
-from ..nn.plain import ACTIVATIONS, OUTPUTS
+from ..nn.plain import ACTIVATIONS, INITS, OUTPUTS
 from .schema import AXES
 
 PARAMS_FORMAT = "sweep-nn/params"
@@ -117,7 +117,9 @@ def _check_description(obj: dict, source: str, net: Net) -> None:
     config = _section(obj, "config", source)
     _check_config(config, source, net)
     output = _check_train(_section(obj, "train", source), source, net, task)
-    _check_data(_section(obj, "data", source), source)
+    data = _section(obj, "data", source)
+    _check_data(data, source)
+    _check_fold(config.get("fold"), data.get("cv"), source)
     _check_classes(obj["classes"], source, net, task, output)
     _check_scaler(obj["scaler"], source, net)
     _check_features(obj, source, net)
@@ -196,10 +198,25 @@ def _check_config(config: dict, source: str, net: Net) -> None:
             "'full' or a positive integer",
         ),
         "seed": (lambda v: _is_int(v) and 0 <= v < 2**32, "an integer from 0 to 4294967295"),
-    }
+        "init": (lambda v: isinstance(v, str) and v in INITS, f"one of {', '.join(INITS)}"),
+        "init_scale": (lambda v: v is None or (_is_real(v) and _finite(v) and v > 0),
+                       "None or a positive number"),
+    }  # fmt: skip
     for key, (ok, rule) in rules.items():
         if key in config and not ok(config[key]):
             raise _bad(source, f"config.{key}", rule, config[key])
+    init = config.get("init")
+    if init is not None and INITS[init].scaled and config.get("init_scale", 0.01) is None:
+        raise ParamsError(f"{source}: config.init_scale must be a positive number for init {init!r}")
+
+
+def _check_fold(fold: Any, cv: Any, source: str) -> None:
+    """A network of a cross-validated sweep names its fold, and only such a network does."""
+    if cv is None:
+        if fold is not None:
+            raise _bad(source, "config.fold", "None without data.cv", fold)
+    elif not (_is_int(fold) and 0 <= fold < cv):
+        raise _bad(source, "config.fold", f"a fold of data.cv: {cv}, from 0 to {cv - 1}", fold)
 
 
 def _check_train(train: dict, source: str, net: Net, task: str) -> str:

@@ -1,4 +1,5 @@
-"""Questions asked of finished results: the filter's criteria, aggregation over seeds, the Pareto front.
+"""Questions asked of finished results: the filter's criteria, aggregation over seeds and
+folds, the Pareto front.
 
 Everything here works on the rows of a results file (a pandas DataFrame), never on a
 sweep's memory. The criteria are one table, :data:`CRITERIA`, shared by ``filter``,
@@ -185,7 +186,9 @@ def current_rows(df, folder: Path):
     size dropped, say) stay in ``results.csv`` but are not the current sweep's. Without a
     readable ``config.yaml`` every row counts as current.
     """
-    from ..config.search import points
+    import pandas as pd
+
+    from ..config.search import as_point, points
 
     cfg = current_config(folder)
     try:
@@ -194,17 +197,25 @@ def current_rows(df, folder: Path):
         chosen = None
     if cfg is None or chosen is None:
         return df, 0
-    grid = cfg.grid
+    grid, t = cfg.grid, cfg.train
+
+    def point(h, a, lr, b, init, scale):
+        if pd.isna(init):  # a row from before the init columns: its sweep's settings
+            init, scale = t.init, t.init_scale
+        b = b if b == "full" else int(b)  # batch sizes as the grid writes them
+        return as_point((h, a, lr, b, init, None if pd.isna(scale) else scale))
+
     in_points = [
-        (h, a, lr, b if b == "full" else int(b)) in chosen  # batch sizes as the grid writes them
-        for h, a, lr, b in zip(
-            df["hidden_size"], df["activation"], df["learning_rate"], df["batch_size"]
-        )
-    ]
+        point(*values) in chosen
+        for values in zip(df["hidden_size"], df["activation"], df["learning_rate"],
+                          df["batch_size"], df["init"], df["init_scale"])
+    ]  # fmt: skip
+    folds = df["fold"].isna() if cfg.data.cv is None else df["fold"].isin(range(cfg.data.cv))
     mask = (
         np.asarray(in_points, dtype=bool)
         & df["iterations"].isin(grid.iterations).to_numpy()
         & df["seed"].isin(grid.seeds).to_numpy()
+        & folds.to_numpy(dtype=bool)
     )
     return df[mask], int((~mask).sum())
 
@@ -245,26 +256,40 @@ def select(path: Path, criteria: Criteria | None = None, all_rows: bool = False)
 
 
 def aggregate(df):
-    """Group rows that differ only in seed: ``n_seeds`` and mean / std of each metric.
+    """Group rows that differ only in seed and fold: ``n_seeds`` (and, for rows of
+    ``data.cv``, ``n_folds``) and mean / std of each metric over the group's rows.
 
-    The mean columns keep their names (``train_acc`` is then the mean over seeds) so the
-    same criteria and sorting apply; ``*_std`` columns hold the standard deviations.
+    The mean columns keep their names (``train_acc`` is then the mean over seeds and
+    folds) so the same criteria and sorting apply; ``*_std`` columns hold the standard
+    deviations. The config id loses its seed and fold suffixes.
     """
     import pandas as pd
 
     # every metric column stays, empty ones too, so the table has the shape of the rows';
     # the mean of the gaps is the gap of the means, in accuracy or in R2
     metrics = [c for c in METRIC_COLUMNS if c in df]
+    folds = "fold" in df and bool(df["fold"].notna().any())
     if df.empty:
         return df.assign(n_seeds=pd.Series(dtype=int))
-    grouped = df.groupby(list(SEED_AXES), dropna=False, sort=False)
+    axes = [a for a in SEED_AXES if a in df]  # a frame of older columns groups by those it has
+    grouped = df.groupby(axes, dropna=False, sort=False)
     out = grouped[metrics].mean()
     std = grouped[metrics].std(ddof=0).add_suffix("_std")
     out = out.join(std)
-    out.insert(0, "n_seeds", grouped.size())
+    if folds:
+        out.insert(0, "n_folds", grouped["fold"].nunique())
+    out.insert(0, "n_seeds", grouped["seed"].nunique() if "seed" in df else grouped.size())
     out = out.reset_index()
-    out.insert(0, "config_id", [re.sub(r"-s\d+$", "", cid) for cid in grouped["config_id"].first()])
+    ids = [re.sub(r"(-s\d+)?(-f\d+)?$", "", cid) for cid in grouped["config_id"].first()]
+    out.insert(0, "config_id", ids)
     return out
+
+
+def averaged_over(n_seeds: int, n_folds: int | None = None) -> str:
+    """What an aggregated row's means are over, for people: ``3 seeds``, ``5 folds``,
+    ``2 seeds x 5 folds``; empty for a single run."""
+    counts = [(int(n), what) for n, what in ((n_seeds, "seed"), (n_folds or 1, "fold")) if n > 1]
+    return " x ".join(f"{n} {what}s" for n, what in counts)
 
 
 def filter_results(
@@ -309,10 +334,10 @@ def pareto_front(times, scores) -> np.ndarray:
 
 
 def best_configuration(df, task: str) -> dict | None:
-    """The configuration with the best dev score (mean over its seeds); among equals, the
-    one with the fewest iterations, then the smallest (a rule that does not depend on the
-    order rows arrived in, nor on timings). None if no row is ``ok``. The answer ``run``
-    names at its end."""
+    """The configuration with the best dev score (mean over its seeds and folds); among
+    equals, the one with the fewest iterations, then the smallest (a rule that does not
+    depend on the order rows arrived in, nor on timings). None if no row is ``ok``. The
+    answer ``run`` names at its end."""
     ok = df[df["status"] == "ok"]
     if ok.empty:
         return None

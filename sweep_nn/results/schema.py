@@ -15,9 +15,14 @@ PARAMS_DIR = "params"
 CONFIG_COPY = "config.yaml"  # the resolved configuration the results came from
 BASELINE_FILE = "baseline.json"
 
-# the axes of a grid, in the order of a row's columns and of a config id
-AXES = ("hidden_size", "activation", "learning_rate", "iterations", "batch_size", "seed")
-SEED_AXES = ("hidden_size", "activation", "learning_rate", "iterations", "batch_size", "dtype")
+# the axes of a grid and the fold, in the order of a row's columns (a parameters file's
+# config holds them)
+AXES = ("hidden_size", "activation", "learning_rate", "iterations", "batch_size", "seed", "init",
+        "init_scale", "fold")  # fmt: skip
+# what tells configurations apart once their seeds and folds are averaged (aggregate, plots,
+# halving's rank, the best configuration): every axis but those two, and the dtype
+SEED_AXES = ("hidden_size", "activation", "learning_rate", "iterations", "batch_size", "init",
+             "init_scale", "dtype")  # fmt: skip
 STATUSES = ("ok", "diverged", "failed")
 DONE_STATUSES = ("ok", "diverged")  # deterministic outcomes: not rerun on resume
 
@@ -33,6 +38,9 @@ class Row:
     iterations: int
     batch_size: int | str  # "full" or a number of samples
     seed: int
+    init: str | None = None  # weight initialisation (None: a row from before the column)
+    init_scale: float | None = None  # init normal's scale; None for an init without one
+    fold: int | None = None  # the fold of data.cv whose held-out part is the dev set; None: no cv
     train_acc: float | None = None  # percent (classification)
     dev_acc: float | None = None
     gap: float | None = None  # train score - dev score
@@ -56,7 +64,19 @@ class Row:
 
 
 COLUMNS = [f.name for f in dataclasses.fields(Row)]
-EARLIER_COLUMNS = COLUMNS[:-1]  # files from before stack_size: read, and brought up to date
+# columns added since the first results files, oldest first, with the value a row of a file
+# written before them gets; such a file is read, and brought up to date when a run resumes it
+ADDED_COLUMNS: tuple[dict, ...] = (
+    {"stack_size": 1},
+    {"init": None, "init_scale": None, "fold": None},
+)
+EARLIER_HEADERS: dict[tuple[str, ...], dict] = {  # header -> values of the columns it lacks
+    tuple(c for c in COLUMNS if c not in missing): missing
+    for missing in (
+        {k: v for added in ADDED_COLUMNS[g:] for k, v in added.items()}
+        for g in range(len(ADDED_COLUMNS))
+    )
+}
 INT_COLUMNS = frozenset(
     f.name for f in dataclasses.fields(Row) if f.type in ("int", "int | None")
 )
@@ -96,7 +116,7 @@ METRICS = {
 }
 # every score column a row may carry, besides the main metric: per split, by score key
 SCORE_KEYS = {"classification": ("acc", "loss"), "regression": ("r2", "rmse", "loss")}
-METRIC_COLUMNS = (  # the columns that aggregate averages over seeds, in this order
+METRIC_COLUMNS = (  # the columns that aggregate averages over seeds and folds, in this order
     "train_acc", "dev_acc", "train_r2", "dev_r2", "train_rmse", "dev_rmse",
     "gap", "train_loss", "dev_loss", "fit_seconds",
 )  # fmt: skip

@@ -23,7 +23,7 @@ from ..errors import ResultsError, StorageError
 from ..safe_read import ReadRefused, read_regular_file
 from .schema import (
     COLUMNS,
-    EARLIER_COLUMNS,
+    EARLIER_HEADERS,
     FLOAT_COLUMNS,
     INT_COLUMNS,
     RESULTS_FILE,
@@ -278,7 +278,8 @@ def read_rows(path: Path, repair: bool = False) -> list[dict]:
     # "\n" only, as the writer ends rows (splitlines() would also split at \x1c, \u2028, ...)
     lines = [line.removesuffix("\r") for line in text.split("\n")[:-1]]
     header = lines[0].split(",") if lines else []
-    columns = EARLIER_COLUMNS if header == EARLIER_COLUMNS else COLUMNS
+    earlier = EARLIER_HEADERS.get(tuple(header))
+    columns = COLUMNS if earlier is None else header
     if header[: len(columns)] != columns:
         head = (lines[0] if lines else raw[:60].decode("utf-8", "replace"))[:80]
         raise ResultsError(
@@ -292,7 +293,7 @@ def read_rows(path: Path, repair: bool = False) -> list[dict]:
                 f"{path}, line {number}: damaged row ({len(fields)} fields, expected {len(columns)})"
             )
         try:
-            row = {"stack_size": 1} | {c: _parse(v, c) for c, v in zip(columns, fields)}
+            row = (earlier or {}) | {c: _parse(v, c) for c, v in zip(columns, fields)}
         except ValueError as exc:
             raise ResultsError(f"{path}, line {number}: damaged row ({exc})") from None
         if row["status"] not in STATUSES or not row["config_id"] or not row["key"]:
@@ -305,7 +306,7 @@ def read_rows(path: Path, repair: bool = False) -> list[dict]:
                 os.fsync(fh.fileno())
         except OSError as exc:
             raise _storage_error(exc, path) from None
-    if repair and columns is EARLIER_COLUMNS:  # rows appended next will have every column
+    if repair and earlier is not None:  # rows appended next will have every column
         blob = ",".join(COLUMNS) + "\n" + "".join(format_row(row) for row in rows)
         atomic_write(path, blob.encode())
     return rows

@@ -1,4 +1,5 @@
-"""The linear baseline every sweep is compared with, fitted on the same train/dev split.
+"""The linear baseline every sweep is compared with, fitted on the same train/dev split
+(under ``data.cv``, on each fold, its scores the means over the folds).
 
 Two-class problems get L2-regularised logistic regression (C = 1, intercept not penalised:
 scikit-learn's ``LogisticRegression()`` objective) solved by Newton's method in NumPy, and
@@ -26,16 +27,27 @@ SCORES = {
 }
 
 
-def saved_or_fit(path: Path, ds: Dataset) -> dict:
-    """The baseline an earlier run on this folder saved at ``path`` (same data), or a new fit.
+def saved_or_fit(path: Path, folds: list[Dataset]) -> dict:
+    """The baseline an earlier run on this folder saved at ``path`` (same data), or a new fit
+    (:func:`fit_folds`) on ``folds``: the sweep's one split, or its folds.
 
     Only a saved success is kept: a failure (``{"model", "error"}``) is fitted again, so
     a cause that went away (a missing library, a fault fixed) does not stay recorded for
     ever, and so is anything that is not a baseline of this task (unreadable, another
     shape, non-finite or out-of-range scores, a FIFO or a huge file in its place).
     """
-    saved = read_saved(path, ds.task)
-    return saved if saved is not None else fit(ds)
+    saved = read_saved(path, folds[0].task)
+    return saved if saved is not None else fit_folds(folds)
+
+
+def fit_folds(folds: list[Dataset]) -> dict:
+    """:func:`fit` on each split, the scores averaged over them (one split: its own)."""
+    fits = [fit(ds) for ds in folds]
+    failed = next((f for f in fits if "error" in f), None)
+    if failed is not None or len(fits) == 1:
+        return failed or fits[0]
+    return {k: v if isinstance(v, str) else sum(f[k] for f in fits) / len(fits)
+            for k, v in fits[0].items()}  # fmt: skip
 
 
 def read_saved(path: Path, task: str) -> dict | None:

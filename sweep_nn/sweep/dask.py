@@ -64,7 +64,7 @@ def dask_backend(scheduler: str | None, n_jobs: int, data) -> Iterator[None]:
     n_jobs : int
         Worker processes of the local cluster. An existing cluster keeps its own size:
         the sweep uses every thread its workers offer.
-    data : TrainingData
+    data : TrainingData or tuple of TrainingData (one per fold of data.cv)
         Sent to every worker once; jobs that pass this same object refer to that copy.
     """
     distributed = require_dask()

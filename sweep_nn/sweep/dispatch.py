@@ -16,7 +16,7 @@ import threading
 import warnings
 from collections.abc import Callable, Iterator
 
-from ..data import TrainingData
+from ..data import Training, n_train_of
 from .orphan import start_worker
 from .schedule import Task
 from .segments import Segment, SegmentOutcome, TrainState
@@ -59,7 +59,7 @@ def _worker_died(exc: BaseException) -> bool:
     return isinstance(exc, (TerminatedWorkerError, BrokenProcessPool)) or worker_lost(exc)
 
 
-def _parallel_backend(backend: str, scheduler: str | None, n_jobs: int, data: TrainingData):
+def _parallel_backend(backend: str, scheduler: str | None, n_jobs: int, data: Training):
     """The joblib backend context for ``backend`` ("local" or "dask")."""
     import joblib
 
@@ -98,7 +98,7 @@ def _workers_start_deaf_to_ctrl_c(local_workers: bool) -> Iterator[None]:
 
 def run_tasks(
     tasks: list[Task],
-    data: TrainingData,
+    data: Training,
     n_jobs: int,
     backend: str,
     scheduler: str | None,
@@ -124,7 +124,7 @@ def run_tasks(
     ``on_result`` (where a recorder commits them together).
     """
     after_task = after_task or (lambda: None)
-    n_train = data.X_train.shape[1]
+    n_train = n_train_of(data)
     pending: list[tuple[float, Task]] = []
     for task in tasks:
         _queue(pending, [as_segment(run) for run in task], n_train)
@@ -197,7 +197,7 @@ def _run_until_death(
 
     taken: list[Task] = []
     finished: set[tuple[str, int]] = set()
-    n_train = data.X_train.shape[1]
+    n_train = n_train_of(data)
 
     def feed():
         while pending:

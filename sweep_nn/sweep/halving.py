@@ -1,12 +1,12 @@
 """Successive halving on the grid's own budgets: train every configuration a little, then
 continue only the promising ones from their snapshots.
 
-A configuration here is a point of the search with all its seeds. Rung ``r`` trains the
-configurations still in to budget ``r`` (continuing from the snapshots of budget
-``r - 1``); the best ``ceil(n / eta)`` go on to the next budget. The rank is the mean
-over seeds of the metric at the rung's budget (higher is better, lower for losses); a
-configuration with a seed that diverged or failed ranks below every configuration whose
-seeds all trained; ties go to the configuration listed first (grid order, or the order of
+A configuration here is a point of the search with all its seeds (and, under ``data.cv``,
+all its folds). Rung ``r`` trains the configurations still in to budget ``r`` (continuing
+from the snapshots of budget ``r - 1``); the best ``ceil(n / eta)`` go on to the next
+budget. The rank is the mean over seeds and folds of the metric at the rung's budget
+(higher is better, lower for losses); a configuration with a run that diverged or failed
+ranks below every configuration whose runs all trained; ties go to the configuration listed first (grid order, or the order of
 the random draw). Each rung depends only on the rows of the one before, so a resumed
 search takes the same decisions, and every row it writes is the row the full grid would
 write for that configuration and budget.
@@ -47,18 +47,23 @@ def resolve_metric(metric: str | None, task: str) -> str:
     return metric
 
 
+def point(job: Job) -> tuple:
+    """What a configuration is made of: every axis but the seed (and the fold)."""
+    return (job.hidden_size, job.activation, job.learning_rate, job.batch_size, job.init,
+            job.init_scale)  # fmt: skip
+
+
 def configurations(jobs: list[Job]) -> list[list[Job]]:
-    """Jobs grouped by configuration (all but the seed), in the order of their first job."""
+    """Jobs grouped by configuration (all but seed and fold), in the order of their first job."""
     groups: dict[tuple, list[Job]] = {}
     for job in jobs:
-        point = (job.hidden_size, job.activation, job.learning_rate, job.batch_size)
-        groups.setdefault(point, []).append(job)
+        groups.setdefault(point(job), []).append(job)
     return list(groups.values())
 
 
 def score(group: list[Job], rows: dict[str, dict], budget: int, metric: str) -> tuple:
-    """Sort key of a configuration at ``budget`` (smaller first): all seeds trained, then
-    the mean metric, best first."""
+    """Sort key of a configuration at ``budget`` (smaller first): all its runs (seeds and
+    folds) trained, then their mean metric, best first."""
     higher = RANK_DIRECTIONS[metric][1]
     values, complete = [], True
     for job in group:
@@ -110,7 +115,10 @@ def stopped_table(jobs: list[Job], rows: dict[str, dict], metric: str) -> list[d
             "activation": first.activation,
             "learning_rate": first.learning_rate,
             "batch_size": "full" if first.batch_size is None else first.batch_size,
-            "seeds": len(group),
+            "init": first.init,
+            "init_scale": first.init_scale,
+            "seeds": len({j.seed for j in group}),
+            **({} if first.fold is None else {"folds": len({j.fold for j in group})}),
             "stopped_at": 0,
         }
         for budget in first.budgets:

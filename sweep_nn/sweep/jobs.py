@@ -1,4 +1,5 @@
-"""Expand a configuration into jobs: one training run per combination of the grid's axes.
+"""Expand a configuration into jobs: one training run per combination of the grid's axes
+(and, under ``data.cv``, per fold).
 
 Configurations that differ only in ``iterations`` share one job: it trains once to the
 largest budget and snapshots every smaller one on the way. Every job refers to one
@@ -24,6 +25,8 @@ STEP_OVERHEAD = 5000  # fixed cost of one training step, in example x hidden-uni
 STACK_MAX_ELEMENTS = 8000
 STACK_MAX_MODELS = 8
 EXECUTION_ONLY = ("stack", "checkpoint_every")  # train settings: how, not what, is computed
+# train settings that a grid axis may replace: each job's key holds its own value of them
+PER_JOB = ("init", "init_scale")
 
 
 @dataclass(frozen=True)
@@ -32,11 +35,9 @@ class TrainSettings:
 
     budgets: tuple[int, ...]  # ascending iteration counts to snapshot
     dtype: str
-    init: str
-    init_scale: float
     output: str  # a key of nn.plain.OUTPUTS (resolved, never "auto")
     loss_points: int
-    stack: bool = False  # jobs may train in a stack with jobs that differ only in rate and seed
+    stack: bool = False  # jobs may train in a stack with jobs that differ only in rate, seed, init
     engine: str = "numpy"  # "numpy" or "compiled" (resolved, never "auto")
     checkpoint_every: int | None = None  # iterations between checkpoints (None: top // 10)
 
@@ -53,6 +54,9 @@ class Job:
     settings: TrainSettings
     config_ids: tuple[str, ...]  # one per budget
     keys: tuple[str, ...]  # one per budget: identity of configuration + data + settings
+    init: str = "normal"  # a key of nn.plain.INITS
+    init_scale: float | None = 0.01  # None for an init that does not use it
+    fold: int | None = None  # the fold it trains on (data.cv); None: the one train/dev split
 
     @property
     def budgets(self) -> tuple[int, ...]:
@@ -69,13 +73,22 @@ class Job:
         return self.budgets[-1] * (n_train * (self.hidden_size + 1) + STEP_OVERHEAD * steps)
 
 
-def config_id(hidden_size, activation, learning_rate, iterations, batch_size=None, seed=0) -> str:
-    """A readable, stable id: ``h3-tanh-lr0.6-it10000``, plus ``-bs64`` / ``-s1`` when set."""
+def config_id(hidden_size, activation, learning_rate, iterations, batch_size=None, seed=0,
+              init=None, init_scale=None, fold=None) -> str:  # fmt: skip
+    """A readable, stable id: ``h3-tanh-lr0.6-it10000``, plus ``-bs64`` / ``-he`` /
+    ``-scale0.1`` / ``-s1`` / ``-f0`` when set (an init or scale other than the sweep's
+    default; a fold of data.cv)."""
     cid = f"h{hidden_size}-{activation}-lr{float(learning_rate)!r}-it{iterations}"
     if batch_size is not None:
         cid += f"-bs{batch_size}"
+    if init is not None:
+        cid += f"-{init}"
+    if init_scale is not None:
+        cid += f"-scale{float(init_scale)!r}"
     if seed != 0:
         cid += f"-s{seed}"
+    if fold is not None:
+        cid += f"-f{fold}"
     return cid
 
 
@@ -91,8 +104,9 @@ def fingerprint(resolved: dict[str, Any]) -> dict:
 
     ``resolved`` is a configuration as :meth:`SweepConfig.resolved` writes it (the copy in
     an output folder's ``config.yaml`` is one), so a folder's sweep and a new one compare.
+    The settings of :data:`PER_JOB` are left out: each job's key holds its own.
     """
-    train = {k: v for k, v in resolved["train"].items() if k not in EXECUTION_ONLY}
+    train = {k: v for k, v in resolved["train"].items() if k not in EXECUTION_ONLY + PER_JOB}
     # the engine decides results only where it is not the NumPy engine, so that results
     # recorded before the setting existed keep their keys
     engine = resolve_engine(train.pop("engine", "auto"), train["dtype"])
@@ -101,13 +115,16 @@ def fingerprint(resolved: dict[str, Any]) -> dict:
     return {"task": resolved["task"], "data": resolved["data"], "train": train}
 
 
-def _key(fp: dict, **axes) -> str:
-    blob = json.dumps({"settings": fp, **axes}, sort_keys=True)
+def _key(fp: dict, per_job: dict, **axes) -> str:
+    """The key of one row: the settings (with this job's ``per_job`` ones) and its axes."""
+    settings = fp | {"train": fp["train"] | per_job}
+    blob = json.dumps({"settings": settings, **axes}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def expand(cfg: SweepConfig, output: str) -> list[Job]:
-    """All jobs of the grid in a fixed order (hidden size, activation, rate, batch, seed).
+    """All jobs of the grid in a fixed order (hidden size, activation, rate, batch, init,
+    init scale, seed, fold).
 
     ``output`` is the resolved output layer (a key of ``nn.plain.OUTPUTS``).
     """
@@ -115,12 +132,13 @@ def expand(cfg: SweepConfig, output: str) -> list[Job]:
 
     g, t = cfg.grid, cfg.train
     settings = TrainSettings(
-        tuple(sorted(g.iterations)), t.dtype, t.init, t.init_scale, output, t.loss_points,
+        tuple(sorted(g.iterations)), t.dtype, output, t.loss_points,
         t.stack, resolve_engine(t.engine, t.dtype), t.checkpoint_every,
     )  # fmt: skip
     fp = fingerprint(cfg.resolved())
+    folds = [None] if cfg.data.cv is None else list(range(cfg.data.cv))
     jobs = []
-    for (h, act, lr, bs), seed in itertools.product(points(cfg), g.seeds):
+    for (h, act, lr, bs, init, scale), seed, fold in itertools.product(points(cfg), g.seeds, folds):
         batch = None if bs == "full" else bs
         axes = {
             "hidden_size": h,
@@ -128,19 +146,23 @@ def expand(cfg: SweepConfig, output: str) -> list[Job]:
             "learning_rate": lr,
             "batch_size": batch,
             "seed": seed,
+        } | ({} if fold is None else {"fold": fold})
+        # an unused scale keys as the setting did before the axis existed: keys stay put
+        per_job = {"init": init, "init_scale": t.init_scale if scale is None else scale}
+        shown = {  # in the id, what differs from the sweep's default
+            "init": None if init == t.init else init,
+            "init_scale": None if scale in (None, t.init_scale) else scale,
+            "fold": fold,
         }
         jobs.append(
             Job(
-                h,
-                act,
-                lr,
-                batch,
-                seed,
-                settings=settings,
-                config_ids=tuple(config_id(h, act, lr, it, batch, seed) for it in settings.budgets),
-                keys=tuple(_key(fp, iterations=it, **axes) for it in settings.budgets),
+                h, act, lr, batch, seed, settings=settings,
+                config_ids=tuple(config_id(h, act, lr, it, batch, seed, **shown)
+                                 for it in settings.budgets),
+                keys=tuple(_key(fp, per_job, iterations=it, **axes) for it in settings.budgets),
+                init=init, init_scale=scale, fold=fold,
             )
-        )
+        )  # fmt: skip
     return jobs
 
 
@@ -148,15 +170,16 @@ def stacks(jobs: list[Job], n_train: int) -> list[list[Job]]:
     """Split ``jobs`` into training runs: stacks of jobs trained together, or single jobs.
 
     Jobs stack when their settings allow it, train full-batch on a small layer (hidden
-    units x examples <= :data:`STACK_MAX_ELEMENTS`) and agree on everything but learning
-    rate and seed. A group larger than :data:`STACK_MAX_MODELS` is cut into near-equal
-    stacks. Runs come in the order of their first job; order within a stack is kept.
+    units x examples <= :data:`STACK_MAX_ELEMENTS`) on the same fold, and agree on
+    everything but learning rate, seed and initialisation. A group larger than
+    :data:`STACK_MAX_MODELS` is cut into near-equal stacks. Runs come in the order of their
+    first job; order within a stack is kept.
     """
     groups: dict[object, list[Job]] = {}
     for i, job in enumerate(jobs):
         small = job.hidden_size * n_train <= STACK_MAX_ELEMENTS
         if job.settings.stack and job.batch_size is None and small:
-            shape: object = (job.hidden_size, job.activation, job.settings)
+            shape: object = (job.hidden_size, job.activation, job.fold, job.settings)
         else:
             shape = i  # alone
         groups.setdefault(shape, []).append(job)

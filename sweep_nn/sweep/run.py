@@ -104,9 +104,11 @@ class _Background(Generic[T]):
 
 
 def _params_meta(cfg: SweepConfig, ds: data_mod.Dataset, output: str) -> dict:
-    """What every parameters file of this sweep carries besides its weights and config."""
+    """What every parameters file of this sweep (on the split or fold of ``ds``) carries
+    besides its weights and config (which holds each network's init, init_scale and fold)."""
+    train = {k: v for k, v in cfg.train.model_dump(mode="json").items() if k not in jobs.PER_JOB}
     return {
-        "train": cfg.train.model_dump(mode="json") | {"output": output},
+        "train": train | {"output": output},
         "data": cfg.data.resolved() | ({"sha256": ds.sha256} if ds.sha256 else {}),  # csv
         "task": ds.task,
         "classes": ds.classes,
@@ -122,8 +124,9 @@ class _Recorder:
     makes them durable together (a group commit: see :func:`.store.make_durable`), then
     writes all the rows with one write and fsync, and only then are rows reported."""
 
-    def __init__(self, out_dir: Path, writer: store.ResultsWriter, done: dict, meta: dict,
-                 on_row: Callable[[Row], None] | None) -> None:  # fmt: skip
+    def __init__(self, out_dir: Path, writer: store.ResultsWriter, done: dict,
+                 meta: dict[int | None, dict], on_row: Callable[[Row], None] | None) -> None:  # fmt: skip
+        # meta: what the parameters files describe besides the network, by fold (None: no cv)
         self.out_dir, self.writer, self.done, self.meta, self.on_row = (
             out_dir, writer, done, meta, on_row
         )  # fmt: skip
@@ -141,7 +144,8 @@ class _Recorder:
             if res.params is not None:
                 rel = f"{PARAMS_DIR}/{row.config_id}.pkl"
                 config = {axis: getattr(row, axis) for axis in AXES}
-                payload = params_mod.params_payload(res.params, config=config, **self.meta)
+                payload = params_mod.params_payload(res.params, config=config,
+                                                    **self.meta[row.fold])  # fmt: skip
                 params_mod.write_params(self.out_dir / rel, payload, sync=False)
                 self.unsynced.append(self.out_dir / rel)
                 row.params_path = rel
@@ -210,8 +214,11 @@ def _done(rows: list[dict]) -> dict[str, dict]:
     return {r["key"]: r for r in store.latest_rows(rows) if r["status"] in DONE_STATUSES}
 
 
-def _train_stage(stage, ds, output, n_workers, backend, scheduler, record) -> tuple[int, bool]:
-    """Train the stage's jobs, each from its newest durable state, to ``stage.until``."""
+def _train_stage(stage, ds, training, n_workers, backend, scheduler, record) -> tuple[int, bool]:
+    """Train the stage's jobs, each from its newest durable state, to ``stage.until``.
+
+    ``ds`` is the dataset (of the first fold, under data.cv) whose sizes the plan uses;
+    ``training`` what the workers train on (:data:`.data.Training`)."""
     done = record.done = _done(store.read_rows(record.writer.path))
     reached = [
         job for job in stage.jobs
@@ -226,7 +233,7 @@ def _train_stage(stage, ds, output, n_workers, backend, scheduler, record) -> tu
     record.meter.add([seg for task in tasks for seg in task], stage.until, label)
     if record.on_progress:
         record.on_progress(record.meter.now())
-    return _train_all(tasks, data_mod.to_training(ds, output), n_workers, backend, scheduler, record)
+    return _train_all(tasks, training, n_workers, backend, scheduler, record)
 
 
 def run_sweep(
@@ -257,7 +264,8 @@ def run_sweep(
     out_dir = Path(out_dir)
     check_folder(out_dir)
     # the data before the folder: bad data writes nothing
-    ds = data_mod.load(cfg.data, cfg.task)
+    folds = data_mod.load_folds(cfg.data, cfg.task)  # one split, or one per fold of data.cv
+    ds = folds[0]
     output = data_mod.resolve_output(ds, cfg.train.output)
     make_folder(out_dir, out_dir)
     with locked(out_dir):
@@ -279,12 +287,15 @@ def run_sweep(
         if search.halves:
             summary.total = search.planned_rows
         # fitted alongside the training (its imports take seconds); kept from an earlier run
-        baseline_thread = _Background(baseline.saved_or_fit, out_dir / BASELINE_FILE, ds)
+        baseline_thread = _Background(baseline.saved_or_fit, out_dir / BASELINE_FILE, folds)
         meter = WorkMeter(len(ds.y_train), summary.total, summary.skipped)
         with store.ResultsWriter(results_path) as writer:
-            record = _Recorder(out_dir, writer, done, _params_meta(cfg, ds, output), on_row)
+            names = [None] if cfg.data.cv is None else range(len(folds))
+            meta = {k: _params_meta(cfg, f, output) for k, f in zip(names, folds)}
+            record = _Recorder(out_dir, writer, done, meta, on_row)
             record.meter, record.on_progress = meter, on_progress
-            train = functools.partial(_train_stage, ds=ds, output=output, n_workers=n_workers,
+            training = _training(folds, output, cfg.data.cv is not None)
+            train = functools.partial(_train_stage, ds=ds, training=training, n_workers=n_workers,
                                       backend=backend, scheduler=scheduler, record=record)  # fmt: skip
             for stage in search.stages(all_jobs, lambda: _done(store.read_rows(results_path))):
                 rerun, summary.interrupted = train(stage)
@@ -300,6 +311,12 @@ def run_sweep(
         _count(summary, results_path, wanted)
         summary.wall_seconds = time.perf_counter() - started
         return summary
+
+
+def _training(folds: list[data_mod.Dataset], output: str, cv: bool) -> data_mod.Training:
+    """The data the workers get, encoded once: the one split, or one per fold."""
+    encoded = tuple(data_mod.to_training(f, output) for f in folds)
+    return encoded if cv else encoded[0]
 
 
 def _refuse_other_keys(previous: list[dict], all_jobs: list[jobs.Job], out_dir: Path) -> None:

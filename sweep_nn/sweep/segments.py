@@ -98,7 +98,7 @@ def initial_state(job: Job, n_in: int, n_out: int) -> TrainState:
     s = job.settings
     rng = np.random.RandomState(job.seed)
     dtype = np.dtype(s.dtype).type
-    params = plain.init_params(n_in, job.hidden_size, n_out, rng, s.init, s.init_scale, dtype)
+    params = plain.init_params(n_in, job.hidden_size, n_out, rng, job.init, job.init_scale, dtype)
     return TrainState(0, params, tuple(rng.get_state()))
 
 

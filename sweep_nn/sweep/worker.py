@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..data import TrainingData
+from ..data import Training, TrainingData, for_fold
 from ..nn import engine, plain
 from ..results.schema import Row, score_columns
 from .jobs import Job
@@ -299,6 +299,9 @@ def _row(job: Job, budget: int, elapsed: float, status: str, stack_size=1, **ext
         iterations=budget,
         batch_size="full" if job.batch_size is None else job.batch_size,
         seed=job.seed,
+        init=job.init,
+        init_scale=job.init_scale,
+        fold=job.fold,
         dtype=job.settings.dtype,
         fit_seconds=elapsed,
         stack_size=stack_size,
@@ -333,8 +336,9 @@ def failed_outcome(segment: Segment, message: str) -> SegmentOutcome:
     return SegmentOutcome(segment, [failed(j, message, segment.start) for j in segment], None)
 
 
-def run_task(runs: list[Segment | list[Job]], data: TrainingData) -> list[SegmentOutcome]:
-    """Worker entry point for a task: its segments (of single jobs or stacks), in turn.
+def run_task(runs: list[Segment | list[Job]], data: Training) -> list[SegmentOutcome]:
+    """Worker entry point for a task: its segments (of single jobs or stacks), in turn, each
+    on the data of its fold (``data`` holds one split, or one per fold of ``data.cv``).
 
     A run whose next segment is cheap (less than :data:`.segments.MIN_SEGMENT_COST` left,
     and no ``checkpoint_every`` asked for) goes on here rather than making a round trip to
@@ -342,12 +346,14 @@ def run_task(runs: list[Segment | list[Job]], data: TrainingData) -> list[Segmen
     each run from its last one.
     """
     exit_with_parent()  # a worker whose sweep was killed stops, rather than train for nobody
-    n_train = data.X_train.shape[1]
     outcomes = []
     for run in runs:
-        segment: Segment | None = as_segment(run)
+        first = as_segment(run)
+        fold = for_fold(data, first.jobs[0].fold)  # a stack's jobs share their fold
+        segment: Segment | None = first
+        n_train = fold.X_train.shape[1]
         while segment is not None:
-            outcomes.append(run_segment(segment, data))
+            outcomes.append(run_segment(segment, fold))
             segment = continuation(outcomes[-1])
             if segment is not None and (
                 segment.jobs[0].settings.checkpoint_every is not None  # asked for: durable now
