@@ -172,3 +172,13 @@ def test_training_still_needs_two_rows(tmp_path):
     with pytest.raises(DataError, match="need at least 2 rows of data; it has 1"):
         read_csv(one, None)
     assert read_csv(one, None, min_rows=1)[0].shape == (1, 1)
+
+
+def test_the_best_line_never_rounds_a_short_training_time_to_zero():
+    from sweep_nn.cli import show
+
+    best = {"config_id": "h8-relu-lr0.5-it100", "train_acc": 98.5, "dev_acc": 97.9, "gap": 0.6,
+            "fit_seconds": 0.0021, "n_seeds": 1}  # fmt: skip
+    assert show.best_line(best, "classification").endswith(", 0.0021 s to train")
+    assert show.best_line({**best, "fit_seconds": 12.345}, "classification").endswith(
+        ", 12.35 s to train")  # fmt: skip

@@ -211,8 +211,13 @@ def best_line(best: dict, task: str) -> str:
     return (
         f"best: {best['config_id']}{seeds}: dev {m.name} {dev:{m.fmt}}{m.unit}, "
         f"train {train:{m.fmt}}{m.unit}, gap {best['gap']:{m.fmt}}, "
-        f"{best['fit_seconds']:.2f} s to train"
+        f"{_seconds(best['fit_seconds'])} s to train"
     )
+
+
+def _seconds(value: float) -> str:
+    """Seconds to two decimals, or two significant digits below 0.1 s (never 0.00)."""
+    return f"{value:.2f}" if value >= 0.1 or value == 0 else f"{value:.2g}"
 
 
 # --- filter ----------------------------------------------------------------------------------
