@@ -3,6 +3,7 @@ best configuration named at the end of ``run``."""
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import time
@@ -195,3 +196,13 @@ def test_an_unmeasured_hidden_size_is_priced_on_the_line_through_those_measured(
         meter.rates.setdefault(kind, {})[h] = [per_iteration * 1000, meter.unit_cost[(kind, h)] * 1000]
     rate = meter._rate(kind, 5)
     assert abs(rate * meter.unit_cost[(kind, 5)] - (2 + 0.5 * 6)) < 1e-9
+
+
+def test_a_compiled_step_is_priced_with_a_smaller_fixed_part_than_a_numpy_step():
+    (numpy_job,) = grid.expand(_cfg(hidden_sizes=[1], iterations=[100]), "sigmoid")
+    compiled = dataclasses.replace(numpy_job.settings, engine="compiled")
+    compiled_job = dataclasses.replace(numpy_job, settings=compiled)
+    examples = 96 * 2 * 100  # examples x (hidden + output units) x iterations
+    fixed = {job.settings.engine: job.cost(96) - examples for job in (numpy_job, compiled_job)}
+    assert fixed == {e: grid.STEP_OVERHEAD[e] * 100 for e in ("numpy", "compiled")}
+    assert fixed["compiled"] < fixed["numpy"]
