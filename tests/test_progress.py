@@ -3,6 +3,7 @@ best configuration named at the end of ``run``."""
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import time
@@ -14,11 +15,11 @@ from sweep_nn.cli import show
 from sweep_nn.config import parse
 from sweep_nn.nn import engine
 from sweep_nn.sweep import jobs as grid
-from sweep_nn.sweep import worker
+from sweep_nn.sweep import progress, worker
 from sweep_nn.sweep.progress import Progress, WorkMeter
 from sweep_nn.sweep.run import run_sweep
 from sweep_nn.sweep.schedule import plan_tasks
-from sweep_nn.sweep.segments import continuation
+from sweep_nn.sweep.segments import SegmentOutcome, TrainState, continuation
 
 
 def _cfg(**grid_axes):
@@ -77,26 +78,102 @@ def test_a_run_that_diverges_takes_the_rest_of_its_work_off_the_total_left():
     assert seen[-1].fraction == 1.0  # finished at once, not stuck below 100%
 
 
-def test_time_left_prices_the_work_left_at_the_rates_measured():
-    jobs, n_train, _ = _meter_run(_cfg())
-    cfg = _cfg()
-    ds = data_mod.load(cfg.data, cfg.task)
-    data = data_mod.to_training(ds, "sigmoid")
-    tasks = plan_tasks(jobs, 1, n_train)
-    segments = [s for t in tasks for s in t]
-    meter = WorkMeter(n_train, 4, 0)
-    meter.add(segments)
-    outcome = worker.advance(segments[0], data)
-    outcome.seconds = 2.0  # as if its 20 or 25 iterations had taken 2 s
-    p = meter.record(outcome, 1)
-    # the same job has 75 or 80 of its 100 iterations left; the other job is priced at
-    # the nearest hidden size measured (the same rate per unit)
-    done_units = p.work_done
-    rate = 2.0 / done_units
+class _Clock:
+    """A wall clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _fake_outcome(segment, iterations, seconds):
+    """What a worker would send back after ``iterations`` steps that took ``seconds``."""
+    step = segment.start + iterations
+    states = [TrainState(step, {}, ()) for _ in segment.jobs]
+    return SegmentOutcome(segment, [[] for _ in segment.jobs], states, seconds)
+
+
+def _fake_meter(hidden_sizes, n_workers=1, iterations=(100,)):
+    cfg = _cfg(hidden_sizes=list(hidden_sizes), iterations=list(iterations))
+    jobs = grid.expand(cfg, "sigmoid")
+    segments = {s.jobs[0].hidden_size: s for t in plan_tasks(jobs, 1, 96) for s in t}
+    clock = _Clock()
+    meter = WorkMeter(96, len(jobs), 0, n_workers=n_workers, clock=clock)
+    meter.add(list(segments.values()))
+    return meter, segments, clock
+
+
+def test_time_left_is_the_cpu_time_of_the_work_left_over_the_throughput():
+    meter, segments, clock = _fake_meter([1, 8])
+    clock.now = 4.0
+    p = meter.record(_fake_outcome(segments[8], 25, 2.0), 0)  # 25 of 100 steps in 2 s of CPU
+    # hidden 8: 75 steps left at 0.08 s; hidden 1: 100 steps at the cost model's share
+    cost = {h: s.jobs[0].cost(96) / 100 for h, s in segments.items()}
+    cpu_left = 75 * 0.08 + 100 * 0.08 * cost[1] / cost[8]
+    throughput = 2.0 / 4.0  # CPU seconds per wall second, all 4 s being recent
     assert p.seconds_left is not None
-    throughput = 2.0 / p.elapsed
-    expected = (p.work_total - done_units) * rate / throughput
-    assert abs(p.seconds_left - expected) < 0.05 * expected
+    assert abs(p.seconds_left - cpu_left / throughput) < 1e-9
+
+
+def test_an_unmeasured_hidden_size_is_priced_between_the_sizes_measured_around_it():
+    meter, segments, clock = _fake_meter([1, 3, 5, 50])
+    clock.now = 1.0
+    for h in (1, 5):
+        meter.record(_fake_outcome(segments[h], 100, 100 * (2 + 0.5 * (h + 1))), 0)
+    kind = next(iter(meter.measured))
+    assert meter.step_seconds(kind, 5) == 2 + 0.5 * 6  # measured
+    assert abs(meter.step_seconds(kind, 3) - (2 + 0.5 * 4)) < 1e-12  # on the line between
+    # above the largest size measured: the nearest one's, scaled by the cost model
+    scale = segments[50].jobs[0].cost(96) / segments[5].jobs[0].cost(96)
+    assert abs(meter.step_seconds(kind, 50) - 5.0 * scale) < 1e-12
+
+
+def test_a_kind_not_measured_yet_is_priced_at_the_rate_per_unit_of_the_others():
+    meter, segments, _ = _fake_meter([8])
+    kind = next(iter(meter.unit_cost))[0]
+    assert meter.step_seconds(kind, 8) is None  # nothing measured: no guess
+    other = ("relu",) + kind[1:]
+    meter.measured[other] = {8: [3.0, 10.0]}
+    meter.unit_cost[(other, 8)] = 2 * meter.unit_cost[(kind, 8)]  # half the seconds per unit
+    assert abs(meter.step_seconds(kind, 8) - 0.15) < 1e-12
+
+
+def test_the_throughput_is_measured_over_the_recent_past_not_since_the_start():
+    meter, segments, clock = _fake_meter([8], iterations=[1000])
+    clock.now = 5.0
+    meter.record(_fake_outcome(segments[8], 10, 0.5), 0)
+    # before RECENT_MIN seconds have passed, all of them count
+    assert meter.throughput(8.0) == 0.5 / 8.0
+    for t, seconds in ((10.0, 0.5), (60.0, 50.0), (90.0, 20.0), (100.0, 20.0)):
+        clock.now = t
+        meter.record(_fake_outcome(segments[8], 10, seconds), 0)
+    # 100 s elapsed: the window is the last 25 s, which saw 40 s of CPU time in two segments
+    assert meter.throughput(100.0) == 40.0 / (progress.RECENT * 100.0)
+
+
+def test_a_window_that_saw_too_few_segments_end_gives_way_to_all_the_time_elapsed():
+    meter, segments, clock = _fake_meter([8], iterations=[1000])
+    for t, seconds in ((40.0, 30.0), (80.0, 30.0)):  # one long segment after another
+        clock.now = t
+        meter.record(_fake_outcome(segments[8], 10, seconds), 0)
+    # the last 25 s saw one segment end at most: rather than 0 or 30 / 25, all 100 s count
+    assert meter.throughput(100.0) == 60.0 / 100.0
+    assert meter.now().seconds_left is not None
+
+
+def test_the_end_comes_no_sooner_than_the_longest_run_left_on_one_worker():
+    meter, segments, clock = _fake_meter([1, 2, 50], n_workers=2)
+    clock.now = 10.0
+    meter.record(_fake_outcome(segments[1], 100, 10.0), 0)  # hidden 1 done: 0.1 s a step
+    p = meter.now()
+    # two runs left on two workers: the hidden-50 one takes longer on its worker's half
+    # of the throughput (1.0) than both take on the whole of it
+    step = {h: 0.1 * segments[h].jobs[0].cost(96) / segments[1].jobs[0].cost(96) for h in (2, 50)}
+    assert p.seconds_left is not None
+    assert abs(p.seconds_left - 100 * step[50] * 2 / 1.0) < 1e-9
+    assert p.seconds_left > 100 * (step[2] + step[50]) / 1.0
 
 
 def test_without_a_terminal_a_plain_line_comes_every_few_seconds(capsys):
@@ -184,14 +261,11 @@ def test_fit_seconds_is_cpu_time_of_the_training_thread_not_wall_time(monkeypatc
     assert results[-1].row.fit_seconds < wall / 3
 
 
-def test_an_unmeasured_hidden_size_is_priced_on_the_line_through_those_measured():
-    meter = WorkMeter(n_train=100, rows_total=0, rows_done=0)
-    kind = ("tanh", None, "numpy", "float64")
-    for h in (1, 5, 50):
-        meter.unit_cost[(kind, h)] = 100 * (h + 1) + 5000.0
-    # seconds per iteration 2 + 0.5 (h + 1) at h = 1 and 50, measured over 1000 iterations
-    for h in (1, 50):
-        per_iteration = 2 + 0.5 * (h + 1)
-        meter.rates.setdefault(kind, {})[h] = [per_iteration * 1000, meter.unit_cost[(kind, h)] * 1000]
-    rate = meter._rate(kind, 5)
-    assert abs(rate * meter.unit_cost[(kind, 5)] - (2 + 0.5 * 6)) < 1e-9
+def test_a_compiled_step_is_priced_with_a_smaller_fixed_part_than_a_numpy_step():
+    (numpy_job,) = grid.expand(_cfg(hidden_sizes=[1], iterations=[100]), "sigmoid")
+    compiled = dataclasses.replace(numpy_job.settings, engine="compiled")
+    compiled_job = dataclasses.replace(numpy_job, settings=compiled)
+    examples = 96 * 2 * 100  # examples x (hidden + output units) x iterations
+    fixed = {job.settings.engine: job.cost(96) - examples for job in (numpy_job, compiled_job)}
+    assert fixed == {e: grid.STEP_OVERHEAD[e] * 100 for e in ("numpy", "compiled")}
+    assert fixed["compiled"] < fixed["numpy"]

@@ -18,7 +18,12 @@ if TYPE_CHECKING:  # workers import this module: keep pydantic out of them
     from ..config import SweepConfig
 
 
-STEP_OVERHEAD = 5000  # fixed cost of one training step, in example x hidden-unit units
+# The fixed cost of one training step, per engine, in example x hidden-unit units: what a
+# step costs beyond its examples x (hidden units + 1). NumPy's is some 25 calls' overhead;
+# a compiled step makes no calls from Python, and its fixed part is about half as large (a line
+# through the CPU time per iteration of the reference grid's 7 hidden sizes, full batch,
+# 1,600 examples: 1,500-4,000 units; see the README's "Progress").
+STEP_OVERHEAD = {"numpy": 5000, "compiled": 2500}
 # Stacking (train: {stack: true}) pays where a step's fixed cost of NumPy calls outweighs its
 # per-element work: up to this many hidden units x examples per model. Larger layers train
 # alone, as they are no faster stacked. Stacks are capped so that work still spreads out.
@@ -65,12 +70,14 @@ class Job:
     def cost(self, n_train: int) -> float:
         """Estimated training cost, for longest-first order: budget x steps x cost of a step.
 
-        A step costs about one unit per example and hidden unit, plus a fixed overhead of
-        some 25 NumPy calls (STEP_OVERHEAD units), so mini-batches cost more per iteration.
+        A step costs about one unit per example and hidden unit (and output unit), plus
+        its engine's fixed overhead (:data:`STEP_OVERHEAD`), so mini-batches cost more per
+        iteration.
         """
         batch = n_train if self.batch_size is None else min(self.batch_size, n_train)
         steps = -(-n_train // batch)
-        return self.budgets[-1] * (n_train * (self.hidden_size + 1) + STEP_OVERHEAD * steps)
+        overhead = STEP_OVERHEAD[self.settings.engine] * steps
+        return self.budgets[-1] * (n_train * (self.hidden_size + 1) + overhead)
 
 
 def config_id(hidden_size, activation, learning_rate, iterations, batch_size=None, seed=0,

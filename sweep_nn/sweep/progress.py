@@ -2,24 +2,31 @@
 
 Work is counted in the scheduler's cost model (:meth:`.jobs.Job.cost`: iterations x
 examples x hidden units, plus a per-step overhead), so a hidden-50 run weighs what it
-costs and the bar moves with every segment, not only when rows arrive. The time left
-calibrates that model by what has finished: each finished segment gives the seconds one
-unit of work took for its kind of run (activation, batch size, engine, dtype) at its
-hidden size, and the work left is priced at those rates (for a hidden size not measured
-yet: a line through the seconds per iteration of the sizes measured, since a step costs
-about a fixed part plus a part per hidden unit). The wall time left is that price divided by the throughput measured so far
-(training seconds per wall second, which counts the workers and what they wait for).
+costs and the bar moves with every segment, not only when rows arrive.
+
+The time left is the CPU time the work left will take, divided by the throughput. Each
+finished segment gives the CPU seconds per iteration of its kind of run (activation,
+batch size, engine, dtype) at its hidden size. A size not measured yet is priced between
+the two measured sizes around it (a step costs about a fixed part plus a part per hidden
+unit: a line), or, outside them, from the nearest size scaled by the cost model. The
+throughput is CPU seconds of training per wall second over the recent past (it counts the
+workers, what they wait for and what else the machine runs), and the end comes no sooner
+than the longest run left takes on one worker's share of it.
 """
 
 from __future__ import annotations
 
+import bisect
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-
-import numpy as np
 
 from .jobs import Job
 from .segments import Segment, SegmentOutcome
+
+RECENT = 0.25  # the throughput is measured over this share of the time elapsed...
+RECENT_MIN = 10.0  # ...and never fewer seconds (less, while fewer have passed)
+RECENT_SEGMENTS = 2  # segments per worker that must have ended in it, else all time counts
 
 
 @dataclass(frozen=True)
@@ -47,18 +54,28 @@ def _kind(job: Job) -> tuple:
 class WorkMeter:
     """Counts the work of a sweep as its segments finish (see the module's docstring)."""
 
-    def __init__(self, n_train: int, rows_total: int, rows_done: int):
-        self.n_train = n_train
+    def __init__(
+        self, n_train: int, rows_total: int, rows_done: int, n_workers: int = 1,
+        clock: Callable[[], float] = time.perf_counter,
+    ):  # fmt: skip
+        self.n_train, self.n_workers = n_train, n_workers
         self.rows_total, self.rows_done = rows_total, rows_done
         self.left: dict[str, float] = {}  # job (its first key) -> cost units still to train
         self.until: dict[str, int] = {}  # job -> the iteration its stage trains it to
+        self.group: dict[str, tuple] = {}  # job -> (kind, hidden size)
         self.left_by_kind: dict[tuple, float] = {}  # (kind, hidden size) -> their sum
         self.unit_cost: dict[tuple, float] = {}  # (kind, hidden size) -> units per iteration
         self.work_total = self.work_done = 0.0
-        self.rates: dict[tuple, dict[int, list[float]]] = {}  # kind -> hidden -> [seconds, units]
-        self.trained_seconds = 0.0
+        # kind -> hidden size -> [CPU seconds, iterations] measured (a stack's iterations
+        # count once per job)
+        self.measured: dict[tuple, dict[int, list[float]]] = {}
+        # per segment, in the order they ended: the wall time, and the CPU seconds of
+        # training up to it (a running sum)
+        self.ended: list[float] = []
+        self.cpu_until: list[float] = []
         self.stage: str | None = None
-        self.started = time.perf_counter()
+        self.clock = clock  # wall seconds (tests pass a fake one)
+        self.started = clock()
 
     def add(self, runs: list[Segment], until: int | None = None, stage: str | None = None) -> None:
         """Count the work of ``runs`` (their first segments), from their start to ``until``
@@ -73,8 +90,9 @@ class WorkMeter:
             for job in run.jobs:
                 stop = job.budgets[-1] if until is None else until
                 units = self._units(job, run.start, stop)
-                self.left[job.keys[0]], self.until[job.keys[0]] = units, stop
                 group = (_kind(job), job.hidden_size)
+                self.left[job.keys[0]], self.until[job.keys[0]] = units, stop
+                self.group[job.keys[0]] = group
                 self.left_by_kind[group] = self.left_by_kind.get(group, 0.0) + units
                 self.unit_cost[group] = job.cost(self.n_train) / job.budgets[-1]
                 self.work_total += units
@@ -98,55 +116,75 @@ class WorkMeter:
             self.left_by_kind[group] = self.left_by_kind.get(group, 0.0) - done
             self.work_done += done
         job = seg.jobs[0]
-        trained = self._units(job, seg.start, seg.start + outcome.iterations) * len(seg.jobs)
-        if outcome.seconds > 0 and trained > 0:
-            pair = self.rates.setdefault(_kind(job), {}).setdefault(job.hidden_size, [0.0, 0.0])
+        iterations = outcome.iterations * len(seg.jobs)
+        if outcome.seconds > 0 and iterations > 0:
+            pair = self.measured.setdefault(_kind(job), {}).setdefault(job.hidden_size, [0.0, 0.0])
             pair[0] += outcome.seconds
-            pair[1] += trained
-            self.trained_seconds += outcome.seconds
+            pair[1] += iterations
+            self.ended.append(self.clock() - self.started)
+            self.cpu_until.append((self.cpu_until[-1] if self.cpu_until else 0.0) + outcome.seconds)
         return self.now()
 
-    def _rate(self, kind: tuple, hidden: int) -> float | None:
-        """Seconds per cost unit for runs of ``kind`` at ``hidden`` units: as measured there;
-        else from a line through the seconds per iteration measured at two or more hidden
-        sizes of the kind (the cost of a step is about fixed + per hidden unit); else the
-        rate of the one size measured; else the rate over every kind."""
-        measured = self.rates.get(kind)
-        if measured and hidden in measured:
-            seconds, units = measured[hidden]
-            return seconds / units
-        if measured and len(measured) >= 2 and (kind, hidden) in self.unit_cost:
-            sizes = sorted(measured)
-            x = np.array([h + 1.0 for h in sizes])
-            per_iteration = np.array(
-                [measured[h][0] / measured[h][1] * self.unit_cost[(kind, h)] for h in sizes]
-            )
-            slope, intercept = np.polyfit(x, per_iteration, 1)
-            estimate = max(intercept + slope * (hidden + 1), per_iteration.min() / 2)
-            return estimate / self.unit_cost[(kind, hidden)]
-        if measured:
-            seconds, units = measured[min(measured, key=lambda h: (abs(h - hidden), h))]
-            return seconds / units
-        seconds = sum(s for k in self.rates.values() for s, _ in k.values())
-        units = sum(u for k in self.rates.values() for _, u in k.values())
-        return seconds / units if units else None
+    def step_seconds(self, kind: tuple, hidden: int) -> float | None:
+        """CPU seconds of one iteration of a run of ``kind`` with ``hidden`` units: as
+        measured at that size; else on the line between the measured sizes around it;
+        else the nearest measured size's, scaled by the cost model; else the cost model
+        at the rate per unit measured over every kind (None: nothing measured yet)."""
+        sizes = sorted(self.measured.get(kind, {}))
+        per = {h: s / n for h, (s, n) in self.measured.get(kind, {}).items()}
+        if hidden in per:
+            return per[hidden]
+        i = bisect.bisect(sizes, hidden)
+        if 0 < i < len(sizes):  # measured on both sides: on the line between them
+            lo, hi = sizes[i - 1], sizes[i]
+            return per[lo] + (per[hi] - per[lo]) * (hidden - lo) / (hi - lo)
+        cost = self.unit_cost.get((kind, hidden))
+        if sizes and cost:
+            near = sizes[0] if i == 0 else sizes[-1]
+            return per[near] * cost / self.unit_cost[(kind, near)]
+        seconds = units = 0.0
+        for other, by_size in self.measured.items():
+            for h, (s, n) in by_size.items():
+                seconds, units = seconds + s, units + n * self.unit_cost.get((other, h), 0.0)
+        return seconds / units * cost if units and cost else None
+
+    def throughput(self, elapsed: float) -> float:
+        """CPU seconds of training per wall second over the recent past: the last
+        :data:`RECENT` of the time elapsed, or all of it while too few segments (fewer
+        than :data:`RECENT_SEGMENTS` per worker) ended in that (0: none ended yet)."""
+        if elapsed <= 0 or not self.ended:
+            return 0.0
+        window = min(elapsed, max(RECENT_MIN, RECENT * elapsed))
+        before = bisect.bisect_right(self.ended, elapsed - window)  # segments ended before it
+        if len(self.ended) - before < RECENT_SEGMENTS * self.n_workers:
+            window, before = elapsed, 0
+        cpu = self.cpu_until[-1] - (self.cpu_until[before - 1] if before else 0.0)
+        return cpu / window
 
     def now(self) -> Progress:
-        elapsed = time.perf_counter() - self.started
+        elapsed = self.clock() - self.started
         return Progress(
             self.work_done, self.work_total, self.rows_done, self.rows_total, elapsed,
             self._seconds_left(elapsed), self.stage,
         )  # fmt: skip
 
     def _seconds_left(self, elapsed: float) -> float | None:
-        if self.trained_seconds <= 0 or elapsed <= 0:
-            return None if self.work_done < self.work_total else 0.0
-        price = 0.0
-        for (kind, hidden), units in self.left_by_kind.items():
+        if self.work_done >= self.work_total:
+            return 0.0
+        rate = self.throughput(elapsed)
+        if rate <= 0:
+            return None
+        price: dict[tuple, float] = {}  # (kind, hidden) -> CPU seconds of one cost unit
+        for group, units in self.left_by_kind.items():
             if units > 1e-9:
-                rate = self._rate(kind, hidden)
-                if rate is None:
+                step = self.step_seconds(*group)
+                if step is None:
                     return None
-                price += units * rate
-        throughput = self.trained_seconds / elapsed  # training seconds per wall second
-        return price / throughput
+                price[group] = step / self.unit_cost[group]
+        total = sum(units * price[g] for g, units in self.left_by_kind.items() if g in price)
+        longest = max(
+            (units * price[self.group[key]] for key, units in self.left.items() if units > 1e-9),
+            default=0.0,
+        )
+        running = sum(1 for units in self.left.values() if units > 1e-9)
+        return max(total / rate, longest * min(self.n_workers, running) / rate)

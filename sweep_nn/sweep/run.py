@@ -288,7 +288,7 @@ def run_sweep(
             summary.total = search.planned_rows
         # fitted alongside the training (its imports take seconds); kept from an earlier run
         baseline_thread = _Background(baseline.saved_or_fit, out_dir / BASELINE_FILE, folds)
-        meter = WorkMeter(len(ds.y_train), summary.total, summary.skipped)
+        meter = WorkMeter(len(ds.y_train), summary.total, summary.skipped, n_workers)
         with store.ResultsWriter(results_path) as writer:
             names = [None] if cfg.data.cv is None else range(len(folds))
             meta = {k: _params_meta(cfg, f, output) for k, f in zip(names, folds)}
