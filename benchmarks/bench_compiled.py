@@ -178,10 +178,15 @@ def call_costs(dtype, X, Y, repeats: int, n_long: int) -> tuple[float, float, fl
     compiled.train(p, X, Y, LR, 1, "tanh", "sigmoid")  # compile or load first
     kernel = kernels.kernels_for("tanh", "sigmoid").full_batch
     args = (p["W1"], p["b1"], p["W2"], p["b2"], X, Y, dtype(LR))
+    no_loss = np.empty(0)
+
+    def steps(n: int) -> np.ndarray:
+        return np.array([n], dtype=np.int64)
+
     return (
         _cpu_ms(repeats, compiled.train, p, X, Y, LR, 1, "tanh", "sigmoid"),
-        _cpu_ms(repeats, kernel, *args, 0),
-        _cpu_ms(3, kernel, *args, n_long) / n_long,
+        _cpu_ms(repeats, kernel, *args, steps(0), no_loss),
+        _cpu_ms(3, kernel, *args, steps(n_long), no_loss) / n_long,
     )
 
 
