@@ -310,3 +310,16 @@ def test_a_change_to_any_kernel_source_is_a_new_cache_entry():
         assert entry._cache.__class__.__name__ == "FunctionCache"  # cache=True
     for name in ("_full_batch", "_mini_batch", "_gradients", "_chunk"):
         assert getattr(kernels, name)._cache.__class__.__name__ == "NullCache"  # never stale
+
+
+def test_warm_up_compiles_what_training_calls_once_per_process(monkeypatch):
+    """A mini-batch run also calls the full-batch kernel, for its loss samples: both are
+    compiled before training is timed; a second warm-up of the same kernels costs nothing."""
+    p, X, Y = problem("softmax", np.float32)
+    entries = compiled.kernels_for("relu", "softmax")
+    compiled.warm_up(p, X, Y, "relu", "softmax", mini_batch=True)
+    assert entries.mini_batch.signatures and entries.full_batch.signatures
+    calls = []
+    monkeypatch.setattr(compiled, "_kernels", lambda *a: calls.append(a) or entries)
+    compiled.warm_up(p, X, Y, "relu", "softmax", mini_batch=True)
+    assert calls == []

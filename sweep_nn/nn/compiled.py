@@ -129,21 +129,29 @@ def _mini_batches(kernels: Kernels, arrays: Arrays, lr, n_steps: int, size: int,
         done += rows
 
 
+_WARM: set[tuple[str, str, str, bool]] = set()  # kernels this process has compiled or loaded
+
+
 def warm_up(
     params: Params, X: ArrayLike, Y: ArrayLike, activation: str, output: str, mini_batch: bool
 ) -> None:
-    """Compile (or load from the cache) the kernel :func:`train` will call, taking no step.
+    """Compile (or load from the cache) the kernels :func:`train` will call, taking no step;
+    at once if this process has done so already (every run of a sweep has the same types).
 
     Lets a caller keep compilation out of the time it measures for training.
     """
+    key = (activation, output, np.dtype(params["W1"].dtype).name, mini_batch)
+    if key in _WARM:
+        return
     W1, b1, W2, b2, X, Y = _arrays({k: v.copy() for k, v in params.items()}, X, Y)
     kernels = _kernels(activation, output, W1.dtype)
     lr = W1.dtype.type(0.0)
     if mini_batch:
         orders = np.empty((0, X.shape[1]), dtype=np.intp)
         kernels.mini_batch(W1, b1, W2, b2, X, Y, lr, orders, 1)
-    else:
-        kernels.full_batch(W1, b1, W2, b2, X, Y, lr, np.zeros(1, np.int64), np.empty(0))
+    # full batch: the steps; mini-batch: the loss samples
+    kernels.full_batch(W1, b1, W2, b2, X, Y, lr, np.zeros(1, np.int64), np.empty(0))
+    _WARM.add(key)
 
 
 def train_stack(

@@ -60,7 +60,8 @@ class Row:
     stack_size: int = 1  # configurations trained together (1: alone)
 
     def values(self) -> dict:
-        return dataclasses.asdict(self)
+        """Column -> value (every value is a plain number, string or None: no deep copy)."""
+        return {name: getattr(self, name) for name in COLUMNS}
 
 
 COLUMNS = [f.name for f in dataclasses.fields(Row)]
