@@ -2,7 +2,7 @@
 
 :mod:`sweep_nn.nn.kernels` builds the fused pass and the steps from these; the functions
 here are compiled into each kernel (inlined), never called from Python, except
-:func:`squash32` and :func:`squash64`, which apply them to arrays for tests.
+:func:`squash`, which applies them to arrays for tests.
 
 Arithmetic
 ----------
@@ -97,15 +97,6 @@ def _sigmoid32(z):
     return _HALF32 + _HALF32 * _tanh32(_HALF32 * z)
 
 
-@njit(**_JIT)
-def squash32(x: np.ndarray, logistic: bool) -> np.ndarray:
-    """The float32 kernels' tanh (or logistic function), elementwise over a float32 array."""
-    out = np.empty_like(x)
-    for i in range(x.size):
-        out.flat[i] = _sigmoid32(x.flat[i]) if logistic else _tanh32(x.flat[i])
-    return out
-
-
 # --- hidden activations and output layers, chosen while Numba types a kernel ----------------
 # Only g(z) for tanh and the logistic function needs a function per dtype (libm's in float64,
 # the approximations above in float32). Everything else is one expression for both dtypes,
@@ -163,15 +154,6 @@ def _tanh64(z):
 @njit(**_INLINED)
 def _sigmoid64(z):
     return 0.5 + 0.5 * _tanh64(0.5 * z)
-
-
-@njit(**_JIT)
-def squash64(x: np.ndarray, logistic: bool) -> np.ndarray:
-    """The float64 kernels' tanh (or logistic function), elementwise over an array."""
-    out = np.empty_like(x)
-    for i in range(x.size):
-        out.flat[i] = _sigmoid64(x.flat[i]) if logistic else _tanh64(x.flat[i])
-    return out
 
 
 _SQUASH = {  # (name, dtype name) -> g(z), where float32 has its own function
@@ -324,3 +306,12 @@ def _delta_overload(Z2, Y, n, output):
 def _loss_sum_overload(Z2, Y, n, output):
     loss = _LOSSES[_literal(output, OUTPUTS)]
     return lambda Z2, Y, n, output: loss(Z2, Y, n)
+
+
+@njit(**_JIT)
+def squash(x: np.ndarray, logistic: bool) -> np.ndarray:
+    """The kernels' tanh (or logistic function) for x's dtype, elementwise (for tests)."""
+    out = np.empty_like(x)
+    for i in range(x.size):
+        out.flat[i] = g(x.flat[i], "sigmoid") if logistic else g(x.flat[i], "tanh")
+    return out
