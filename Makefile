@@ -1,7 +1,7 @@
 # Two entry points that set everything up on a machine with only Python 3.10+:
 #   make demo   - a quick sweep (seconds), then the filter's answer
 #   make test   - ruff and mypy, then the whole test suite
-#   make bench  - the proxy-grid benchmark (about 15 minutes)
+#   make bench  - the proxy-grid benchmark (about 10 minutes)
 #   make screenshot - docs/report.png from the report of REPORT (needs chromium)
 PYTHON ?= python3
 VENV ?= .venv
