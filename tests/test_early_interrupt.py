@@ -182,3 +182,20 @@ def test_only_python_loading_the_entry_modules_counts_as_before_sweep_nn():
     assert not before_the_entry_function(tb(frozen, entry, inside_main, numpy))
     assert not before_the_entry_function(tb(frozen, entry, commands))
     assert not before_the_entry_function(tb(frozen).replace("KeyboardInterrupt", "ValueError"))
+
+
+def test_the_sweep_keeps_a_signal_that_was_ignored_ignored():
+    """Under nohup SIGINT and SIGHUP start ignored: the sweep's own handlers must not undo that
+    (the test above sends its SIGINT at one moment; this covers the sweep's whole run)."""
+    from sweep_nn.sweep.dispatch import stop_signals
+
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGHUP)}
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with stop_signals():
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            assert signal.getsignal(signal.SIGHUP) not in (signal.SIG_IGN, before[signal.SIGHUP])
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)

@@ -29,7 +29,9 @@ def stop_signals() -> Iterator[threading.Event]:
 
     Each raises KeyboardInterrupt and sets the yielded event. The event is checked after
     every result, so an interrupt raised where Python cannot propagate it (inside a
-    finalizer or a callback, where it is only printed) still stops the sweep.
+    finalizer or a callback, where it is only printed) still stops the sweep. A signal the
+    process was started with ignored (SIGINT and SIGHUP under ``nohup`` or in a background
+    job) stays ignored.
     """
     requested = threading.Event()
 
@@ -39,6 +41,8 @@ def stop_signals() -> Iterator[threading.Event]:
 
     previous = {}
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) is signal.SIG_IGN:
+            continue
         try:
             previous[sig] = signal.signal(sig, handler)
         except (ValueError, OSError):  # not the main thread
