@@ -185,16 +185,6 @@ def test_bad_names_and_arrays_are_refused():
         compiled.train(p, X, Y, 0.1, 1, "tanh", "sigmoid", batch_size=8)  # no rng
 
 
-def test_stack_trains_each_model_as_alone():
-    p, X, Y = problem("sigmoid", np.float64)
-    ps = [{k: v.copy() for k, v in p.items()} for _ in range(2)]
-    compiled.train_stack(ps, X, Y, [0.1, 0.5], 20, "tanh", "sigmoid")
-    for q, lr in zip(ps, [0.1, 0.5]):
-        alone = {k: v.copy() for k, v in p.items()}
-        compiled.train(alone, X, Y, lr, 20, "tanh", "sigmoid")
-        assert all(np.array_equal(q[k], alone[k]) for k in p)
-
-
 # --- float32 approximations --------------------------------------------------------------
 
 GRID = np.linspace(-20, 20, 2_000_001).astype(np.float32)

@@ -152,23 +152,3 @@ def warm_up(
     # full batch: the steps; mini-batch: the loss samples
     kernels.full_batch(W1, b1, W2, b2, X, Y, lr, np.zeros(1, np.int64), np.empty(0))
     _WARM.add(key)
-
-
-def train_stack(
-    ps: list[Params],
-    X: ArrayLike,
-    Y: ArrayLike,
-    learning_rates: list[float],
-    n_steps: int,
-    activation: str,
-    output: str,
-) -> None:
-    """Full-batch :func:`train` of several models with the same data in one call.
-
-    Model ``i`` takes ``n_steps`` steps with rate ``learning_rates[i]``, exactly those it
-    would take alone; the models run one after the other, each in its own kernel call.
-    """
-    if len(ps) != len(learning_rates):
-        raise ValueError(f"{len(ps)} models for {len(learning_rates)} learning rates")
-    for p, lr in zip(ps, learning_rates):
-        train(p, X, Y, lr, n_steps, activation, output)
