@@ -53,11 +53,9 @@ if TYPE_CHECKING:
 _FASTMATH = {"reassoc", "contract", "nsz"}  # no "nnan"/"ninf": overflow propagates
 # Not cached on their own: only the kernels' entry points are (see kernels.kernels_for)
 JIT: Options = {"fastmath": _FASTMATH, "error_model": "numpy", "nogil": True}
-_JIT = JIT
 # Inlined by Numba itself: LLVM would find these too big to inline, and a call left in a
 # loop keeps the loop from vectorising
 INLINED: Options = {**JIT, "inline": "always"}
-_INLINED = INLINED
 
 
 # --- float32 approximations that vectorise -------------------------------------------------
@@ -74,7 +72,7 @@ _B6, _B4, _B2, _BETA_0 = (_f32(c) for c in (  # denominator, even powers 6 .. 0
 _ZERO32, _HALF32, _ONE32 = _f32(0.0), _f32(0.5), _f32(1.0)
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def _tanh32(z):
     x = min(max(z, -_TANH_CLAMP), _TANH_CLAMP)
     x2 = x * x
@@ -92,7 +90,7 @@ def _tanh32(z):
     return x * p / q
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def _sigmoid32(z):
     return _HALF32 + _HALF32 * _tanh32(_HALF32 * z)
 
@@ -125,7 +123,7 @@ _POW2_BIAS, _POW2_UNBIAS = 64.0, 2.0**-64
 _POW2_BITS = tuple((2.0**b, 2.0**-b, 2.0 ** (2**b)) for b in range(6, -1, -1))  # (64, 1/64, 2^64) ..
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def _pow2(n):
     """2^n for an integral float n in [-64, 63], exactly: bit by bit, t = 0 or 1."""
     m, s = n + _POW2_BIAS, 1.0
@@ -136,7 +134,7 @@ def _pow2(n):
     return s * _POW2_UNBIAS
 
 
-@njit(**_INLINED)
+@njit(**INLINED)
 def _tanh64(z):
     x = min(max(z, -_TANH64_CLAMP), _TANH64_CLAMP)  # NaN stays NaN
     y = 2.0 * x
@@ -151,7 +149,7 @@ def _tanh64(z):
     return em1 / (em1 + 2.0)
 
 
-@njit(**_INLINED)
+@njit(**INLINED)
 def _sigmoid64(z):
     return 0.5 + 0.5 * _tanh64(0.5 * z)
 
@@ -163,14 +161,14 @@ _SQUASH = {  # (name, dtype name) -> g(z), where float32 has its own function
 
 
 # Output layers: Z2 -> dZ2 = A2 - Y in place, over the first n columns (a chunk).
-@njit(**_JIT)
+@njit(**JIT)
 def _sigmoid_delta(Z2, Y, n):
     for c in range(Z2.shape[0]):
         for jj in range(n):
             Z2[c, jj] = g(Z2[c, jj], "sigmoid") - Y[c, jj]
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def _softmax_delta(Z2, Y, n):
     o = Z2.shape[0]
     for jj in range(n):  # classes along axis 0, one column at a time
@@ -186,7 +184,7 @@ def _softmax_delta(Z2, Y, n):
             Z2[c, jj] = Z2[c, jj] / total - Y[c, jj]
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def _linear_delta(Z2, Y, n):
     for c in range(Z2.shape[0]):
         for jj in range(n):
@@ -200,7 +198,7 @@ _DELTAS = {"sigmoid": _sigmoid_delta, "softmax": _softmax_delta, "linear": _line
 # float64, written as plain.py writes it: a sigmoid output's binary cross-entropy per
 # element (averaged over the outputs here), softmax's cross-entropy and half the squared
 # error per column.
-@njit(**_JIT)
+@njit(**JIT)
 def _sigmoid_loss(Z2, Y, n):
     total = 0.0
     for c in range(Z2.shape[0]):
@@ -210,7 +208,7 @@ def _sigmoid_loss(Z2, Y, n):
     return total / Z2.shape[0]
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def _softmax_loss(Z2, Y, n):
     total = 0.0
     for jj in range(n):
@@ -225,7 +223,7 @@ def _softmax_loss(Z2, Y, n):
     return total
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def _linear_loss(Z2, Y, n):
     total = 0.0
     for c in range(Z2.shape[0]):
@@ -275,7 +273,7 @@ def _constants(dtype: types.Type) -> tuple[np.floating, np.floating]:
     return scalar(0), scalar(1)
 
 
-@overload(g, jit_options=_JIT, inline="always")  # see _INLINED
+@overload(g, jit_options=JIT, inline="always")  # see INLINED
 def _g_overload(z, activation):
     name = _literal(activation, ACTIVATIONS)
     if name == "relu":
@@ -285,7 +283,7 @@ def _g_overload(z, activation):
     return lambda z, activation: g(z)
 
 
-@overload(g_grad, jit_options=_JIT)
+@overload(g_grad, jit_options=JIT)
 def _g_grad_overload(a, activation):
     name = _literal(activation, ACTIVATIONS)
     zero, one = _constants(a)
@@ -296,19 +294,19 @@ def _g_grad_overload(a, activation):
     return lambda a, activation: one if a > zero else zero
 
 
-@overload(delta, jit_options=_JIT)
+@overload(delta, jit_options=JIT)
 def _delta_overload(Z2, Y, n, output):
     delta = _DELTAS[_literal(output, OUTPUTS)]
     return lambda Z2, Y, n, output: delta(Z2, Y, n)
 
 
-@overload(loss_sum, jit_options=_JIT)
+@overload(loss_sum, jit_options=JIT)
 def _loss_sum_overload(Z2, Y, n, output):
     loss = _LOSSES[_literal(output, OUTPUTS)]
     return lambda Z2, Y, n, output: loss(Z2, Y, n)
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def squash(x: np.ndarray, logistic: bool) -> np.ndarray:
     """The kernels' tanh (or logistic function) for x's dtype, elementwise (for tests)."""
     out = np.empty_like(x)

@@ -28,8 +28,6 @@ A mini-batch iteration takes its shuffled order of the examples as an argument (
 Python, see :func:`sweep_nn.nn.compiled.train`), gathers each batch's columns into a
 contiguous buffer and takes one such step per batch (the last batch may be smaller).
 
-The maths of each layer, and its accuracy, is in :mod:`sweep_nn.nn.kernel_math`.
-
 The on-disk cache
 -----------------
 The entry points of :func:`kernels_for` are cached on disk (``cache=True``: beside this
@@ -56,7 +54,6 @@ from .kernel_math import INLINED, JIT, delta, g, g_grad, loss_sum
 if TYPE_CHECKING:
     from .kernel_math import Options
 
-_JIT = JIT
 _CACHED: Options = {**JIT, "cache": True}
 # every file whose functions the kernels compile in: a change to any of them is a new kernel
 _SOURCES = (Path(__file__), Path(__file__).with_name("kernel_math.py"))
@@ -89,7 +86,7 @@ def _forward(W1, b1, W2, b2, X, n, A1, Z2, activation):
                 Z2[c, jj] += w * A1[k, jj]
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def _loss(W1, b1, W2, b2, Xc, Yc, m, bufs, activation, output):
     """The mean loss over the chunked Xc, Yc, summed in float64 as plain.loss computes it."""
     A1, Z2, _ = bufs
@@ -103,13 +100,13 @@ def _loss(W1, b1, W2, b2, Xc, Yc, m, bufs, activation, output):
     return total / m
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def _finite(W1, b1, W2, b2):
     return (np.isfinite(W1).all() and np.isfinite(b1).all()
             and np.isfinite(W2).all() and np.isfinite(b2).all())  # fmt: skip
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def _chunk(W1, b1, W2, b2, X, Y, n, A1, Z2, D, gW1, gb1, gW2, gb2, activation, output):
     """Add the gradients (summed, not averaged) of the first n columns of X, Y (one chunk)."""
     h, n_in = W1.shape
@@ -148,7 +145,7 @@ def _chunk(W1, b1, W2, b2, X, Y, n, A1, Z2, D, gW1, gb1, gW2, gb2, activation, o
             gW1[k, i] += s
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def _batch_gradients(W1, b1, W2, b2, Xc, Yc, m, bufs, grads, activation, output):
     """Mean gradients over the first ``m`` examples of the chunked Xc, Yc, into ``grads``."""
     A1, Z2, D = bufs
@@ -169,7 +166,7 @@ def _batch_gradients(W1, b1, W2, b2, Xc, Yc, m, bufs, grads, activation, output)
     gb2 *= inv_m
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def _chunked(X, order, start, m, out):
     """Columns ``order[start:start + m]`` of X (all of them in turn if ``order`` is empty)
     into ``out`` (chunks, rows, CHUNK): column j goes to ``out[j // CHUNK, :, j % CHUNK]``,
@@ -189,12 +186,12 @@ def _chunked(X, order, start, m, out):
                     row[jj] = X[i, order[start + j0 + jj]]
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def _chunk_buffer(X, m):
     return np.zeros(((m + CHUNK - 1) // CHUNK, X.shape[0], CHUNK), X.dtype)
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def _all_chunked(X):
     """All of X's columns, in order, chunked (full batch)."""
     m = X.shape[1]
@@ -203,7 +200,7 @@ def _all_chunked(X):
     return out
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def _gradients(W1, b1, W2, b2, X, Y, activation, output):
     m = X.shape[1]
     bufs, grads = _buffers(W1, W2)
@@ -212,7 +209,7 @@ def _gradients(W1, b1, W2, b2, X, Y, activation, output):
     return grads
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def _full_batch(W1, b1, W2, b2, X, Y, lr, steps, losses, activation, output):
     """``steps[i]`` steps for each i in turn, and after each of the first ``losses.size``
     of them the loss, into ``losses[i]``; stops after a loss that is not finite, or one
@@ -231,7 +228,7 @@ def _full_batch(W1, b1, W2, b2, X, Y, lr, steps, losses, activation, output):
     return steps.size
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def _mini_batch(W1, b1, W2, b2, X, Y, lr, orders, size, activation, output):
     """One iteration per row of ``orders``: batches ``order[start:start + size]``."""
     m = X.shape[1]
@@ -284,7 +281,7 @@ def kernels_for(activation: str, output: str) -> Kernels:
     return Kernels(gradients, full_batch, mini_batch)
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def _update(W1, b1, W2, b2, grads, lr):
     gW1, gb1, gW2, gb2 = grads
     h, n_in = W1.shape
@@ -299,7 +296,7 @@ def _update(W1, b1, W2, b2, grads, lr):
         b2[c, 0] -= lr * gb2[c]
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def _buffers(W1, W2):
     h, n_in = W1.shape
     o = W2.shape[0]
