@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import yaml
 
 from sweep_nn import data as data_mod
@@ -269,3 +270,22 @@ def test_a_compiled_step_is_priced_with_a_smaller_fixed_part_than_a_numpy_step()
     fixed = {job.settings.engine: job.cost(96) - examples for job in (numpy_job, compiled_job)}
     assert fixed == {e: grid.STEP_OVERHEAD[e] * 100 for e in ("numpy", "compiled")}
     assert fixed["compiled"] < fixed["numpy"]
+
+
+def test_progress_is_priced_once_per_group_of_rows_made_durable(tmp_path, monkeypatch):
+    """Pricing the work left goes over every job left: once per segment would make a grid
+    of many small runs quadratic in the parent. Small runs travel in groups of segments."""
+    cfg = parse(yaml.safe_dump({
+        "name": "groups", "data": {"dataset": "moons", "n_samples": 100},
+        "grid": {"hidden_sizes": [1, 2, 3, 4], "activations": ["tanh", "relu"],
+                 "learning_rates": [0.6, 0.1], "iterations": [5, 20], "seeds": list(range(25))},
+        "train": {"loss_points": 2},
+    }))  # fmt: skip
+    counted, priced, seen = [], [], []
+    real_count, real_now = WorkMeter.count, WorkMeter.now
+    monkeypatch.setattr(WorkMeter, "count", lambda self, *a: counted.append(1) or real_count(self, *a))
+    monkeypatch.setattr(WorkMeter, "now", lambda self: priced.append(1) or real_now(self))
+    run_sweep(cfg, tmp_path / "out", n_jobs=1, on_progress=seen.append)
+    assert len(counted) >= 400  # every segment counted (400 runs)...
+    assert len(priced) < len(counted) / 4  # ...but priced once per group
+    assert seen[-1].work_done == pytest.approx(seen[-1].work_total)

@@ -102,6 +102,12 @@ class WorkMeter:
 
     def record(self, outcome: SegmentOutcome, rows: int) -> Progress:
         """Count a finished segment (and the ``rows`` it wrote); the progress now."""
+        self.count(outcome, rows)
+        return self.now()
+
+    def count(self, outcome: SegmentOutcome, rows: int) -> None:
+        """Count a finished segment and the ``rows`` it wrote, without pricing what is left
+        (:meth:`now` does, over every job left: once per group of segments is enough)."""
         seg, states = outcome.segment, outcome.states
         self.rows_done += rows
         for i, job in enumerate(seg.jobs):
@@ -123,7 +129,6 @@ class WorkMeter:
             pair[1] += iterations
             self.ended.append(self.clock() - self.started)
             self.cpu_until.append((self.cpu_until[-1] if self.cpu_until else 0.0) + outcome.seconds)
-        return self.now()
 
     def step_seconds(self, kind: tuple, hidden: int) -> float | None:
         """CPU seconds of one iteration of a run of ``kind`` with ``hidden`` units: as

@@ -168,9 +168,9 @@ class _Recorder:
                     self.on_row(row)
             self._checkpoints(outcome)
             if self.meter is not None:
-                progress = self.meter.record(outcome, len(rows))
-                if self.on_progress:
-                    self.on_progress(progress)
+                self.meter.count(outcome, len(rows))
+        if self.meter is not None and self.on_progress:  # the group became durable at once
+            self.on_progress(self.meter.now())
 
     def _checkpoints(self, outcome: SegmentOutcome) -> None:
         stop = outcome.segment.stop
