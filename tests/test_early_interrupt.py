@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -199,3 +200,93 @@ def test_the_sweep_keeps_a_signal_that_was_ignored_ignored():
     finally:
         for sig, handler in before.items():
             signal.signal(sig, handler)
+
+
+def test_ctrl_c_while_workers_start_stops_the_sweep_once_they_have_started():
+    """SIGINT is blocked in the main thread while it starts workers, but another thread of
+    the parent can take it, and Python then raises in the main thread: halfway through
+    writing a new worker its start-up data, which left that worker printing a traceback."""
+    from sweep_nn.sweep.dispatch import _workers_start_deaf_to_ctrl_c, stop_signals
+
+    ready, done = threading.Event(), threading.Event()
+    other = threading.Thread(target=lambda: (ready.set(), done.wait(10)))
+    other.start()  # before the block: SIGINT is not blocked in this thread
+    ready.wait(10)
+    started = False
+    try:
+        with stop_signals() as stop_requested, pytest.raises(KeyboardInterrupt):
+            with _workers_start_deaf_to_ctrl_c(True):
+                assert other.ident is not None
+                signal.pthread_kill(other.ident, signal.SIGINT)
+                deadline = time.monotonic() + 2
+                while not stop_requested.is_set() and time.monotonic() < deadline:
+                    time.sleep(0.01)  # Python runs the handler here, in the main thread
+                started = stop_requested.is_set()  # the start went on to the end, noted
+        assert started
+    finally:
+        done.set()
+        other.join()
+
+
+@pytest.mark.parametrize("stop_after", range(3))
+def test_ctrl_c_while_the_output_folder_is_made_leaves_one_the_command_resumes_in(
+    tmp_path, sweep_file, monkeypatch, stop_after
+):
+    """The folder's first file marks it as sweep-nn's: a stop after any step of making it
+    must not leave a folder the same command then refuses as someone else's."""
+    from sweep_nn import config
+    from sweep_nn.sweep import folder
+
+    steps = []
+
+    def step(original):
+        def wrapped(*args, **kwargs):
+            original(*args, **kwargs)
+            steps.append(original.__name__)
+            if len(steps) > stop_after:
+                raise KeyboardInterrupt
+
+        return wrapped
+
+    monkeypatch.setattr(folder, "make_folder", step(folder.make_folder))
+    monkeypatch.setattr(folder.store, "atomic_write", step(folder.store.atomic_write))
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        folder.prepare_folder(config.parse(sweep_file.read_text()), out, fresh=False)
+    monkeypatch.undo()
+    assert len(steps) == stop_after + 1
+    assert_nothing_lost(sweep_file, out)
+
+
+CTRL_C_INSIDE_EXEC = """
+import builtins, dataclasses, os, signal
+
+def exec_with_ctrl_c(source, globals=None, locals=None):
+    # dataclasses builds methods with exec(); let Ctrl-C arrive inside one, for {module!r}
+    if globals is not None and globals.get("__name__") == {module!r}:
+        dataclasses.exec = builtins.exec
+        open({marker!r}, "w").write({module!r})
+        source = "import os, signal, time\\nos.kill(os.getpid(), signal.SIGINT)\\ntime.sleep(5)\\n" + source
+    return builtins.exec(source, globals, locals)
+
+dataclasses.exec = exec_with_ctrl_c
+"""
+
+
+def test_ctrl_c_inside_a_dataclass_being_built_still_exits_130(tmp_path, sweep_file):
+    """CPython took a KeyboardInterrupt leaving exec() for an unhandled one, and the
+    process then killed itself with SIGINT at exit (-2) after sweep-nn had handled it."""
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    module = "filelock._core._state"  # loaded late, when the run locks its output folder
+    marker = tmp_path / "hooked"
+    (hooks / "sitecustomize.py").write_text(
+        CTRL_C_INSIDE_EXEC.format(module=module, marker=str(marker))
+    )
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(hooks)}
+    argv = [sys.executable, "-m", "sweep_nn", "run", str(sweep_file), "--out", str(out)]
+    done = interrupt(argv, None, env=env)
+    assert marker.read_text() == module  # the interrupt came inside that dataclass's exec
+    assert_interrupted_cleanly(done)
+    assert_nothing_lost(sweep_file, out)

@@ -7,7 +7,7 @@ commands (see :mod:`.startup`); ``app`` is imported on first use.
 
 from __future__ import annotations
 
-from .startup import quiet_ctrl_c_while_starting
+from .startup import forget_caught_interrupts, quiet_ctrl_c_while_starting
 
 __all__ = ["app", "main"]
 
@@ -25,7 +25,10 @@ def main() -> None:
     _app()
     from .base import main as run_app
 
-    run_app()
+    try:
+        run_app()
+    finally:  # every interrupt that reaches here was handled: it has printed its message
+        forget_caught_interrupts()
 
 
 def __getattr__(name: str):

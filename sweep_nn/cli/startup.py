@@ -38,3 +38,16 @@ def ctrl_c_raises() -> None:
             signal.signal(signal.SIGINT, signal.default_int_handler)
         except ValueError:  # not the main thread: its handler is not ours to change
             pass
+
+
+def forget_caught_interrupts() -> None:
+    """Tell Python that every KeyboardInterrupt so far was handled, so it exits with our code.
+
+    CPython notes a KeyboardInterrupt that leaves ``exec`` of a string as unhandled, even
+    when a caller catches it, and at exit then kills itself with SIGINT instead of
+    exiting with the code asked for. ``dataclasses`` builds its methods with such an
+    exec while a module loads, so a Ctrl-C during a late import (filelock's, as the
+    output folder is locked) turned exit 130 into death by signal (-2 to a parent process;
+    a shell shows 130 either way). An exec of a string clears that note as it starts.
+    """
+    exec("")  # noqa: S102 - an empty string: runs nothing, only clears the note

@@ -22,6 +22,11 @@ from .schedule import Task
 from .segments import Segment, SegmentOutcome, TrainState
 from .worker import as_segment, failed_outcome, run_task
 
+# set while the main thread starts worker processes: a stop signal then only sets its event,
+# as a KeyboardInterrupt halfway through a start would leave the new worker to print a traceback
+_STARTING_WORKERS = threading.Event()
+_STOP_REQUESTED = threading.Event()
+
 
 @contextlib.contextmanager
 def stop_signals() -> Iterator[threading.Event]:
@@ -31,13 +36,16 @@ def stop_signals() -> Iterator[threading.Event]:
     every result, so an interrupt raised where Python cannot propagate it (inside a
     finalizer or a callback, where it is only printed) still stops the sweep. A signal the
     process was started with ignored (SIGINT and SIGHUP under ``nohup`` or in a background
-    job) stays ignored.
+    job) stays ignored. While worker processes start (:func:`_workers_start_deaf_to_ctrl_c`)
+    the KeyboardInterrupt waits until they have.
     """
-    requested = threading.Event()
+    requested = _STOP_REQUESTED
+    requested.clear()
 
     def handler(signum, frame):
         requested.set()
-        raise KeyboardInterrupt
+        if not _STARTING_WORKERS.is_set():
+            raise KeyboardInterrupt
 
     previous = {}
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -52,6 +60,7 @@ def stop_signals() -> Iterator[threading.Event]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+        requested.clear()
 
 
 def _worker_died(exc: BaseException) -> bool:
@@ -81,11 +90,15 @@ def _parallel_backend(backend: str, scheduler: str | None, n_jobs: int, data: Tr
 
 @contextlib.contextmanager
 def _workers_start_deaf_to_ctrl_c(local_workers: bool) -> Iterator[None]:
-    """Block SIGINT in this thread while it starts worker processes, which inherit the mask.
+    """Start worker processes deaf to Ctrl-C, and finish starting them before stopping.
 
     Ctrl-C reaches the whole process group; the parent stops the workers itself. A worker
-    still importing when it arrives would otherwise print a traceback. The parent loses
-    nothing: a SIGINT that arrives meanwhile is delivered when the block ends.
+    still importing when it arrives would otherwise print a traceback, so SIGINT is blocked
+    in this thread, and the workers inherit the mask. Another thread of the parent may
+    still take the signal, and Python then raises KeyboardInterrupt here, in the main
+    thread: halfway through writing a new worker its start-up data, which leaves that
+    worker to print a traceback. So the stop waits until the workers have started; the
+    parent loses nothing.
     """
     if not local_workers or not hasattr(signal, "pthread_sigmask"):
         yield
@@ -94,10 +107,14 @@ def _workers_start_deaf_to_ctrl_c(local_workers: bool) -> Iterator[None]:
 
     resource_tracker.ensure_running()  # started later, it would unblock SIGINT on its way
     old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    _STARTING_WORKERS.set()
     try:
         yield
     finally:
+        _STARTING_WORKERS.clear()
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    if _STOP_REQUESTED.is_set():
+        raise KeyboardInterrupt
 
 
 def run_tasks(

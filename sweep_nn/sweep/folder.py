@@ -128,7 +128,7 @@ def make_folder(folder: Path, out_dir: Path) -> None:
 def prepare_folder(cfg: SweepConfig, out_dir: Path, fresh: bool) -> Path | None:
     """Create ``out_dir`` (moving old results aside if ``fresh``); check it fits ``cfg``."""
     moved = _move_aside(out_dir) if fresh and _made_by_sweep_nn(out_dir) else None
-    make_folder(out_dir / PARAMS_DIR, out_dir)
+    make_folder(out_dir, out_dir)
     for folder in (out_dir, out_dir / PARAMS_DIR, out_dir / CHECKPOINT_DIR):
         store.remove_temporaries(folder)  # left by a run that was killed mid-write
     if not os.access(out_dir, os.W_OK):
@@ -150,6 +150,9 @@ def prepare_folder(cfg: SweepConfig, out_dir: Path, fresh: bool) -> Path | None:
                 "or --out for a new folder."
             )
     store.atomic_write(copy, yaml.safe_dump(resolved, sort_keys=False).encode())
+    # the copy marks the folder as sweep-nn's: made first, a Ctrl-C before the rest leaves
+    # a folder the same command resumes in, not one it refuses as someone else's
+    make_folder(out_dir / PARAMS_DIR, out_dir)
     return moved
 
 
