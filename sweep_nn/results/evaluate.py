@@ -16,7 +16,7 @@ from .. import data as data_mod
 from ..errors import DataError, ParamsError, UsageError
 from ..nn import plain
 from . import params as params_mod
-from .params_schema import _finite, _is_int, _is_real  # what a number is, as files are checked
+from .params_schema import finite, is_int, is_real  # what a number is, as files are checked
 from .schema import METRICS
 
 STUDY_DATA = {"dataset": "moons", "n_samples": 2000, "noise": 0.25, "random_state": 0}
@@ -200,7 +200,7 @@ def check_eval_options(n_samples: Any, seed: Any, noise: Any) -> None:
     """Raise UsageError naming the option unless each is of its type and within its range."""
     from ..config import MAX_SAMPLES
 
-    if not _is_int(n_samples):
+    if not is_int(n_samples):
         raise UsageError(f"--n-samples / n_samples must be a whole number; got {_short(n_samples)}")
     if n_samples < 1:
         raise UsageError(f"--n-samples / n_samples must be >= 1; got {_short(n_samples)}")
@@ -208,12 +208,12 @@ def check_eval_options(n_samples: Any, seed: Any, noise: Any) -> None:
         raise UsageError(
             f"--n-samples / n_samples must be at most {MAX_SAMPLES:,}; got {_short(n_samples)}"
         )
-    if seed is not None and (not _is_int(seed) or not 0 <= seed < 2**32):
+    if seed is not None and (not is_int(seed) or not 0 <= seed < 2**32):
         raise UsageError(
             "--seed / seed must be a whole number from 0 to 2**32 - 1 (4294967295); "
             f"got {_short(seed)}"
         )
-    if noise is not None and not (_is_real(noise) and _finite(noise) and noise >= 0):
+    if noise is not None and not (is_real(noise) and finite(noise) and noise >= 0):
         raise UsageError(f"--noise / noise must be a finite number >= 0; got {_short(noise)}")
 
 

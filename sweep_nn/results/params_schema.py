@@ -95,7 +95,7 @@ def _check_weights(obj: dict, source: str) -> Net:
 def _check_description(obj: dict, source: str, net: Net) -> None:
     """A sweep-nn file must also say how its network was trained and on what data."""
     version = obj.get("version")
-    if not (_is_int(version) and version == PARAMS_VERSION):
+    if not (is_int(version) and version == PARAMS_VERSION):
         raise ParamsError(
             f"{source}: parameters format version {_brief(version)} is not supported "
             f"(this sweep-nn reads version {PARAMS_VERSION})"
@@ -131,19 +131,19 @@ def _check_description(obj: dict, source: str, net: Net) -> None:
 
 
 RESUME_RULES = {  # the state a run continues from: key -> (rule, test)
-    "step": ("a whole number >= 0", lambda v: _is_int(v) and 0 <= v < MAX_COUNT),
-    "top": ("a whole number >= 1", lambda v: _is_int(v) and 1 <= v < MAX_COUNT),
-    "diverged_at": ("None or a whole number", lambda v: v is None or (_is_int(v) and v >= 0)),
-    "fit_seconds": ("a finite number >= 0", lambda v: _is_real(v) and _finite(v) and v >= 0),
+    "step": ("a whole number >= 0", lambda v: is_int(v) and 0 <= v < MAX_COUNT),
+    "top": ("a whole number >= 1", lambda v: is_int(v) and 1 <= v < MAX_COUNT),
+    "diverged_at": ("None or a whole number", lambda v: v is None or (is_int(v) and v >= 0)),
+    "fit_seconds": ("a finite number >= 0", lambda v: is_real(v) and finite(v) and v >= 0),
     "rng": ("a dict", lambda v: isinstance(v, dict)),
 }
 RNG_RULES = {  # numpy's RandomState.get_state(), as a dict
     "name": ("'MT19937'", lambda v: v == "MT19937"),
     "keys": ("624 uint32 numbers", lambda v: isinstance(v, np.ndarray) and v.shape == (624,)
              and v.dtype == np.uint32),
-    "pos": ("a whole number in 0..624", lambda v: _is_int(v) and 0 <= v <= 624),
-    "has_gauss": ("0 or 1", lambda v: _is_int(v) and v in (0, 1)),
-    "cached_gaussian": ("a finite number", lambda v: _is_real(v) and _finite(v)),
+    "pos": ("a whole number in 0..624", lambda v: is_int(v) and 0 <= v <= 624),
+    "has_gauss": ("0 or 1", lambda v: is_int(v) and v in (0, 1)),
+    "cached_gaussian": ("a finite number", lambda v: is_real(v) and finite(v)),
 }  # fmt: skip
 
 
@@ -190,16 +190,16 @@ def _check_config(config: dict, source: str, net: Net) -> None:
             f"{', '.join(ACTIVATIONS)}"
         )
     rules = {
-        "hidden_size": (lambda v: _is_int(v) and v == net.hidden, f"{net.hidden} (W1's rows)"),
-        "learning_rate": (lambda v: _is_real(v) and _finite(v) and v > 0, "a positive number"),
-        "iterations": (lambda v: _is_int(v) and 0 < v < MAX_COUNT, "a positive integer"),
+        "hidden_size": (lambda v: is_int(v) and v == net.hidden, f"{net.hidden} (W1's rows)"),
+        "learning_rate": (lambda v: is_real(v) and finite(v) and v > 0, "a positive number"),
+        "iterations": (lambda v: is_int(v) and 0 < v < MAX_COUNT, "a positive integer"),
         "batch_size": (
-            lambda v: (isinstance(v, str) and v == "full") or (_is_int(v) and 0 < v < MAX_COUNT),
+            lambda v: (isinstance(v, str) and v == "full") or (is_int(v) and 0 < v < MAX_COUNT),
             "'full' or a positive integer",
         ),
-        "seed": (lambda v: _is_int(v) and 0 <= v < 2**32, "an integer from 0 to 4294967295"),
+        "seed": (lambda v: is_int(v) and 0 <= v < 2**32, "an integer from 0 to 4294967295"),
         "init": (lambda v: isinstance(v, str) and v in INITS, f"one of {', '.join(INITS)}"),
-        "init_scale": (lambda v: v is None or (_is_real(v) and _finite(v) and v > 0),
+        "init_scale": (lambda v: v is None or (is_real(v) and finite(v) and v > 0),
                        "None or a positive number"),
     }  # fmt: skip
     for key, (ok, rule) in rules.items():
@@ -215,7 +215,7 @@ def _check_fold(fold: Any, cv: Any, source: str) -> None:
     if cv is None:
         if fold is not None:
             raise _bad(source, "config.fold", "None without data.cv", fold)
-    elif not (_is_int(fold) and 0 <= fold < cv):
+    elif not (is_int(fold) and 0 <= fold < cv):
         raise _bad(source, "config.fold", f"a fold of data.cv: {cv}, from 0 to {cv - 1}", fold)
 
 
@@ -313,7 +313,7 @@ def _check_features(obj: dict, source: str, net: Net) -> None:
     from ..config.models import MAX_TEXT
 
     n = obj.get("n_features", net.n_in)
-    if not (_is_int(n) and n == net.n_in):
+    if not (is_int(n) and n == net.n_in):
         raise _bad(source, "n_features", f"{net.n_in} (W1's columns)", n)
     names = obj.get("features")
     if names is None:
@@ -357,27 +357,27 @@ def _check_curve(curve: Any, source: str, top: int) -> None:
         )
     previous = -1
     for i, it in enumerate(iterations):
-        if not (_is_int(it) and previous < it <= top):
+        if not (is_int(it) and previous < it <= top):
             rule = f"an iteration after {previous} and at most {top} (config.iterations)"
             raise _bad(source, f"loss_curve.iterations[{i}]", rule, it)
         previous = int(it)
     for i, value in enumerate(losses):
-        if not (_is_real(value) and _finite(value) and value >= 0):
+        if not (is_real(value) and finite(value) and value >= 0):
             raise _bad(source, f"loss_curve.loss[{i}]", "a finite number >= 0", value)
 
 
 # --- values, and how messages show them --------------------------------------------------
 
 
-def _is_int(v: Any) -> bool:
+def is_int(v: Any) -> bool:
     return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 
-def _is_real(v: Any) -> bool:
+def is_real(v: Any) -> bool:
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
 
 
-def _finite(v: Any) -> bool:
+def finite(v: Any) -> bool:
     try:
         return math.isfinite(v)
     except OverflowError:  # an integer too large for a float
@@ -387,10 +387,10 @@ def _finite(v: Any) -> bool:
 def _is_label(v: Any) -> bool:
     if isinstance(v, (bool, np.bool_)):
         return True
-    if _is_int(v):
+    if is_int(v):
         return -(2**63) <= v < 2**63
     if isinstance(v, (float, np.floating)):
-        return _finite(v)
+        return finite(v)
     return isinstance(v, str) and len(v) <= MAX_LABEL_CHARS
 
 
@@ -404,7 +404,7 @@ def _what(v: Any) -> str:
         return f"array of shape {v.shape} and dtype {v.dtype}"
     if v is None or isinstance(v, (bool, np.bool_)):
         return repr(bool(v)) if v is not None else "None"
-    if _is_int(v):
+    if is_int(v):
         v = int(v)
         return f"int {v}" if v.bit_length() <= 64 else f"an int of {v.bit_length():,} bits"
     if isinstance(v, (float, np.floating)):
@@ -420,7 +420,7 @@ def _brief(v: Any) -> str:
     """A short value as its repr (``'swish'``, ``None``, ``99``); anything else described."""
     if isinstance(v, str) and len(v) <= 40:
         return repr(str(v))
-    if v is None or (_is_int(v) and abs(v) < 2**64):
+    if v is None or (is_int(v) and abs(v) < 2**64):
         return repr(v if v is None else int(v))
     return _what(v)
 
