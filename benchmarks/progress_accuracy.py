@@ -82,9 +82,9 @@ def _traced(events: list[tuple[float, str, bytes]], start: float) -> type[WorkMe
             events.append((time.perf_counter() - start, "add", pickle.dumps(args)))
             super().add(*args)
 
-        def record(self, *args) -> Progress:
+        def count(self, *args) -> None:  # traced as "record", as earlier traces name it
             events.append((time.perf_counter() - start, "record", pickle.dumps(args)))
-            return super().record(*args)
+            super().count(*args)
 
     return Traced
 
@@ -105,7 +105,8 @@ def replay(events: list[tuple[float, str, bytes]]) -> Seen:
             meter.add(*args)
             p = meter.now()
         else:
-            p = meter.record(*args)
+            meter.count(*args)
+            p = meter.now()
         seen.append((t, p.fraction, p.seconds_left))
     return seen
 

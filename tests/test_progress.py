@@ -23,6 +23,11 @@ from sweep_nn.sweep.schedule import plan_tasks
 from sweep_nn.sweep.segments import SegmentOutcome, TrainState, continuation
 
 
+def record(meter: WorkMeter, outcome, rows: int):
+    """Count a finished segment as the recorder does, then price the progress."""
+    meter.count(outcome, rows)
+    return meter.now()
+
 def _cfg(**grid_axes):
     raw = {
         "name": "progress",
@@ -48,7 +53,7 @@ def _meter_run(cfg):
     queue = [s for t in tasks for s in t]
     while queue:
         outcome = worker.advance(queue.pop(0), data)
-        seen.append(meter.record(outcome, sum(1 for _ in outcome)))
+        seen.append(record(meter, outcome, sum(1 for _ in outcome)))
         if (following := continuation(outcome)) is not None:
             queue.append(following)
     return jobs, n_train, seen
@@ -109,7 +114,7 @@ def _fake_meter(hidden_sizes, n_workers=1, iterations=(100,)):
 def test_time_left_is_the_cpu_time_of_the_work_left_over_the_throughput():
     meter, segments, clock = _fake_meter([1, 8])
     clock.now = 4.0
-    p = meter.record(_fake_outcome(segments[8], 25, 2.0), 0)  # 25 of 100 steps in 2 s of CPU
+    p = record(meter, _fake_outcome(segments[8], 25, 2.0), 0)  # 25 of 100 steps in 2 s of CPU
     # hidden 8: 75 steps left at 0.08 s; hidden 1: 100 steps at the cost model's share
     cost = {h: s.jobs[0].cost(96) / 100 for h, s in segments.items()}
     cpu_left = 75 * 0.08 + 100 * 0.08 * cost[1] / cost[8]
@@ -122,7 +127,7 @@ def test_an_unmeasured_hidden_size_is_priced_between_the_sizes_measured_around_i
     meter, segments, clock = _fake_meter([1, 3, 5, 50])
     clock.now = 1.0
     for h in (1, 5):
-        meter.record(_fake_outcome(segments[h], 100, 100 * (2 + 0.5 * (h + 1))), 0)
+        record(meter, _fake_outcome(segments[h], 100, 100 * (2 + 0.5 * (h + 1))), 0)
     kind = next(iter(meter.measured))
     assert meter.step_seconds(kind, 5) == 2 + 0.5 * 6  # measured
     assert abs(meter.step_seconds(kind, 3) - (2 + 0.5 * 4)) < 1e-12  # on the line between
@@ -144,12 +149,12 @@ def test_a_kind_not_measured_yet_is_priced_at_the_rate_per_unit_of_the_others():
 def test_the_throughput_is_measured_over_the_recent_past_not_since_the_start():
     meter, segments, clock = _fake_meter([8], iterations=[1000])
     clock.now = 5.0
-    meter.record(_fake_outcome(segments[8], 10, 0.5), 0)
+    record(meter, _fake_outcome(segments[8], 10, 0.5), 0)
     # before RECENT_MIN seconds have passed, all of them count
     assert meter.throughput(8.0) == 0.5 / 8.0
     for t, seconds in ((10.0, 0.5), (60.0, 50.0), (90.0, 20.0), (100.0, 20.0)):
         clock.now = t
-        meter.record(_fake_outcome(segments[8], 10, seconds), 0)
+        record(meter, _fake_outcome(segments[8], 10, seconds), 0)
     # 100 s elapsed: the window is the last 25 s, which saw 40 s of CPU time in two segments
     assert meter.throughput(100.0) == 40.0 / (progress.RECENT * 100.0)
 
@@ -158,7 +163,7 @@ def test_a_window_that_saw_too_few_segments_end_gives_way_to_all_the_time_elapse
     meter, segments, clock = _fake_meter([8], iterations=[1000])
     for t, seconds in ((40.0, 30.0), (80.0, 30.0)):  # one long segment after another
         clock.now = t
-        meter.record(_fake_outcome(segments[8], 10, seconds), 0)
+        record(meter, _fake_outcome(segments[8], 10, seconds), 0)
     # the last 25 s saw one segment end at most: rather than 0 or 30 / 25, all 100 s count
     assert meter.throughput(100.0) == 60.0 / 100.0
     assert meter.now().seconds_left is not None
@@ -167,7 +172,7 @@ def test_a_window_that_saw_too_few_segments_end_gives_way_to_all_the_time_elapse
 def test_the_end_comes_no_sooner_than_the_longest_run_left_on_one_worker():
     meter, segments, clock = _fake_meter([1, 2, 50], n_workers=2)
     clock.now = 10.0
-    meter.record(_fake_outcome(segments[1], 100, 10.0), 0)  # hidden 1 done: 0.1 s a step
+    record(meter, _fake_outcome(segments[1], 100, 10.0), 0)  # hidden 1 done: 0.1 s a step
     p = meter.now()
     # two runs left on two workers: the hidden-50 one takes longer on its worker's half
     # of the throughput (1.0) than both take on the whole of it

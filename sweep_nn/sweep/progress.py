@@ -100,11 +100,6 @@ class WorkMeter:
     def _units(self, job: Job, start: int, stop: int) -> float:
         return job.cost(self.n_train) * max(0, stop - start) / job.budgets[-1]
 
-    def record(self, outcome: SegmentOutcome, rows: int) -> Progress:
-        """Count a finished segment (and the ``rows`` it wrote); the progress now."""
-        self.count(outcome, rows)
-        return self.now()
-
     def count(self, outcome: SegmentOutcome, rows: int) -> None:
         """Count a finished segment and the ``rows`` it wrote, without pricing what is left
         (:meth:`now` does, over every job left: once per group of segments is enough)."""
