@@ -40,8 +40,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+from llvmlite import ir
 from numba import errors, njit, types
-from numba.extending import overload
+from numba.extending import intrinsic, overload
 
 if TYPE_CHECKING:
     from numba.core.decorators import _JITOptions
@@ -110,28 +111,36 @@ DTYPES = ("float32", "float64")
 # tanh(x) = expm1(2x) / (expm1(2x) + 2), exact in relative terms near 0 as well. expm1(y):
 # y = n ln2 + r with |r| <= ln2 / 2 (Cody and Waite's two-part ln2), expm1(r) by its Taylor
 # series to r^13 (truncation < 1e-17 relative), then 2^n expm1(r) + (2^n - 1). Beyond
-# |x| = 20, tanh is +-1 in float64, so |n| <= 58, and 2^n is a product of powers of two
-# picked by arithmetic: no table, no branch, no integer bit trick, nothing that stops the
-# loop around it from vectorising. NaN passes through every step.
+# |x| = 20, tanh is +-1 in float64, so |n| <= 58, and 2^n is exact: its bits are n + 1023 in
+# the exponent field (an integer add, a shift and a bitcast, which vectorise like the rest).
+# NaN passes through every step.
 
 _TANH64_CLAMP = 20.0
 _LOG2E = 1.4426950408889634
 _LN2_HI, _LN2_LO = 6.93147180369123816490e-01, 1.90821492927058770002e-10
 _INV_FACT = tuple(1.0 / float(np.prod(np.arange(1, k + 1, dtype=np.float64))) for k in range(2, 14))
 _F2, _F3, _F4, _F5, _F6, _F7, _F8, _F9, _F10, _F11, _F12, _F13 = _INV_FACT
-_POW2_BIAS, _POW2_UNBIAS = 64.0, 2.0**-64
-_POW2_BITS = tuple((2.0**b, 2.0**-b, 2.0 ** (2**b)) for b in range(6, -1, -1))  # (64, 1/64, 2^64) ..
+_EXPONENT_BIAS, _MANTISSA_BITS = 1023, 52
 
 
-@njit(**JIT)
+@intrinsic
+def _as_float64(typingctx, bits):
+    """The float64 whose IEEE 754 bits are the int64 ``bits`` (a bitcast, no conversion)."""
+    if bits != types.int64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(types.int64), codegen
+
+
+@njit(**INLINED)
 def _pow2(n):
-    """2^n for an integral float n in [-64, 63], exactly: bit by bit, t = 0 or 1."""
-    m, s = n + _POW2_BIAS, 1.0
-    for bit, inverse, power in _POW2_BITS:
-        t = np.floor(m * inverse)
-        m = m - bit * t
-        s = s * (t * power + (1.0 - t))
-    return s * _POW2_UNBIAS
+    """2^n for an integral float n in [-1022, 1023], exactly (1 for NaN, which never
+    matters: the rest of tanh is NaN then)."""
+    k = np.int64(n) if n == n else np.int64(0)  # converting NaN would be undefined
+    return _as_float64((k + _EXPONENT_BIAS) << _MANTISSA_BITS)
 
 
 @njit(**INLINED)
