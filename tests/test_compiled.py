@@ -54,6 +54,22 @@ def test_gradients_match_the_numpy_engine(activation, output, dtype):
     assert relative_error(got, expected) < GRAD_RTOL[dtype]
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
+@pytest.mark.parametrize("n_in", [1, 2, 3, 5])
+@pytest.mark.parametrize("output", ["sigmoid", "softmax"])  # one output row, and three
+def test_gradients_match_for_any_number_of_inputs_over_several_chunks(n_in, output, dtype):
+    """The fused pass treats the last two inputs and the last output apart from the rest:
+    each count of inputs takes a different path, and 1100 examples span three chunks."""
+    from sweep_nn.nn.kernels import CHUNK
+
+    rng = np.random.RandomState(n_in)
+    X, Y = examples(output, rng, m=2 * CHUNK + 76, n_in=n_in)
+    p = plain.init_params(n_in, 4, Y.shape[0], rng, init_scale=0.5, dtype=dtype)
+    X, Y = X.astype(dtype), Y.astype(dtype)
+    expected = plain.gradients(p, X, Y, "tanh", output)
+    assert relative_error(compiled.gradients(p, X, Y, "tanh", output), expected) < GRAD_RTOL[dtype]
+
+
 def test_one_step_applies_the_gradients():
     p, X, Y = problem("softmax", np.float64)
     g = compiled.gradients(p, X, Y, "tanh", "softmax")

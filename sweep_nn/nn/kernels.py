@@ -16,8 +16,12 @@ For one chunk, with every buffer small enough to stay in the L1/L2 cache:
    g'(a_k)``, ``db1[k] += sum dz1_k`` and ``dW1[k] += dz1_k x``;
 
 and ``db2 += sum dZ2``. Every innermost loop runs along the chunk's examples, contiguous in
-memory, so it vectorises whatever the hidden size (one hidden unit included). After the
-last chunk, the summed gradients are scaled by ``1 / m`` and the parameters updated.
+memory, so it vectorises whatever the hidden size (one hidden unit included). A unit's
+steps share passes over the chunk where they can: forward, the last two inputs, the bias,
+``g`` and the first output are one pass; backward, the last output, ``g'``, ``db1[k]`` and
+the first two inputs' ``dW1[k]``. With two inputs and one output (moons), a unit takes one
+pass forward and one backward, instead of four and five: 1.5-2x faster at hidden 50. After
+the last chunk, the summed gradients are scaled by ``1 / m`` and the parameters updated.
 
 The inputs and targets are first copied chunk by chunk into (chunks, rows, CHUNK) arrays,
 once per call for full batch (gathered through the permutation, batch by batch, for
@@ -66,24 +70,31 @@ def _forward(W1, b1, W2, b2, X, n, A1, Z2, activation):
     """A1 = g(W1 X + b1) and Z2 = W2 A1 + b2 over the first n columns of X (one chunk)."""
     h, n_in = W1.shape
     o = W2.shape[0]
+    p, q = max(n_in - 2, 0), n_in - 1  # the last two inputs (the same one if there is one)
+    zero = W1.dtype.type(0)
     for c in range(o):
         for jj in range(n):
             Z2[c, jj] = b2[c, 0]
     for k in range(h):
-        w = W1[k, 0]
-        for jj in range(n):
-            A1[k, jj] = w * X[0, jj]
-        for i in range(1, n_in):
-            w = W1[k, i]
+        if p:  # inputs before the last two, a pass each
+            w = W1[k, 0]
             for jj in range(n):
-                A1[k, jj] += w * X[i, jj]
-        bk = b1[k, 0]
+                A1[k, jj] = w * X[0, jj]
+            for i in range(1, p):
+                w = W1[k, i]
+                for jj in range(n):
+                    A1[k, jj] += w * X[i, jj]
+        # the last two inputs, the bias, the activation and the first output in one pass
+        wp, wq, bk, v = W1[k, p] if q else zero, W1[k, q], b1[k, 0], W2[0, k]
         for jj in range(n):
-            A1[k, jj] = g(A1[k, jj] + bk, activation)
-        for c in range(o):
-            w = W2[c, k]
+            z = ((A1[k, jj] if p else zero) + wp * X[p, jj]) + wq * X[q, jj]
+            a = g(z + bk, activation)
+            A1[k, jj] = a
+            Z2[0, jj] += v * a
+        for c in range(1, o):
+            v = W2[c, k]
             for jj in range(n):
-                Z2[c, jj] += w * A1[k, jj]
+                Z2[c, jj] += v * A1[k, jj]
 
 
 @njit(**JIT)
@@ -109,8 +120,7 @@ def _finite(W1, b1, W2, b2):
 @njit(**JIT)
 def _chunk(W1, b1, W2, b2, X, Y, n, A1, Z2, D, gW1, gb1, gW2, gb2, activation, output):
     """Add the gradients (summed, not averaged) of the first n columns of X, Y (one chunk)."""
-    h, n_in = W1.shape
-    o = W2.shape[0]
+    h, o = W1.shape[0], W2.shape[0]
     zero = W1.dtype.type(0)
     _forward(W1, b1, W2, b2, X, n, A1, Z2, activation)
     delta(Z2, Y, n, output)  # Z2 now holds dZ2
@@ -120,29 +130,44 @@ def _chunk(W1, b1, W2, b2, X, Y, n, A1, Z2, D, gW1, gb1, gW2, gb2, activation, o
             s += Z2[c, jj]
         gb2[c] += s
     for k in range(h):  # backward
-        for c in range(o):
-            s = zero
-            for jj in range(n):
-                s += Z2[c, jj] * A1[k, jj]
-            gW2[c, k] += s
-        w = W2[0, k]
+        _backward_unit(W2, X, n, A1[k], Z2, D, gW1[k], gb1, gW2, k, activation)
+
+
+@njit(**INLINED)
+def _backward_unit(W2, X, n, a_k, Z2, D, gW1_k, gb1, gW2, k, activation):
+    """Hidden unit k's share of the gradients: dW2[:, k], db1[k] and dW1[k], from dZ2
+    (in Z2) and the unit's activations ``a_k``; D holds dz1_k afterwards."""
+    n_in, o = X.shape[0], Z2.shape[0]
+    last = o - 1
+    zero = a_k.dtype.type(0)
+    for c in range(last):  # all outputs but the last: dW2[c, k] and their part of W2[:, k] dZ2
+        w, s = W2[c, k], zero
         for jj in range(n):
-            D[jj] = w * Z2[0, jj]
-        for c in range(1, o):
-            w = W2[c, k]
-            for jj in range(n):
-                D[jj] += w * Z2[c, jj]
+            s += Z2[c, jj] * a_k[jj]
+            D[jj] = (D[jj] if c else zero) + w * Z2[c, jj]
+        gW2[c, k] += s
+    # the last output, the activation's derivative, db1[k] and dW1[k] for the first two
+    # inputs in one pass (X1 is X0 again if there is one input; its sum is dropped)
+    w, s2, sb, s0, s1 = W2[last, k], zero, zero, zero, zero
+    X1 = X[min(1, n_in - 1)]
+    for jj in range(n):
+        z = Z2[last, jj]
+        s2 += z * a_k[jj]
+        d = ((D[jj] if last else zero) + w * z) * g_grad(a_k[jj], activation)
+        D[jj] = d
+        sb += d
+        s0 += d * X[0, jj]
+        s1 += d * X1[jj]
+    gW2[last, k] += s2
+    gb1[k] += sb
+    gW1_k[0] += s0
+    if n_in > 1:
+        gW1_k[1] += s1
+    for i in range(2, n_in):
         s = zero
         for jj in range(n):
-            d = D[jj] * g_grad(A1[k, jj], activation)
-            D[jj] = d
-            s += d
-        gb1[k] += s
-        for i in range(n_in):
-            s = zero
-            for jj in range(n):
-                s += D[jj] * X[i, jj]
-            gW1[k, i] += s
+            s += D[jj] * X[i, jj]
+        gW1_k[i] += s
 
 
 @njit(**JIT)
