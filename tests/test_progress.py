@@ -197,7 +197,7 @@ def test_without_a_terminal_a_plain_line_comes_every_few_seconds(capsys):
 
 def test_quiet_prints_no_progress(capsys):
     with show.progress(quiet=True, every=0.05) as update:
-        update(Progress(1.0, 2.0, 0, 2, 1.0, 5.0))
+        assert update is None  # the sweep then never prices the work left
         time.sleep(0.2)
     assert capsys.readouterr().err == ""
 
@@ -294,3 +294,36 @@ def test_progress_is_priced_once_per_group_of_rows_made_durable(tmp_path, monkey
     assert len(counted) >= 400  # every segment counted (400 runs)...
     assert len(priced) < len(counted) / 4  # ...but priced once per group
     assert seen[-1].work_done == pytest.approx(seen[-1].work_total)
+
+
+def _small_grid():
+    return parse(yaml.safe_dump({
+        "name": "throttle", "data": {"dataset": "moons", "n_samples": 100},
+        "grid": {"hidden_sizes": [1, 2], "activations": ["tanh", "relu"],
+                 "learning_rates": [0.6, 0.1], "iterations": [5, 20], "seeds": list(range(10))},
+    }))  # fmt: skip
+
+
+def test_progress_is_reported_at_most_every_interval_and_where_each_stage_ends(
+    tmp_path, monkeypatch
+):
+    """Groups of rows can become durable many times a second; pricing each would cost the
+    parent more than a small run's training. The last report still shows all the work done."""
+    from sweep_nn.sweep import run as run_mod
+
+    monkeypatch.setattr(run_mod, "PROGRESS_EVERY", 3600.0)
+    seen = []
+    summary = run_sweep(_small_grid(), tmp_path / "out", n_jobs=1, on_progress=seen.append)
+    assert summary.counts["ok"] == 160
+    assert len(seen) == 2  # when the work was known, and where the stage ended
+    assert seen[0].work_done == 0 and seen[-1].rows_done == 160
+    assert seen[-1].work_done == pytest.approx(seen[-1].work_total)
+
+
+def test_nobody_watching_means_nothing_priced(tmp_path, monkeypatch):
+    def refuse(self):
+        raise AssertionError("priced for nobody")
+
+    monkeypatch.setattr(WorkMeter, "now", refuse)
+    summary = run_sweep(_small_grid(), tmp_path / "out", n_jobs=1, on_progress=None)
+    assert summary.counts["ok"] == 160

@@ -211,3 +211,45 @@ def test_a_worker_takes_a_cheap_run_through_its_budgets_and_stops_where_asked():
     paused = worker.run_task([segments.first_segment([job], None, n_train, stop=30)], data)
     assert [o.segment.target for o in paused] == [10, 30]  # a halving rung ends at 30
     assert segments.continuation(paused[-1]) is None
+
+
+@pytest.mark.parametrize("engine", ["numpy", "compiled"])
+def test_only_runs_that_draw_their_batches_build_a_generator(engine, monkeypatch):
+    """Building a RandomState from a state costs more than a small run's training, so a
+    full-batch run goes without one; its state's generator stays as the seed left it."""
+    _, jobs, data = _setup(
+        {"learning_rates": [0.6], "iterations": [5, 10], "batch_sizes": ["full", 16]},
+        {"engine": engine},
+    )
+    full, mini = jobs
+    built = []
+    real = worker._generators
+    monkeypatch.setattr(worker, "_generators", lambda states: built.append(1) or real(states))
+    start = segments.initial_state(full, data.X_train.shape[0], 1)
+    outcome = worker.advance(segments.Segment([full], [start], 10), data)
+    assert built == []
+    (state,) = outcome.states
+    assert all(np.array_equal(a, b) for a, b in zip(state.rng[1:], start.rng[1:]))
+    resume = outcome.results[0][-1].params["resume"]["rng"]
+    assert np.array_equal(resume["keys"], start.rng[1]) and resume["pos"] == start.rng[2]
+    outcome = worker.advance(segments.Segment([mini], None, 10), data)
+    assert built == [1]
+    assert not np.array_equal(outcome.states[0].rng[1], start.rng[1])  # 10 orders drawn
+
+
+def test_initial_weights_come_from_the_seed_alone_whatever_was_drawn_before():
+    """The initial state reuses one generator per thread, reseeded: as RandomState(seed)."""
+    from sweep_nn.nn import plain
+
+    _, jobs, data = _setup({"learning_rates": [0.6], "iterations": [5], "seeds": [0, 7]}, {})
+    n_in = data.X_train.shape[0]
+    segments._seeded(3).standard_normal(3)  # leaves a cached gaussian behind
+    for job in jobs:
+        state = segments.initial_state(job, n_in, 1)
+        fresh = np.random.RandomState(job.seed)
+        weights = plain.init_params(n_in, job.hidden_size, 1, fresh, job.init, job.init_scale)
+        for name in segments.PARAM_NAMES:
+            assert np.array_equal(state.params[name], weights[name])
+        name, keys, *rest = fresh.get_state()
+        assert state.rng[0] == name and np.array_equal(state.rng[1], keys)
+        assert list(state.rng[2:]) == rest

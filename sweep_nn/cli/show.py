@@ -73,13 +73,14 @@ PLAIN_EVERY = 15.0  # seconds between progress lines when stderr is not a termin
 @contextlib.contextmanager
 def progress(quiet: bool, every: float | None = None):
     """A callback for the sweep's progress: a rich bar in a terminal (stderr), else a plain
-    line every ``every`` seconds (default :data:`PLAIN_EVERY`); nothing if ``quiet``."""
+    line every ``every`` seconds (default :data:`PLAIN_EVERY`); None if ``quiet``, so that
+    the sweep does not price the work left for nobody."""
     from rich.console import Console
 
     every = PLAIN_EVERY if every is None else every
     console = Console(stderr=True)
     if quiet:
-        yield lambda p: None
+        yield None
     elif console.is_terminal:
         with _bar(console) as update:
             yield update

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import sys
 import threading
@@ -78,6 +79,7 @@ def resolve_n_jobs(n_jobs: int, backend: str = "local") -> int:
     return cores if n_jobs == -1 else min(n_jobs, cores)
 
 
+PROGRESS_EVERY = 0.1  # seconds: the least time between two progress reports
 T = TypeVar("T")  # what the function run in the background returns
 
 
@@ -134,6 +136,7 @@ class _Recorder:
         self.on_progress: Callable[[Progress], None] | None = None
         self.pending: list[tuple[SegmentOutcome, list[Row]]] = []
         self.unsynced: list[Path] = []  # parameters files written, not yet durable
+        self.reported_at = -math.inf  # when progress was last reported (perf_counter)
 
     def __call__(self, outcome: SegmentOutcome) -> Segment | None:
         rows = []
@@ -169,7 +172,18 @@ class _Recorder:
             self._checkpoints(outcome)
             if self.meter is not None:
                 self.meter.count(outcome, len(rows))
-        if self.meter is not None and self.on_progress:  # the group became durable at once
+        self.report_progress()  # the group became durable at once
+
+    def report_progress(self, at_once: bool = False) -> None:
+        """Price the work left and report it, unless (``at_once`` False) it was reported
+        less than :data:`PROGRESS_EVERY` seconds ago: pricing goes over every job left, and
+        groups of small runs can arrive many times a second (a progress bar redraws 10
+        times a second)."""
+        if self.meter is None or self.on_progress is None:
+            return
+        now = time.perf_counter()
+        if at_once or now - self.reported_at >= PROGRESS_EVERY:
+            self.reported_at = now
             self.on_progress(self.meter.now())
 
     def _checkpoints(self, outcome: SegmentOutcome) -> None:
@@ -231,9 +245,10 @@ def _train_stage(stage, ds, training, n_workers, backend, scheduler, record) -> 
     tasks = plan_tasks(todo, n_workers, len(ds.y_train), starts, stop=stage.until)
     label = f"rung {stage.rung + 1} of {stage.rungs}" if stage.rungs > 1 else None
     record.meter.add([seg for task in tasks for seg in task], stage.until, label)
-    if record.on_progress:
-        record.on_progress(record.meter.now())
-    return _train_all(tasks, training, n_workers, backend, scheduler, record)
+    record.report_progress(at_once=True)
+    trained = _train_all(tasks, training, n_workers, backend, scheduler, record)
+    record.report_progress(at_once=True)  # where the stage ended, however soon after the last
+    return trained
 
 
 def run_sweep(
@@ -251,8 +266,8 @@ def run_sweep(
 
     ``on_start(summary)`` is called once the folder is checked and locked, with what is
     known before training (rows already recorded, rows of earlier grids kept);
-    ``on_progress(progress)`` once the work is known, then after every segment
-    (see :mod:`.progress`); ``on_row(row)`` after each row is safely on disk. Ctrl-C (KeyboardInterrupt) stops the workers and
+    ``on_progress(progress)`` once the work is known, then as rows become durable (at most
+    every :data:`PROGRESS_EVERY` seconds) and at the end of each stage (see :mod:`.progress`); ``on_row(row)`` after each row is safely on disk. Ctrl-C (KeyboardInterrupt) stops the workers and
     returns a summary with ``interrupted=True``; every finished row is kept.
     """
     n_workers = resolve_n_jobs(n_jobs, backend)

@@ -202,9 +202,7 @@ def advance(segment: Segment, data: TrainingData) -> SegmentOutcome:
     dtype = np.dtype(settings.dtype).type
     states = _start(segment, data)
     ps = [s.params for s in states]
-    rngs = [np.random.RandomState() for _ in states]
-    for rng, s in zip(rngs, states):
-        rng.set_state(s.rng)
+    rngs = _generators(states) if _draws(jobs[0], data) else [None] * k
     run = _make_advance(jobs, data, ps, rngs[0], dtype)  # packs each ps[i] in place
     stops, record = _stops(settings.budgets, settings.loss_points)
     begin = states[0].step
@@ -224,9 +222,26 @@ def advance(segment: Segment, data: TrainingData) -> SegmentOutcome:
             if all(s.diverged_at is not None for s in states):
                 break
     for s, rng, p in zip(states, rngs, ps):
-        s.step, s.rng = done, tuple(rng.get_state())
+        s.step = done
+        if rng is not None:
+            s.rng = tuple(rng.get_state())
         s.params = {name: p[name] for name in PARAM_NAMES}
     return SegmentOutcome(segment, results, states, total)
+
+
+def _draws(job: Job, data: TrainingData) -> bool:
+    """Whether the job's iterations draw from its generator: mini-batches, in a new order
+    each iteration. A full-batch run never does, so its state stays as it began."""
+    return job.batch_size is not None and job.batch_size < data.X_train.shape[1]
+
+
+def _generators(states: list[TrainState]) -> list[np.random.RandomState]:
+    """A generator at each state's ``rng``. Making one costs about 0.3 ms (more than a
+    small run's training), so full-batch runs, which draw nothing, go without."""
+    rngs = [np.random.RandomState() for _ in states]
+    for rng, s in zip(rngs, states):
+        rng.set_state(s.rng)
+    return rngs
 
 
 def _stretches(stops: list[int], budgets: tuple[int, ...]) -> list[list[int]]:
@@ -284,8 +299,9 @@ def _snapshot(job: Job, data: TrainingData, s: TrainState, stack_size: int, rng)
     row = _row(job, s.step, s.fit_seconds, "ok", stack_size=stack_size)
     for column, value in score_columns(data.task, train, dev).items():
         setattr(row, column, value)
-    # the generator as it is now: the next iteration's order is still to be drawn
-    return BudgetResult(row, replace(s, rng=rng.get_state()).to_plain(job.budgets[-1]))
+    # the generator as it is now (None: it drew nothing), the next iteration's order still to draw
+    state = s if rng is None else replace(s, rng=rng.get_state())
+    return BudgetResult(row, state.to_plain(job.budgets[-1]))
 
 
 def _row(job: Job, budget: int, elapsed: float, status: str, stack_size=1, **extra) -> Row:
