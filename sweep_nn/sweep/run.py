@@ -267,8 +267,10 @@ def run_sweep(
     ``on_start(summary)`` is called once the folder is checked and locked, with what is
     known before training (rows already recorded, rows of earlier grids kept);
     ``on_progress(progress)`` once the work is known, then as rows become durable (at most
-    every :data:`PROGRESS_EVERY` seconds) and at the end of each stage (see :mod:`.progress`); ``on_row(row)`` after each row is safely on disk. Ctrl-C (KeyboardInterrupt) stops the workers and
-    returns a summary with ``interrupted=True``; every finished row is kept.
+    every :data:`PROGRESS_EVERY` seconds) and at the end of each stage (see
+    :mod:`.progress`); ``on_row(row)`` after each row is safely on disk. Ctrl-C
+    (KeyboardInterrupt) stops the workers and returns a summary with ``interrupted=True``;
+    every finished row is kept.
     """
     n_workers = resolve_n_jobs(n_jobs, backend)
     if backend == "dask":
