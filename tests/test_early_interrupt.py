@@ -31,7 +31,7 @@ SWEEP = {  # a few seconds of work on two workers
     "name": "early",
     "data": {"dataset": "moons", "n_samples": 300, "noise": 0.25},
     "grid": {"hidden_sizes": [2, 3], "activations": ["tanh"], "learning_rates": [0.5],
-             "iterations": [100, 2000]},
+             "iterations": [100, 20000]},
     "train": {"loss_points": 0},
 }  # fmt: skip
 ROWS = 4
@@ -118,6 +118,30 @@ def test_ctrl_c_in_the_first_fifth_of_a_second_is_one_line_and_exit_130(tmp_path
             handled += 1
         assert_nothing_lost(sweep_file, out)
     assert handled >= 3, "too few interrupts reached sweep-nn to test anything"
+
+
+@pytest.mark.slow
+def test_ctrl_c_as_the_command_ends_is_one_line_and_exit_130_or_the_signals_own_exit(sweep_file):
+    # the summary printed, Python ending: at once, an interrupt raised in the entry point's
+    # last lines printed a traceback; a little later Python has put the default back
+    argv = [sys.executable, "-m", "sweep_nn", "run", str(sweep_file), "--out"]
+    for i, delay in enumerate([0.0, 0.0, 0.005, 0.02]):
+        out = sweep_file.parent / f"out{i}"
+        proc = subprocess.Popen([*argv, str(out), "-j", "2"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+        printed = []
+        while (line := proc.stderr.readline()) and not line.startswith("next:"):
+            printed.append(line)
+        time.sleep(delay)
+        os.killpg(proc.pid, signal.SIGINT)
+        rest = proc.stderr.read()
+        proc.wait(timeout=60)
+        assert f"{ROWS} configurations: {ROWS} ok\n" in printed, printed
+        if proc.returncode == -signal.SIGINT:
+            assert rest == ""  # Python's own end, by the signal: nothing more printed
+        else:
+            assert (proc.returncode, rest) == (130, "interrupted\n")
+        assert {r["status"] for r in store.read_rows(out / RESULTS_FILE)} == {"ok"}
 
 
 LAUNCHER = """

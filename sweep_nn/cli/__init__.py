@@ -7,7 +7,7 @@ commands (see :mod:`.startup`); ``app`` is imported on first use.
 
 from __future__ import annotations
 
-from .startup import forget_caught_interrupts, quiet_ctrl_c_while_starting
+from .startup import forget_caught_interrupts, quiet_ctrl_c
 
 __all__ = ["app", "main"]
 
@@ -21,13 +21,14 @@ def _app():
 
 def main() -> None:
     """Console-script entry point."""
-    quiet_ctrl_c_while_starting()  # first: the imports below take a second or more
+    quiet_ctrl_c()  # first: the imports below take a second or more
     _app()
     from .base import main as run_app
 
     try:
         run_app()
     finally:  # every interrupt that reaches here was handled: it has printed its message
+        quiet_ctrl_c()  # the command is over: a Ctrl-C from here ends the process at once
         forget_caught_interrupts()
 
 

@@ -1,10 +1,12 @@
-"""Ctrl-C while sweep-nn starts: one line and exit 130, never a traceback.
+"""Ctrl-C while sweep-nn starts or ends: one line and exit 130, never a traceback.
 
 Importing the commands (Typer, rich, NumPy, pydantic) takes from a fraction of a second
 to several; a KeyboardInterrupt raised inside an import printed a traceback. So the
 entry point first makes SIGINT end the process at once, with a message: nothing has been
 read or written yet. Once a command handles KeyboardInterrupt itself (keeping the rows
-it wrote, printing how to resume), Ctrl-C raises it again.
+it wrote, printing how to resume), Ctrl-C raises it again; once the command is over (its
+files closed, its output written), SIGINT ends the process at once again, while Python
+joins its threads and unloads its modules.
 
 A Ctrl-C before even this (in Python's own start-up, the first tens of milliseconds) is
 Python's: the process ends by the signal itself, which a shell reports as 130.
@@ -16,16 +18,22 @@ from __future__ import annotations
 # importing ``signal`` itself would take a millisecond or two, a window of its own
 import _signal as signal
 import os
+import sys
 
 EXIT_INTERRUPTED = 130
 
 
 def _exit_at_once(signum, frame) -> None:
+    for stream in (sys.stdout, sys.stderr):  # what the command printed, if it is over
+        try:
+            stream.flush()
+        except (OSError, ValueError, RuntimeError):  # closed, or being written to right now
+            pass
     os.write(2, b"interrupted\n")
-    os._exit(EXIT_INTERRUPTED)  # nothing to clean up: nothing was started
+    os._exit(EXIT_INTERRUPTED)  # nothing to clean up: nothing started yet, or all of it over
 
 
-def quiet_ctrl_c_while_starting() -> None:
+def quiet_ctrl_c() -> None:
     """SIGINT exits at once (unless it is ignored, as under ``nohup``: it stays ignored)."""
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _exit_at_once)
