@@ -31,7 +31,7 @@ def session_processes(sid: int) -> list[int]:
 def workers_of(pid: int) -> list[int]:
     """The live loky worker processes that ``pid`` started."""
     found = []
-    for child in session_processes(pid):
+    for child in (int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()):
         try:
             cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
         except OSError:

@@ -108,6 +108,18 @@ def test_an_idle_worker_of_a_killed_sweep_exits_too(tmp_path):
     assert kill_parent_and_time_the_rest(proc) < 5.0
 
 
+def test_run_stops_its_idle_workers_before_it_ends(tmp_path):
+    # joblib keeps its workers for a next sweep, and as Python exits it asks each to end
+    # and waits; the command has no next sweep, so it stops them itself, at once
+    cfg = {**ONE_JOB, "grid": {**ONE_JOB["grid"], "hidden_sizes": [1, 2, 3], "iterations": [10]}}
+    path = tmp_path / "one.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    result = CliRunner().invoke(app, ["run", str(path), "--out", str(tmp_path / "out"), "-j", "2"])
+    assert result.exit_code == 0, result.output
+    assert "3 configurations: 3 ok" in result.output  # they trained, on workers
+    assert workers_of(os.getpid()) == []
+
+
 def test_a_process_multiprocessing_started_exits_when_its_parent_is_killed(tmp_path):
     script = textwrap.dedent(
         """

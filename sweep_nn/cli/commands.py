@@ -79,6 +79,7 @@ def run(
     Example: sweep-nn run configs/quick.yaml
     """
     from .. import config as config_mod
+    from ..sweep.dispatch import stop_idle_workers
     from ..sweep.folder import default_out_dir
     from ..sweep.run import resolve_n_jobs, run_sweep
 
@@ -109,6 +110,7 @@ def run(
                 f"interrupted: finished rows are kept; resume with: {show.resume_command(config_file, out)}"
             )
             raise typer.Exit(EXIT_INTERRUPTED) from None
+        stop_idle_workers()  # the command ends with its sweep
         show.print_summary(summary, config_file, out)
         if summary.interrupted:
             raise typer.Exit(EXIT_INTERRUPTED)

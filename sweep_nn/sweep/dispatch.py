@@ -12,6 +12,7 @@ import bisect
 import contextlib
 import functools
 import signal
+import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterator
@@ -171,6 +172,16 @@ def run_tasks(
                     )
                     after_task()
     return len(suspects)
+
+
+def stop_idle_workers() -> None:
+    """Stop the local worker processes joblib keeps for a next sweep, in a process about to
+    exit. Left alone, they are each asked to end and waited for as Python exits (0.15 s of
+    a 2.3 s sweep); idle, with every result in, they can be killed at once."""
+    module = sys.modules.get("joblib.externals.loky.reusable_executor")  # loaded to start one
+    executor = getattr(module, "_executor", None)
+    if executor is not None:
+        executor.terminate(kill_workers=True)  # and joblib's temporary folder goes with them
 
 
 def _queue(pending: list[tuple[float, Task]], task: Task, n_train: int) -> None:
