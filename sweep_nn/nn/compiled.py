@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from .kernel_math import ACTIVATIONS, DTYPES, OUTPUTS
-from .kernels import Kernels, kernels_for
+from .kernels import Kernels, cached_kernels
 
 ORDERS_CHUNK = 1024  # permutations drawn ahead at a time in mini-batch training
 
@@ -31,7 +31,7 @@ def _kernels(activation: str, output: str, dtype: DTypeLike) -> Kernels:
         raise KeyError(f"no compiled activation {activation!r} in {name}")
     if output not in OUTPUTS:
         raise KeyError(f"no compiled output {output!r} in {name}")
-    return kernels_for(activation, output)
+    return cached_kernels(activation, output, name)
 
 
 def _arrays(params: Params, X: ArrayLike, Y: ArrayLike) -> Arrays:
@@ -42,8 +42,8 @@ def _arrays(params: Params, X: ArrayLike, Y: ArrayLike) -> Arrays:
         p = params[name]
         if p.dtype != dtype or not p.flags.c_contiguous or not p.flags.writeable:
             raise ValueError(f"{name} must be a writeable C-contiguous {dtype} array")
-    Xc = np.ascontiguousarray(X, dtype=dtype)
-    Yc = np.ascontiguousarray(Y, dtype=dtype)
+    # writeable too: a read-only array is another type to Numba, so another signature
+    Xc, Yc = (np.require(a, dtype, ["C_CONTIGUOUS", "WRITEABLE"]) for a in (X, Y))
     if Xc.shape[1] != Yc.shape[1] or Xc.shape[0] != params["W1"].shape[1]:
         raise ValueError(f"X {Xc.shape} and Y {Yc.shape} do not fit W1 {params['W1'].shape}")
     return params["W1"], params["b1"], params["W2"], params["b2"], Xc, Yc

@@ -41,12 +41,21 @@ defines the entry point, so the entry points close over :data:`SOURCE_DIGEST`, t
 every file the kernels are compiled from: Numba keys a closure's cache entries by the values
 it closes over, so a change to any of them compiles anew. The functions they call are not
 cached on their own (a stale one would be linked in). Nothing else imports Numba.
+
+A process never runs an entry point it compiled itself (see :func:`from_cache`): the
+compiling is done by a short-lived process of its own, and every process loads the entry
+point from the cache, so that the results of a run do not depend on whether its process
+found the kernel there.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import os
+import pickle
+import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -332,3 +341,76 @@ def _buffers(W1, W2):
     bufs = (np.empty((h, CHUNK), dt), np.empty((o, CHUNK), dt), np.empty(CHUNK, dt))
     grads = (np.empty((h, n_in), dt), np.empty(h, dt), np.empty((o, h), dt), np.empty(o, dt))
     return bufs, grads
+
+
+@functools.cache
+def cached_kernels(activation: str, output: str, dtype: str) -> Kernels:
+    """:func:`kernels_for`, each entry point run from the disk cache (:func:`from_cache`)
+    for ``dtype``: the caller passes arrays of that dtype only, writeable and C-contiguous,
+    so one signature per entry point."""
+    return Kernels(*(_FromCache(entry) for entry in kernels_for(activation, output)))
+
+
+class _FromCache:
+    """An entry point whose first call makes sure it runs the cached machine code."""
+
+    def __init__(self, dispatcher) -> None:
+        self.dispatcher = dispatcher
+        self._call = self._first
+
+    def __call__(self, *args):
+        return self._call(*args)
+
+    def _first(self, *args):
+        from_cache(self.dispatcher, args)
+        self._call = self.dispatcher
+        return self.dispatcher(*args)
+
+
+def from_cache(dispatcher, args: tuple) -> None:
+    """Have the disk cache hold ``dispatcher`` compiled for ``args``: if it does not yet,
+    compile it there from another process (one at a time per entry point, under a lock).
+
+    Code this process compiled would compute differently from the same entry point loaded
+    from the cache: the functions it calls are compiled on their own as well, and its calls
+    go to those, not to the copies its cached machine code holds, which LLVM optimised
+    again with it. Reassociated sums then differ in their last bits (in float64, 13 of 50
+    ``db1`` gradients by an ulp), and a run's results depended on whether its process had
+    found the kernel in the cache. If the cache cannot be written, this process compiles.
+    """
+    signature = tuple(dispatcher.typeof_pyval(a) for a in args)
+    # Numba has no public call for this: its cache keys an entry by the signature, the
+    # machine, and the function's code and closure; only the index is read, nothing loaded
+    cache = dispatcher._cache
+    key = cache._index_key(signature, dispatcher.targetctx.codegen())
+    if key in cache._cache_file._load_index():
+        return
+    from filelock import FileLock
+
+    lock = f"compiling-{hashlib.sha256(pickle.dumps(key)).hexdigest()[:16]}.lock"
+    try:
+        os.makedirs(cache.cache_path, exist_ok=True)
+        with FileLock(os.path.join(cache.cache_path, lock)):
+            if key not in cache._cache_file._load_index():  # or another process just did
+                _compile_elsewhere(dispatcher, signature)
+    except OSError:
+        pass  # no cache to write: compiled here, on the call
+
+
+def _compile_elsewhere(dispatcher, signature: tuple) -> None:
+    """Compile ``dispatcher`` for ``signature`` into the cache, in a process of its own."""
+    closure = dict(zip(dispatcher.py_func.__code__.co_freevars,
+                       (c.cell_contents for c in dispatcher.py_func.__closure__)))  # fmt: skip
+    job = (closure["activation"], closure["output"], dispatcher.py_func.__name__, signature)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    subprocess.run(
+        [sys.executable, "-c", "from sweep_nn.nn.kernels import _compile_job; _compile_job()"],
+        input=pickle.dumps(job), env=env, capture_output=True, check=False,
+    )  # fmt: skip
+    # if it failed, the entry point is still not in the cache: the caller compiles it
+
+
+def _compile_job() -> None:
+    """The compiling process: one entry point, for one signature, into the cache."""
+    activation, output, entry, signature = pickle.loads(sys.stdin.buffer.read())
+    getattr(kernels_for(activation, output), entry).compile(signature)
