@@ -381,9 +381,12 @@ def from_cache(dispatcher, args: tuple) -> None:
     signature = tuple(dispatcher.typeof_pyval(a) for a in args)
     # Numba has no public call for this: its cache keys an entry by the signature, the
     # machine, and the function's code and closure; only the index is read, nothing loaded
-    cache = dispatcher._cache
-    key = cache._index_key(signature, dispatcher.targetctx.codegen())
-    if key in cache._cache_file._load_index():
+    try:
+        cache, index = dispatcher._cache, dispatcher._cache._cache_file
+        key = cache._index_key(signature, dispatcher.targetctx.codegen())
+    except AttributeError:  # a Numba whose cache is built otherwise: compiled here, as before
+        return
+    if key in index._load_index():
         return
     from filelock import FileLock
 
@@ -391,7 +394,7 @@ def from_cache(dispatcher, args: tuple) -> None:
     try:
         os.makedirs(cache.cache_path, exist_ok=True)
         with FileLock(os.path.join(cache.cache_path, lock)):
-            if key not in cache._cache_file._load_index():  # or another process just did
+            if key not in index._load_index():  # or another process just did
                 _compile_elsewhere(dispatcher, signature)
     except OSError:
         pass  # no cache to write: compiled here, on the call
