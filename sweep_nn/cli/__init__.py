@@ -28,7 +28,7 @@ def main() -> None:
     try:
         run_app()
     finally:  # every interrupt that reaches here was handled: it has printed its message
-        quiet_ctrl_c()  # the command is over: a Ctrl-C from here ends the process at once
+        quiet_ctrl_c()  # over (also said as each command ends): a Ctrl-C ends the process at once
         forget_caught_interrupts()
 
 

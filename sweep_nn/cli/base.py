@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 
 from ..errors import SweepNNError
-from .startup import EXIT_INTERRUPTED, ctrl_c_raises
+from .startup import EXIT_INTERRUPTED, command_over, ctrl_c_raises
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -78,6 +78,8 @@ def reported_errors() -> Iterator[None]:
         where = f" ({exc.filename})" if exc.filename else ""
         err(f"error: {exc.strerror or exc}{where}")
         raise typer.Exit(4) from None
+    finally:  # before Typer's exit: an interrupt raised there printed a traceback
+        command_over()
 
 
 def main() -> None:
