@@ -334,3 +334,17 @@ def test_warm_up_compiles_what_training_calls_once_per_process(monkeypatch):
     monkeypatch.setattr(compiled, "_kernels", lambda *a: calls.append(a) or entries)
     compiled.warm_up(p, X, Y, "relu", "softmax", mini_batch=True)
     assert calls == []
+
+
+def test_read_only_inputs_train_through_the_same_compiled_signature():
+    # a read-only array is another type to Numba: without the copy, a second signature,
+    # compiled in this process rather than loaded from the cache
+    p, X, Y = problem("sigmoid", np.float64)
+    q = {k: v.copy() for k, v in p.items()}
+    compiled.train(p, X, Y, 0.5, 20, "tanh", "sigmoid")
+    X.flags.writeable = Y.flags.writeable = False
+    compiled.train(q, X, Y, 0.5, 20, "tanh", "sigmoid")
+    assert relative_error(p, q) == 0.0
+    float64 = [s for s in kernels.kernels_for("tanh", "sigmoid").full_batch.signatures
+               if "float64" in str(s[0])]  # fmt: skip
+    assert len(float64) == 1 and all(t.mutable for t in float64[0][:6])

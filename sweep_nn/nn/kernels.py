@@ -71,6 +71,7 @@ _CACHED: Options = {**JIT, "cache": True}
 # every file whose functions the kernels compile in: a change to any of them is a new kernel
 _SOURCES = (Path(__file__), Path(__file__).with_name("kernel_math.py"))
 SOURCE_DIGEST = hashlib.sha256(b"".join(p.read_bytes() for p in _SOURCES)).hexdigest()
+COMPILE_TIMEOUT = 900  # seconds to compile one entry point (7 to 25 s seen), else done in-process
 CHUNK = 512  # examples per fused pass: a (hidden, CHUNK) block stays in the L2 cache
 
 
@@ -406,10 +407,14 @@ def _compile_elsewhere(dispatcher, signature: tuple) -> None:
                        (c.cell_contents for c in dispatcher.py_func.__closure__)))  # fmt: skip
     job = (closure["activation"], closure["output"], dispatcher.py_func.__name__, signature)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    subprocess.run(
-        [sys.executable, "-c", "from sweep_nn.nn.kernels import _compile_job; _compile_job()"],
-        input=pickle.dumps(job), env=env, capture_output=True, check=False,
-    )  # fmt: skip
+    try:
+        subprocess.run(
+            [sys.executable, "-c", "from sweep_nn.nn.kernels import _compile_job; _compile_job()"],
+            input=pickle.dumps(job), env=env, capture_output=True, check=False,
+            timeout=COMPILE_TIMEOUT,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:  # killed by run(): as if it had failed
+        pass
     # if it failed, the entry point is still not in the cache: the caller compiles it
 
 
