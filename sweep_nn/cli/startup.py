@@ -33,7 +33,7 @@ def _exit_at_once(signum, frame) -> None:
     os._exit(EXIT_INTERRUPTED)  # nothing to clean up: nothing started yet, or all of it over
 
 
-_ENTRY_POINT = []  # holds True once the entry point has run: sweep-nn owns the process
+_ENTRY_POINT: list[bool] = []  # holds True once the entry point has run: sweep-nn owns the process
 
 
 def quiet_ctrl_c() -> None:
