@@ -33,12 +33,13 @@ def _exit_at_once(signum, frame) -> None:
     os._exit(EXIT_INTERRUPTED)  # nothing to clean up: nothing started yet, or all of it over
 
 
-_ENTRY_POINT: list[bool] = []  # holds True once the entry point has run: sweep-nn owns the process
+_owns_process = False  # set once the entry point has run: the process is sweep-nn's
 
 
 def quiet_ctrl_c() -> None:
     """SIGINT exits at once (unless it is ignored, as under ``nohup``: it stays ignored)."""
-    _ENTRY_POINT.append(True)
+    global _owns_process
+    _owns_process = True
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _exit_at_once)
 
@@ -47,7 +48,7 @@ def command_over() -> None:
     """The command has done its work or reported its error: in a process the entry point
     started, Ctrl-C exits at once again (a program that runs the commands itself, such as
     a test runner, keeps its own Ctrl-C)."""
-    if _ENTRY_POINT:
+    if _owns_process:
         quiet_ctrl_c()
 
 

@@ -349,28 +349,31 @@ def cached_kernels(activation: str, output: str, dtype: str) -> Kernels:
     """:func:`kernels_for`, each entry point run from the disk cache (:func:`from_cache`)
     for ``dtype``: the caller passes arrays of that dtype only, writeable and C-contiguous,
     so one signature per entry point."""
-    return Kernels(*(_FromCache(entry) for entry in kernels_for(activation, output)))
+    entries = kernels_for(activation, output)
+    return Kernels(*(_FromCache(getattr(entries, name), (activation, output, name))
+                     for name in Kernels._fields))  # fmt: skip
 
 
 class _FromCache:
     """An entry point whose first call makes sure it runs the cached machine code."""
 
-    def __init__(self, dispatcher) -> None:
-        self.dispatcher = dispatcher
+    def __init__(self, dispatcher, names: tuple[str, str, str]) -> None:
+        self.dispatcher, self.names = dispatcher, names  # (activation, output, entry)
         self._call = self._first
 
     def __call__(self, *args):
         return self._call(*args)
 
     def _first(self, *args):
-        from_cache(self.dispatcher, args)
+        from_cache(self.dispatcher, args, self.names)
         self._call = self.dispatcher
         return self.dispatcher(*args)
 
 
-def from_cache(dispatcher, args: tuple) -> None:
-    """Have the disk cache hold ``dispatcher`` compiled for ``args``: if it does not yet,
-    compile it there from another process (one at a time per entry point, under a lock).
+def from_cache(dispatcher, args: tuple, names: tuple[str, str, str]) -> None:
+    """Have the disk cache hold ``dispatcher`` (the entry point ``names``: activation,
+    output, entry) compiled for ``args``: if it does not yet, compile it there from another
+    process (one at a time per entry point, under a lock).
 
     Code this process compiled would compute differently from the same entry point loaded
     from the cache: the functions it calls are compiled on their own as well, and its calls
@@ -396,16 +399,15 @@ def from_cache(dispatcher, args: tuple) -> None:
         os.makedirs(cache.cache_path, exist_ok=True)
         with FileLock(os.path.join(cache.cache_path, lock)):
             if key not in index._load_index():  # or another process just did
-                _compile_elsewhere(dispatcher, signature)
+                _compile_elsewhere(names, signature)
     except OSError:
         pass  # no cache to write: compiled here, on the call
 
 
-def _compile_elsewhere(dispatcher, signature: tuple) -> None:
-    """Compile ``dispatcher`` for ``signature`` into the cache, in a process of its own."""
-    closure = dict(zip(dispatcher.py_func.__code__.co_freevars,
-                       (c.cell_contents for c in dispatcher.py_func.__closure__)))  # fmt: skip
-    job = (closure["activation"], closure["output"], dispatcher.py_func.__name__, signature)
+def _compile_elsewhere(names: tuple[str, str, str], signature: tuple) -> None:
+    """Compile the entry point ``names`` for ``signature`` into the cache, in a process of
+    its own."""
+    job = (*names, signature)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     try:
         subprocess.run(
