@@ -7,7 +7,7 @@ commands (see :mod:`.startup`); ``app`` is imported on first use.
 
 from __future__ import annotations
 
-from .startup import forget_caught_interrupts, quiet_ctrl_c
+from .startup import end_process, forget_caught_interrupts, quiet_ctrl_c
 
 __all__ = ["app", "main"]
 
@@ -25,11 +25,15 @@ def main() -> None:
     _app()
     from .base import main as run_app
 
+    status: object = 0
     try:
-        run_app()
+        run_app()  # ends in SystemExit (Typer's standalone mode)
+    except SystemExit as exc:
+        status = exc.code
     finally:  # every interrupt that reaches here was handled: it has printed its message
         quiet_ctrl_c()  # over (also said as each command ends): a Ctrl-C ends the process at once
         forget_caught_interrupts()
+    end_process(status)
 
 
 def __getattr__(name: str):

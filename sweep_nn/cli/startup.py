@@ -1,4 +1,5 @@
-"""Ctrl-C while sweep-nn starts or ends: one line and exit 130, never a traceback.
+"""How the process starts and ends: Ctrl-C while sweep-nn starts or ends gives one line and
+exit 130, never a traceback; a finished command's process ends at once (:func:`end_process`).
 
 Importing the commands (Typer, rich, NumPy, pydantic) takes from a fraction of a second
 to several; a KeyboardInterrupt raised inside an import printed a traceback. So the
@@ -17,8 +18,11 @@ from __future__ import annotations
 # _signal: the module behind ``signal``, loaded by Python before any of sweep-nn, where
 # importing ``signal`` itself would take a millisecond or two, a window of its own
 import _signal as signal
+import atexit
 import os
 import sys
+import threading
+from typing import NoReturn
 
 EXIT_INTERRUPTED = 130
 
@@ -72,3 +76,32 @@ def forget_caught_interrupts() -> None:
     a shell shows 130 either way). An exec of a string clears that note as it starts.
     """
     exec("")  # noqa: S102 - an empty string: runs nothing, only clears the note
+
+
+def end_process(code: object) -> NoReturn:
+    """End the process with ``SystemExit(code)``'s status, as Python would, but without
+    tearing down its modules, which takes 0.1 s with pandas loaded and 0.2 s with
+    scikit-learn, on every command.
+
+    What Python's exit does that matters is done first: other non-daemon threads are
+    joined, the ``atexit`` functions run (joblib's and multiprocessing's among them) and
+    the output is flushed. Every file sweep-nn writes is closed (and made durable) by the
+    command itself. A status that is not an int is printed and gives 1, as in Python.
+    """
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:
+        print(code, file=sys.stderr)
+        status = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (``| head``): as Python, exit 120
+            status = status or 120
+    os._exit(status)

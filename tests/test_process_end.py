@@ -1,0 +1,89 @@
+"""How a ``sweep-nn`` process ends: with the command's status and all its output, without
+tearing its modules down (a tenth of a second or more, on every command)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import sweep_nn
+
+ROOT = Path(sweep_nn.__file__).resolve().parent.parent
+
+
+def _python(code: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+
+
+def _entry_point(argv: list[str], before: str = "") -> str:
+    """Python code that runs the console script's entry point on ``argv`` after ``before``."""
+    return (
+        "import sys\nimport sweep_nn.cli as cli\n"
+        + textwrap.dedent(before)
+        + f"\nsys.argv = ['sweep-nn', *{argv!r}]\ncli.main()\n"
+    )
+
+
+def test_a_finished_command_ends_without_tearing_down_its_modules(tmp_path):
+    # an object a module holds is finalised when Python unloads its modules, and not otherwise
+    before = """
+        import os
+        class Witness:
+            def __del__(self):
+                os.write(2, b"modules torn down\\n")
+        cli.witness = Witness()
+    """
+    done = _python(_entry_point(["--help"], before), tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "modules torn down" not in done.stderr
+    assert "Usage" in done.stdout and "run" in done.stdout
+
+
+def test_what_python_does_at_exit_is_still_done(tmp_path):
+    before = """
+        import atexit, threading, time
+        from pathlib import Path
+        atexit.register(lambda: Path("atexit-ran").write_text("yes"))
+        def late():
+            time.sleep(0.5)
+            Path("thread-finished").write_text("yes")
+        threading.Thread(target=late).start()  # not a daemon: Python waits for it
+        print("printed before the command", end="")  # left in the buffer: no newline
+    """
+    done = _python(_entry_point(["ls", "no-such-folder"], before), tmp_path)
+    assert done.returncode not in (0, 1), done.stderr  # the command's own error status
+    assert "no-such-folder" in done.stderr and "Traceback" not in done.stderr
+    assert done.stdout.startswith("printed before the command")
+    assert (tmp_path / "atexit-ran").read_text() == "yes"
+    assert (tmp_path / "thread-finished").read_text() == "yes"
+
+
+def test_the_status_is_the_one_python_would_give(tmp_path):
+    code = """
+        import os, sys
+        from sweep_nn.cli.startup import end_process
+        if sys.argv[1] == "closed stdout":
+            sys.stdout = open(os.devnull, "w")
+            sys.stdout.close()
+            end_process(0)
+        end_process({"none": None, "int": 3, "text": "a message"}[sys.argv[1]])
+    """
+    statuses = {}
+    for case in ("none", "int", "text", "closed stdout"):
+        done = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(code), case], capture_output=True,
+            text=True, timeout=60, cwd=tmp_path, env={"PYTHONPATH": str(ROOT)},
+        )  # fmt: skip
+        statuses[case] = (done.returncode, done.stderr.strip())
+    assert statuses == {
+        "none": (0, ""),
+        "int": (3, ""),
+        "text": (1, "a message"),
+        "closed stdout": (120, ""),
+    }
