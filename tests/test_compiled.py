@@ -304,7 +304,51 @@ def test_numba_is_imported_only_where_the_kernels_are_defined():
                 continue
             if any(name == "numba" or name.startswith("numba.") for name in names):
                 users.add(path.relative_to(package).as_posix())
-    assert users == {"nn/kernels.py", "nn/kernel_math.py"}
+    # numba_start compiles nothing: it changes how Numba sets itself up
+    assert users == {"nn/kernels.py", "nn/kernel_math.py", "nn/numba_start.py"}
+
+
+OWN_PROCESS_PROBE = textwrap.dedent(
+    """
+    import hashlib, json, sys
+    import numpy as np
+    from sweep_nn.nn import numba_start
+    if sys.argv[1] == "own":
+        numba_start.in_own_process()
+    from sweep_nn.nn import compiled, plain
+    X = np.random.RandomState(1).normal(size=(2, 300))
+    p = plain.init_params(2, 4, 1, np.random.RandomState(1))
+    compiled.train(p, X, (X[:1] > 0).astype(float), 0.5, 20, "tanh", "sigmoid")
+    print(json.dumps({"scipy.linalg": "scipy.linalg" in sys.modules,
+                      "weights": hashlib.sha256(b"".join(v.tobytes() for v in p.values())).hexdigest()}))
+    """
+)
+
+
+def test_a_process_of_sweep_nns_own_loads_its_kernels_without_importing_scipy_linalg():
+    runs = {}
+    for kind in ("own", "other"):
+        done = subprocess.run([sys.executable, "-c", OWN_PROCESS_PROBE, kind], cwd=ROOT,
+                              capture_output=True, text=True, check=True)  # fmt: skip
+        runs[kind] = json.loads(done.stdout.strip().splitlines()[-1])
+    assert runs["own"]["scipy.linalg"] is False
+    assert runs["other"]["scipy.linalg"] is True  # elsewhere Numba checks for BLAS, as ever
+    assert runs["own"]["weights"] == runs["other"]["weights"]
+
+
+def test_the_workers_of_a_sweep_are_processes_of_sweep_nns_own():
+    from joblib import Parallel, delayed
+
+    from sweep_nn.nn import numba_start
+    from sweep_nn.sweep import dispatch
+
+    try:
+        with dispatch._parallel_backend("local", None, 2, None):
+            marks = Parallel()(delayed(lambda: numba_start._own_process)() for _ in range(2))
+    finally:
+        dispatch.stop_idle_workers()
+    assert marks == [True, True]
+    assert numba_start._own_process is False  # the sweep's own process is anyone's
 
 
 def test_a_change_to_any_kernel_source_is_a_new_cache_entry():

@@ -62,6 +62,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 from numba import njit
 
+from . import numba_start
 from .kernel_math import INLINED, JIT, delta, g, g_grad, loss_sum
 
 if TYPE_CHECKING:
@@ -365,6 +366,7 @@ class _FromCache:
         return self._call(*args)
 
     def _first(self, *args):
+        numba_start.before_first_kernel()
         from_cache(self.dispatcher, args, self.names)
         self._call = self.dispatcher
         return self.dispatcher(*args)
@@ -422,5 +424,7 @@ def _compile_elsewhere(names: tuple[str, str, str], signature: tuple) -> None:
 
 def _compile_job() -> None:
     """The compiling process: one entry point, for one signature, into the cache."""
+    numba_start.in_own_process()
+    numba_start.before_first_kernel()
     activation, output, entry, signature = pickle.loads(sys.stdin.buffer.read())
     getattr(kernels_for(activation, output), entry).compile(signature)

@@ -22,6 +22,8 @@ import signal
 import threading
 import time
 
+from ..nn import numba_start
+
 POLL_SECONDS = 0.25
 EXIT_ORPHANED = 1  # nobody reads it: the parent that would is gone
 
@@ -87,4 +89,5 @@ def start_worker() -> None:
     worker ignores SIGINT rather than print a traceback.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    numba_start.in_own_process()  # compiles nothing but the kernels
     exit_with_parent()
