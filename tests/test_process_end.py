@@ -3,6 +3,7 @@ tearing its modules down (a tenth of a second or more, on every command)."""
 
 from __future__ import annotations
 
+import pstats
 import subprocess
 import sys
 import textwrap
@@ -43,6 +44,16 @@ def test_a_finished_command_ends_without_tearing_down_its_modules(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "modules torn down" not in done.stderr
     assert "Usage" in done.stdout and "run" in done.stdout
+
+
+def test_under_a_profiler_python_ends_the_process_and_the_profile_is_written(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", "run.prof", "-m", "sweep_nn", "--help"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert pstats.Stats(str(tmp_path / "run.prof")).total_calls > 0
 
 
 def test_what_python_does_at_exit_is_still_done(tmp_path):

@@ -87,7 +87,11 @@ def end_process(code: object) -> NoReturn:
     joined, the ``atexit`` functions run (joblib's and multiprocessing's among them) and
     the output is flushed. Every file sweep-nn writes is closed (and made durable) by the
     command itself. A status that is not an int is printed and gives 1, as in Python.
+    Under a profiler or a debugger (``python -m cProfile -m sweep_nn``), which writes
+    its results once the program returns, Python ends the process itself.
     """
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        raise SystemExit(code)
     for thread in threading.enumerate():
         if thread is not threading.current_thread() and not thread.daemon:
             thread.join()
