@@ -272,6 +272,9 @@ def aggregate(df):
     if df.empty:
         return df.assign(n_seeds=pd.Series(dtype=int))
     axes = [a for a in SEED_AXES if a in df]  # a frame of older columns groups by those it has
+    # a metric no row has (r2 in a classification sweep) is a column of None: as floats,
+    # pandas averages it in compiled code rather than group by group in Python
+    df = df.astype(dict.fromkeys(metrics, float))
     grouped = df.groupby(axes, dropna=False, sort=False)
     out = grouped[metrics].mean()
     std = grouped[metrics].std(ddof=0).add_suffix("_std")
