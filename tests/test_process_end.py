@@ -14,12 +14,16 @@ import sweep_nn
 ROOT = Path(sweep_nn.__file__).resolve().parent.parent
 
 
-def _python(code: str, tmp_path: Path) -> subprocess.CompletedProcess:
+def _python(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
+    """``python ARGS`` in ``tmp_path``, importing this checkout's sweep_nn."""
     return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        [sys.executable, *args], capture_output=True, text=True, timeout=120, cwd=tmp_path,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )  # fmt: skip
+
+
+def _code(code: str) -> list[str]:
+    return ["-c", textwrap.dedent(code)]
 
 
 def _entry_point(argv: list[str], before: str = "") -> str:
@@ -40,18 +44,14 @@ def test_a_finished_command_ends_without_tearing_down_its_modules(tmp_path):
                 os.write(2, b"modules torn down\\n")
         cli.witness = Witness()
     """
-    done = _python(_entry_point(["--help"], before), tmp_path)
+    done = _python(_code(_entry_point(["--help"], before)), tmp_path)
     assert done.returncode == 0, done.stderr
     assert "modules torn down" not in done.stderr
     assert "Usage" in done.stdout and "run" in done.stdout
 
 
 def test_under_a_profiler_python_ends_the_process_and_the_profile_is_written(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-m", "cProfile", "-o", "run.prof", "-m", "sweep_nn", "--help"],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
-    )  # fmt: skip
+    done = _python(["-m", "cProfile", "-o", "run.prof", "-m", "sweep_nn", "--help"], tmp_path)
     assert done.returncode == 0, done.stderr
     assert pstats.Stats(str(tmp_path / "run.prof")).total_calls > 0
 
@@ -67,7 +67,7 @@ def test_what_python_does_at_exit_is_still_done(tmp_path):
         threading.Thread(target=late).start()  # not a daemon: Python waits for it
         print("printed before the command", end="")  # left in the buffer: no newline
     """
-    done = _python(_entry_point(["ls", "no-such-folder"], before), tmp_path)
+    done = _python(_code(_entry_point(["ls", "no-such-folder"], before)), tmp_path)
     assert done.returncode not in (0, 1), done.stderr  # the command's own error status
     assert "no-such-folder" in done.stderr and "Traceback" not in done.stderr
     assert done.stdout.startswith("printed before the command")
@@ -87,10 +87,7 @@ def test_the_status_is_the_one_python_would_give(tmp_path):
     """
     statuses = {}
     for case in ("none", "int", "text", "closed stdout"):
-        done = subprocess.run(
-            [sys.executable, "-c", textwrap.dedent(code), case], capture_output=True,
-            text=True, timeout=60, cwd=tmp_path, env={"PYTHONPATH": str(ROOT)},
-        )  # fmt: skip
+        done = _python([*_code(code), case], tmp_path)
         statuses[case] = (done.returncode, done.stderr.strip())
     assert statuses == {
         "none": (0, ""),
