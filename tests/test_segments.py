@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -189,12 +190,19 @@ def test_kill_9_late_in_a_run_then_resume_redoes_at_most_one_checkpoint_interval
         assert saved["loss_curve"] == res.params["loss_curve"]
 
 
-def test_a_run_too_short_to_be_worth_checkpoints_goes_from_budget_to_budget():
+def test_a_run_too_short_to_be_worth_checkpoints_is_one_segment_through_its_budgets():
     _, jobs, data = _setup({"learning_rates": [0.6], "iterations": [30, 100]}, {})
     (job,) = jobs
     n_train = data.X_train.shape[1]
     segment = segments.first_segment([job], None, n_train)
-    assert segment.target == 30 and segment.every >= 100  # no checkpoint inside either budget
+    assert segment.target == 100 and segment.every >= 100  # no checkpoint before its end
+    assert segments.first_segment([job], None, n_train, stop=30).target == 30  # a rung's end
+    outcome = worker.advance(segment, data)
+    assert [res.row.iterations for res in outcome] == [30, 100]  # a row and state for each
+    _assert_same([list(outcome)], [worker.train(job, data)])
+    # asked for checkpoints, it goes from budget to budget (and checkpoint) again
+    alone = replace(job, settings=replace(job.settings, checkpoint_every=1000))
+    assert segments.first_segment([alone], None, n_train).target == 30
     # a long run still gets one every tenth of its largest budget
     big = segments.checkpoint_every(job.settings, step_cost=segments.MIN_SEGMENT_COST / 5)
     assert big == 10
@@ -203,12 +211,13 @@ def test_a_run_too_short_to_be_worth_checkpoints_goes_from_budget_to_budget():
 def test_a_worker_takes_a_cheap_run_through_its_budgets_and_stops_where_asked():
     _, jobs, data = _setup({"learning_rates": [0.6], "iterations": [10, 30, 100]}, {})
     (job,) = jobs
-    n_train = data.X_train.shape[1]
-    outcomes = worker.run_task([segments.first_segment([job], None, n_train)], data)
-    assert [o.segment.target for o in outcomes] == [10, 30, 100]  # one task, no round trips
+    # from budget 10 on, what is left is cheap: the worker goes on without a round trip
+    first = segments.Segment([job], None, 10, every=10_000)
+    outcomes = worker.run_task([first], data)
+    assert [o.segment.target for o in outcomes] == [10, 100]  # one task, no round trips
     assert segments.continuation(outcomes[-1]) is None
     _assert_same([[r for o in outcomes for r in o]], [worker.train(job, data)])
-    paused = worker.run_task([segments.first_segment([job], None, n_train, stop=30)], data)
+    paused = worker.run_task([segments.Segment([job], None, 10, every=10_000, stop=30)], data)
     assert [o.segment.target for o in paused] == [10, 30]  # a halving rung ends at 30
     assert segments.continuation(paused[-1]) is None
 

@@ -8,7 +8,7 @@ takes a stack of jobs (or one job) from their states to a target iteration; the 
 the parent writes what must survive a crash and plans the next segment
 (:func:`continuation`). Segments end at every budget and every ``checkpoint_every``
 iterations, counted from iteration 0, so the boundaries do not depend on where a run
-was resumed.
+was resumed; a run too cheap for any checkpoint is one segment through its budgets.
 
 A state converts to a plain dict of NumPy arrays, lists and numbers
 (:meth:`TrainState.to_plain`), which pickles into files that load through the same
@@ -183,8 +183,11 @@ def checkpoint_every(settings, step_cost: float | None = None) -> int:
     return every
 
 
-def next_target(step: int, budgets: tuple[int, ...], every: int) -> int:
-    """Where a segment starting at ``step`` ends: the next budget or checkpoint."""
+def next_target(step: int, budgets: tuple[int, ...], every: int, straight: bool = False) -> int:
+    """Where a segment starting at ``step`` ends: the next budget or checkpoint, or
+    (``straight``) the run's end."""
+    if straight:
+        return budgets[-1]
     budget = min(b for b in budgets if b > step)
     return min(budget, (step // every + 1) * every)
 
@@ -197,7 +200,11 @@ def first_segment(
     stop: int | None = None,
 ) -> Segment:
     """The segment a run (from ``states``, or from the start) trains next. Its checkpoint
-    interval is ``every``, or worked out from the run's cost on ``n_train`` examples."""
+    interval is ``every``, or worked out from the run's cost on ``n_train`` examples.
+
+    A run with no checkpoint before its end (cheaper than :data:`MIN_SEGMENT_COST`, and
+    no ``checkpoint_every`` asked for) is one segment, straight through its budgets (to
+    ``stop`` at most): a segment per budget would only repeat the run's set-up."""
     start = 0 if states is None else states[0].step
     s = jobs[0].settings
     if every is None:
@@ -205,7 +212,9 @@ def first_segment(
         if n_train is not None:
             step_cost = sum(j.cost(n_train) for j in jobs) / s.budgets[-1]
         every = checkpoint_every(s, step_cost)
-    return Segment(jobs, states, next_target(start, s.budgets, every), every, stop)
+    straight = s.checkpoint_every is None and every >= s.budgets[-1]
+    target = next_target(start, s.budgets, every, straight)
+    return Segment(jobs, states, target if stop is None else min(target, stop), every, stop)
 
 
 def continuation(outcome: SegmentOutcome) -> Segment | None:
