@@ -14,10 +14,10 @@ import sweep_nn
 ROOT = Path(sweep_nn.__file__).resolve().parent.parent
 
 
-def _python(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
+def _python(args: list[str], tmp_path: Path, timeout: float = 120) -> subprocess.CompletedProcess:
     """``python ARGS`` in ``tmp_path``, importing this checkout's sweep_nn."""
     return subprocess.run(
-        [sys.executable, *args], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        [sys.executable, *args], capture_output=True, text=True, timeout=timeout, cwd=tmp_path,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )  # fmt: skip
 
@@ -73,6 +73,19 @@ def test_what_python_does_at_exit_is_still_done(tmp_path):
     assert done.stdout.startswith("printed before the command")
     assert (tmp_path / "atexit-ran").read_text() == "yes"
     assert (tmp_path / "thread-finished").read_text() == "yes"
+
+
+def test_a_thread_told_to_end_before_threads_are_joined_does_not_hold_the_exit(tmp_path):
+    # as joblib's worker pool does: its manager thread ends once Python's hook, run before
+    # the threads are joined, wakes it; joined first, it waited for ever
+    before = """
+        import threading
+        told = threading.Event()
+        threading._register_atexit(told.set)
+        threading.Thread(target=told.wait).start()
+    """
+    done = _python(_code(_entry_point(["--version"], before)), tmp_path, timeout=30)
+    assert done.returncode == 0, done.stderr
 
 
 def test_the_status_is_the_one_python_would_give(tmp_path):

@@ -105,7 +105,8 @@ def run(
                     on_progress=on_progress,
                     on_start=show.print_start,
                 )
-        except KeyboardInterrupt:  # before the workers started, or a second Ctrl-C while stopping
+        except KeyboardInterrupt:  # outside the training (before or after), or a second Ctrl-C
+            stop_idle_workers()  # every result they sent is recorded: nothing of theirs to keep
             err(
                 f"interrupted: finished rows are kept; resume with: {show.resume_command(config_file, out)}"
             )

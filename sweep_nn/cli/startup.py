@@ -83,18 +83,18 @@ def end_process(code: object) -> NoReturn:
     tearing down its modules, which takes 0.1 s with pandas loaded and 0.2 s with
     scikit-learn, on every command.
 
-    What Python's exit does that matters is done first: other non-daemon threads are
-    joined, the ``atexit`` functions run (joblib's and multiprocessing's among them) and
-    the output is flushed. Every file sweep-nn writes is closed (and made durable) by the
+    What Python's exit does that matters is done first, in Python's order: the functions
+    registered to run before threads are joined (joblib's, which tells its worker pool's
+    manager thread to end), then other non-daemon threads are joined, the ``atexit``
+    functions run (multiprocessing's among them) and the output is flushed. Joining the
+    threads without those functions first waited for ever on a pool left running. Every file sweep-nn writes is closed (and made durable) by the
     command itself. A status that is not an int is printed and gives 1, as in Python.
     Under a profiler or a debugger (``python -m cProfile -m sweep_nn``), which writes
     its results once the program returns, Python ends the process itself.
     """
     if sys.getprofile() is not None or sys.gettrace() is not None:
         raise SystemExit(code)
-    for thread in threading.enumerate():
-        if thread is not threading.current_thread() and not thread.daemon:
-            thread.join()
+    threading._shutdown()  # type: ignore[attr-defined]  # Python's own first step of exit
     atexit._run_exitfuncs()
     if code is None:
         status = 0
