@@ -87,10 +87,11 @@ def end_process(code: object) -> NoReturn:
     registered to run before threads are joined (joblib's, which tells its worker pool's
     manager thread to end), then other non-daemon threads are joined, the ``atexit``
     functions run (multiprocessing's among them) and the output is flushed. Joining the
-    threads without those functions first waited for ever on a pool left running. Every file sweep-nn writes is closed (and made durable) by the
-    command itself. A status that is not an int is printed and gives 1, as in Python.
-    Under a profiler or a debugger (``python -m cProfile -m sweep_nn``), which writes
-    its results once the program returns, Python ends the process itself.
+    threads without those functions first waited for ever on a pool left running. Every
+    file sweep-nn writes is closed (and made durable) by the command itself. A status
+    that is not an int is printed and gives 1, as in Python. Under a profiler or a
+    debugger (``python -m cProfile -m sweep_nn``), which writes its results once the
+    program returns, Python ends the process itself.
     """
     if sys.getprofile() is not None or sys.gettrace() is not None:
         raise SystemExit(code)
