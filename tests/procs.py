@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from pathlib import Path
 
 
@@ -26,6 +29,20 @@ def session_processes(sid: int) -> list[int]:
         if fields and fields[0] != "Z" and int(fields[3]) == sid:
             found.append(int(entry.name))
     return found
+
+
+def session_left_after(sid: int, timeout: float) -> list[int]:
+    """Wait up to ``timeout`` s for session ``sid`` to end; the processes still running then,
+    each killed (SIGKILL), so that a failing test leaves nothing behind."""
+    deadline = time.monotonic() + timeout
+    while (left := session_processes(sid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:  # it ended meanwhile
+            pass
+    return left
 
 
 def workers_of(pid: int) -> list[int]:

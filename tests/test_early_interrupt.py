@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from procs import session_processes
+from procs import session_left_after
 from typer.testing import CliRunner
 
 import sweep_nn
@@ -75,11 +75,14 @@ def interrupt(argv: list[str], delay: float | None, **popen) -> subprocess.Compl
     if delay is not None:
         time.sleep(delay)
         os.killpg(proc.pid, signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
-    deadline = time.monotonic() + 10
-    while session_processes(proc.pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not session_processes(proc.pid), "processes of the sweep left running"
+    try:
+        out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        session_left_after(proc.pid, 0)
+        out, err = proc.communicate()
+        pytest.fail(f"the command was still running 60 s later (killed):\n{err}")
+    left = session_left_after(proc.pid, 10)
+    assert not left, f"processes of the sweep left running (killed): {left}"
     return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 from disks import FillingDisk
+from procs import session_left_after
 
 import sweep_nn
 from sweep_nn import config
@@ -131,26 +132,9 @@ def wait_for_rows(proc: subprocess.Popen, out: Path, n: int, timeout: float = 30
     return have
 
 
-def session_processes(sid: int) -> list[int]:
-    """Live (not zombie) processes of session ``sid``, from /proc."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[3]) == sid:
-            found.append(int(entry.name))
-    return found
-
-
 def wait_until_session_gone(sid: int, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while (left := session_processes(sid)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not left, f"processes of the sweep still running: {left}"
+    left = session_left_after(sid, timeout)
+    assert not left, f"processes of the sweep still running (killed): {left}"
 
 
 def worker_processes(pid: int) -> list[int]:
