@@ -145,3 +145,23 @@ def test_readme_python_examples_run(tmp_path, monkeypatch):
     for i, block in enumerate(blocks):
         code = compile(block, f"README.md ({PYTHON_SECTION}, example {i + 1})", "exec")
         exec(code, {})  # noqa: S102 - running the README's own examples is the test
+
+
+def test_readme_report_example_runs(tmp_path, monkeypatch):
+    """The Report section's example, on a small sweep saved where it looks."""
+    blocks = _python_blocks(README.read_text(encoding="utf-8"), "Report")
+    assert blocks, "the README's 'Report' section has no ```python example"
+    monkeypatch.chdir(tmp_path)
+    cfg = sweep_nn.load_config({
+        "name": "reference-study",
+        "data": {"dataset": "moons", "n_samples": 200},
+        "grid": {"hidden_sizes": [1, 3], "activations": ["tanh", "relu"],
+                 "learning_rates": [0.6, 1.2], "iterations": [20, 60]},
+    })  # fmt: skip
+    sweep_nn.run(cfg, out="output/reference-study", n_jobs=1)
+    namespace: dict = {}
+    for i, block in enumerate(blocks):
+        exec(compile(block, f"README.md (Report, example {i + 1})", "exec"), namespace)  # noqa: S102
+    ranked = namespace["imp"].ranked()
+    assert {name for name, _ in ranked} >= {"learning_rate", "hidden_size", "activation"}
+    assert (tmp_path / "report.html").stat().st_size > 0
