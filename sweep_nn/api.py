@@ -149,7 +149,7 @@ def filter(  # the name of the command it mirrors
 
 def evaluate(
     params_path: str | Path,
-    n_samples: int = 500,
+    n_samples: int | None = None,
     seed: int | None = None,
     noise: float | None = None,
     data: str | Path | tuple[np.ndarray, np.ndarray] | None = None,
@@ -157,11 +157,13 @@ def evaluate(
 ) -> dict:
     """Score a parameters file on new data, as ``sweep-nn eval`` does.
 
-    Without ``data``, draws ``n_samples`` fresh samples from the generator the model was
-    trained on (``seed`` defaults to training's + 1, ``noise`` to training's); for data
-    sets that cannot draw more, scores the sweep's dev split. ``data`` may be a CSV file
-    with the training columns, or a pair ``(X, y)`` with X of shape (n_samples,
-    n_features). ``activation`` is needed only for the study's weights-only files.
+    Without ``data``, draws ``n_samples`` (default 500) fresh samples from the generator
+    the model was trained on (``seed`` defaults to training's + 1, ``noise`` to
+    training's); for data sets that cannot draw more, scores the sweep's dev split.
+    ``data`` may be a CSV file with the training columns, or a pair ``(X, y)`` with X of
+    shape (n_samples, n_features). Where no samples are drawn (``data`` given, or data
+    sets that cannot draw), ``n_samples``, ``seed`` and ``noise`` are refused
+    (``UsageError``). ``activation`` is needed only for the study's weights-only files.
 
     Returns ``{"accuracy": ..., "loss": ..., "n_samples": ...}`` (``r2`` and ``rmse``
     instead of ``accuracy`` for regression; ``r2`` is None for a single sample). Accuracy
@@ -174,5 +176,6 @@ def evaluate(
         path = None if data is None else Path(data)
         X, y, _ = evaluate_mod.eval_inputs(model, path, n_samples, seed, noise)
     else:
+        evaluate_mod.refuse_drawing_options(n_samples, seed, noise, "data gives the samples")
         X, y = (np.asarray(a) for a in data)
     return evaluate_mod.evaluate(model, np.asarray(X, dtype=np.float64), y)

@@ -13,8 +13,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+import sweep_nn
 from sweep_nn import config, data
 from sweep_nn.cli import app
+from sweep_nn.errors import UsageError
 from sweep_nn.results.params import load_params
 
 CONFIGS = Path(__file__).parent.parent / "configs"
@@ -122,13 +124,42 @@ def test_scaling_round_trips_through_eval_on_a_csv_of_the_raw_dev_split(breast_c
     assert result["n_samples"] == len(ds.y_dev)
 
 
-def test_eval_refuses_a_seed_for_a_dataset_that_cannot_draw_fresh_samples(breast_cancer):
+@pytest.mark.parametrize(
+    "option", [["--seed", "3"], ["--n-samples", "100"], ["--noise", "0.1"], ["--n-samples", "500"]]
+)
+def test_eval_refuses_drawing_options_for_a_dataset_that_cannot_draw_fresh_samples(
+    breast_cancer, option
+):
     params = breast_cancer / rows(breast_cancer)[0]["params_path"]
-    result = CliRunner().invoke(app, ["eval", str(params), "--seed", "3"])
+    result = CliRunner().invoke(app, ["eval", str(params), *option])
     assert result.exit_code == 2
     assert (
-        "--seed does not apply: dataset 'breast_cancer' cannot draw fresh samples" in result.stderr
+        f"{option[0]} does not apply: dataset 'breast_cancer' cannot draw fresh samples"
+        in result.stderr
     )
+    with pytest.raises(UsageError, match=f"{option[0]} does not apply"):
+        sweep_nn.evaluate(params, **_keyword(option))
+
+
+@pytest.mark.parametrize("option", [["--seed", "3"], ["--n-samples", "10"], ["--noise", "0"]])
+def test_eval_refuses_drawing_options_with_a_file_of_samples(breast_cancer, tmp_path, option):
+    ds = data.load(config.DataConfig(dataset="breast_cancer"))
+    np.savetxt(tmp_path / "dev.csv", np.column_stack([ds.X_dev, ds.y_dev]), delimiter=",",
+               header=",".join(f"c{i}" for i in range(31)), comments="")  # fmt: skip
+    params = breast_cancer / rows(breast_cancer)[0]["params_path"]
+    result = CliRunner().invoke(
+        app, ["eval", str(params), "--data", str(tmp_path / "dev.csv"), *option]
+    )
+    assert result.exit_code == 2
+    assert f"{option[0]} does not apply: --data gives the samples" in result.stderr
+    with pytest.raises(UsageError, match=f"{option[0]} does not apply: data gives the samples"):
+        sweep_nn.evaluate(params, data=(ds.X_dev, ds.y_dev), **_keyword(option))
+
+
+def _keyword(option: list[str]) -> dict:
+    """``["--n-samples", "10"]`` as ``sweep_nn.evaluate``'s ``{"n_samples": 10}``."""
+    name = option[0][2:].replace("-", "_")
+    return {name: float(option[1]) if name == "noise" else int(option[1])}
 
 
 # --- a CSV with text labels ----------------------------------------------------------------

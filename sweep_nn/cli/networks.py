@@ -54,8 +54,9 @@ def eval_cmd(
         Path | None, typer.Option("--data", help="Evaluate on this CSV (same columns as training).")
     ] = None,
     n_samples: Annotated[
-        int, typer.Option(help="Fresh samples to draw from the training generator.")
-    ] = 500,
+        int | None,
+        typer.Option(help="Fresh samples to draw from the training generator \\[default: 500]."),
+    ] = None,
     seed: Annotated[
         int | None, typer.Option(help="Seed for fresh samples \\[default: training's + 1].")
     ] = None,
@@ -92,7 +93,7 @@ def eval_cmd(
         _check_nonnegative(noise=noise, seed=seed)
         if seed is not None and seed >= 2**32:
             raise UsageError(f"--seed must be between 0 and 2**32 - 1 (4294967295); got {seed}")
-        if n_samples > MAX_EVAL_SAMPLES:
+        if n_samples is not None and n_samples > MAX_EVAL_SAMPLES:
             raise UsageError(f"--n-samples must be at most {MAX_EVAL_SAMPLES:,}; got {n_samples}")
         model = evaluate_mod.load_model(params_file, activation)
         if plot is not None:

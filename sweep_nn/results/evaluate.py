@@ -20,6 +20,7 @@ from .params_schema import finite, is_int, is_real  # what a number is, as files
 from .schema import METRICS
 
 STUDY_DATA = {"dataset": "moons", "n_samples": 2000, "noise": 0.25, "random_state": 0}
+FRESH_SAMPLES = 500  # drawn by default where the dataset can draw fresh ones
 
 
 @dataclass
@@ -165,22 +166,26 @@ def fresh_data(model: Model, n_samples: int, seed: int | None, noise: float | No
 def eval_inputs(
     model: Model,
     data: Path | None = None,
-    n_samples: int = 500,
+    n_samples: int | None = None,
     seed: int | None = None,
     noise: float | None = None,
 ):
     """The samples ``eval`` scores: (X, y, a description of them).
 
     A CSV file when ``data`` is given (feature columns matched by name when the model was
-    trained on a CSV, by position otherwise); else :func:`eval_data`.
+    trained on a CSV, by position otherwise); else :func:`eval_data`. ``n_samples``,
+    ``seed`` and ``noise`` say how to draw fresh samples, so they are refused where none
+    are drawn: with a file, or for data that cannot draw them.
     """
     check_eval_options(n_samples, seed, noise)
     # NumPy scalars as Python numbers: np.uint32(4294967295) + 1 would overflow, not wrap
-    n_samples, seed = int(n_samples), None if seed is None else int(seed)
+    n_samples = None if n_samples is None else int(n_samples)
+    seed = None if seed is None else int(seed)
     noise = None if noise is None else float(noise)
     if data is None:
         X, y, source = eval_data(model, n_samples, seed, noise)
     else:
+        refuse_drawing_options(n_samples, seed, noise, "--data gives the samples")
         target = model.data.get("target") if model.data.get("dataset") == "csv" else None
         k = model.n_outputs if model.task == "regression" else 1  # a column per target
         X, y, _ = data_mod.read_csv(Path(data), target, model.features, min_rows=1, n_targets=k)
@@ -197,14 +202,15 @@ def eval_inputs(
 
 
 def check_eval_options(n_samples: Any, seed: Any, noise: Any) -> None:
-    """Raise UsageError naming the option unless each is of its type and within its range."""
+    """Raise UsageError naming the option unless each is of its type and within its range
+    (None: not given)."""
     from ..config import MAX_SAMPLES
 
-    if not is_int(n_samples):
+    if n_samples is not None and not is_int(n_samples):
         raise UsageError(f"--n-samples / n_samples must be a whole number; got {_short(n_samples)}")
-    if n_samples < 1:
+    if n_samples is not None and n_samples < 1:
         raise UsageError(f"--n-samples / n_samples must be >= 1; got {_short(n_samples)}")
-    if n_samples > MAX_SAMPLES:
+    if n_samples is not None and n_samples > MAX_SAMPLES:
         raise UsageError(
             f"--n-samples / n_samples must be at most {MAX_SAMPLES:,}; got {_short(n_samples)}"
         )
@@ -224,7 +230,13 @@ def _short(v: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def eval_data(model: Model, n_samples: int, seed: int | None, noise: float | None):
+def refuse_drawing_options(n_samples: Any, seed: Any, noise: Any, why: str) -> None:
+    for option, value in (("--n-samples", n_samples), ("--seed", seed), ("--noise", noise)):
+        if value is not None:
+            raise UsageError(f"{option} does not apply: {why}")
+
+
+def eval_data(model: Model, n_samples: int | None, seed: int | None, noise: float | None):
     """What ``eval`` measures on when given no file: (X, y, a description of the samples).
 
     Fresh samples when the dataset can draw them (moons, circles, gaussian_quantiles,
@@ -235,17 +247,16 @@ def eval_data(model: Model, n_samples: int, seed: int | None, noise: float | Non
     name = str(model.data.get("dataset"))
     kind = data_mod.DATASETS.get(name)
     if kind is not None and kind.fresh is not None:
-        X, y, used = fresh_data(model, n_samples, seed, noise)
+        X, y, used = fresh_data(model, n_samples or FRESH_SAMPLES, seed, noise)
         after = ""
         if seed is None:  # the default; after 4294967295 comes 0
             after = f", the one after training's {data_config(model.data).random_state}"
         return X, y, f"{name}, {len(X)} fresh samples, seed {used}{after}"
-    for option, value in (("--seed", seed), ("--noise", noise)):
-        if value is not None:
-            raise UsageError(
-                f"{option} does not apply: dataset {name!r} cannot draw fresh samples, so eval "
-                "uses the sweep's dev split (or give --data FILE.csv)"
-            )
+    refuse_drawing_options(
+        n_samples, seed, noise,
+        f"dataset {name!r} cannot draw fresh samples, so eval uses the sweep's dev split "
+        "(or give --data FILE.csv)",
+    )  # fmt: skip
     X, y = data_mod.dev_split(data_config(model.data), model.task, model.fold)
     split = "the dev split" if model.fold is None else f"the dev split of fold {model.fold}"
     return X, y, f"{name}: {split} held out by the sweep, rebuilt from its data settings"
