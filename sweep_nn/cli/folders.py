@@ -85,7 +85,8 @@ def _table(lines) -> None:
             _when(line.modified, now) if line.modified else "",
         ]
         table.add_row(*cells, *([str(line.earlier)] if earlier else []))
-    show.console().print(table)
+    show.print_table(table, key="folder", optional=("modified", "name", "earlier rows"),
+                     whole="--json")  # fmt: skip
     for line in lines:
         if line.error:
             reason = line.error.replace(str(line.folder / RESULTS_FILE), RESULTS_FILE)

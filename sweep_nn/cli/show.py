@@ -24,6 +24,40 @@ def console(stderr: bool = False, lines: bool = False):
     return Console(stderr=stderr, highlight=False, soft_wrap=lines, markup=False)
 
 
+def print_table(table, key: str, optional: tuple[str, ...] = (), whole: str = "") -> None:
+    """Print a rich table to stdout with its ``key`` column, which names each row (a config
+    id, a folder), never shortened. To a pipe or a file, which have no width, the table
+    is printed whole. In a terminal too narrow for it, the ``optional`` columns are left
+    out, first named first, until it fits (stderr says which, and that ``whole``, an
+    option, shows every column), and only then are the others shortened."""
+    out = console()
+    for column in table.columns:
+        if column.header == key:
+            column.no_wrap = True
+            column.min_width = max([len(str(cell)) for cell in column.cells], default=0)
+    unbounded = out.options.update_width(2**16)  # measured as if there were room
+
+    def width() -> int:
+        return out.measure(table, options=unbounded).maximum
+
+    left_out = []
+    if not out.is_terminal:
+        out.width = max(out.width, width())
+    for name in optional if out.is_terminal else ():
+        column = next((c for c in table.columns if c.header == name), None)
+        if width() <= out.width:
+            break
+        if column is not None:
+            table.columns.remove(column)
+            left_out.append(name)
+    out.print(table)
+    if left_out:
+        console(stderr=True, lines=True).print(
+            f"left out to fit the terminal's {out.width} columns: {', '.join(left_out)} "
+            f"(a wider terminal, or {whole}, shows them)"
+        )
+
+
 def plural(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
@@ -250,7 +284,13 @@ def emit(df, fmt: Format, total: int, aggregated: bool, sweep) -> None:
         )
     for _, row in df.iterrows():
         table.add_row(*[fmt_(row) for _, fmt_ in columns])
-    console().print(table)
+    # the axes are in the config id too; then what matters least for choosing a row
+    print_table(table, key="config_id", optional=OPTIONAL_COLUMNS, whole="--format csv")
+
+
+# what the filter's table leaves out first in a narrow terminal: the axes, which its config
+# ids name too, then the counts of seeds and folds, then the time
+OPTIONAL_COLUMNS = ("dtype", "init_scale", "init", "batch_size", "folds", "seeds", "fit_seconds")
 
 
 def _table_columns(df, aggregated: bool, sweep):
