@@ -86,8 +86,39 @@ def test_unknown_activation_is_named_with_its_position():
 
 @pytest.mark.parametrize("axis", ["hidden_sizes", "activations", "learning_rates", "iterations"])
 def test_empty_list_is_refused(axis):
-    with pytest.raises(ConfigError, match=rf"grid\.{axis}: .*at least 1 item.*got \[\]"):
+    with pytest.raises(ConfigError, match=rf"grid\.{axis}: must not be empty \(got \[\]\)"):
         parse(grid_yaml(**{axis: "[]"}))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (grid_yaml().replace("name: t", "name: my sweep"),
+         "name: must be 1 to 100 letters, digits, '.', '_' or '-', starting with a letter or "
+         "digit (it names the output folder) (got 'my sweep')"),
+        (grid_yaml().replace("name: t", "name: -t"), "name: must be 1 to 100 letters"),
+        (grid_yaml() + "data: moons\n", "data: must be a section: keys indented below it, "
+         "each 'key: value' (got 'moons')"),
+        (grid_yaml() + "train: [engine, compiled]\n", "train: must be a section"),
+        ("name: t\ngrid: [1, 2]\n", "grid: must be a section"),
+        (grid_yaml() + "data: {dataset: csv, path: x.csv, sha256: ABC}\n",
+         "data.sha256: must be 64 lowercase hexadecimal digits (the file's SHA-256) (got 'ABC')"),
+        (grid_yaml(learning_rates="{log_uniform: [0.1]}") + "search: {method: random}\n",
+         "grid.learning_rates.log_uniform: must be two numbers: [low, high] (got [0.1])"),
+        (grid_yaml(hidden_sizes="{int_uniform: [1, 2, 3]}") + "search: {method: random}\n",
+         "grid.hidden_sizes.int_uniform: must be two numbers: [low, high] (got [1, 2, 3])"),
+        (grid_yaml().replace("grid:\n  ", "").replace("\n  ", "\n"),
+         "iterations: unknown key at the top level (a key of grid: indent it under 'grid:')"),
+        (grid_yaml() + "dataset: moons\n",
+         "dataset: unknown key at the top level (a key of data: indent it under 'data:')"),
+        (grid_yaml() + "engine: compiled\n", "engine: unknown key at the top level (a key of train"),
+    ],
+)  # fmt: skip
+def test_shape_errors_are_said_in_the_config_s_terms(text, message):
+    with pytest.raises(ConfigError) as info:
+        parse(text)
+    assert message in str(info.value)
+    assert "pattern" not in str(info.value) and "instance of" not in str(info.value)
 
 
 @pytest.mark.parametrize("rate", ["0", "-0.5"])

@@ -48,7 +48,7 @@ def ids_and_keys(c) -> dict[str, str]:
     "changes, message",
     [
         ({"inits": ["swish"]}, "grid.inits[0]: Input should be 'normal', 'xavier' or 'he' (got 'swish')"),
-        ({"inits": []}, "grid.inits: List should have at least 1 item"),
+        ({"inits": []}, "grid.inits: must not be empty (got [])"),
         ({"inits": ["he", "he"]}, "grid.inits: Value error, 'he' is listed twice"),
         ({"inits": "he"}, "grid.inits: Input should be a valid list (got 'he')"),
         ({"init_scales": [0]}, "grid.init_scales[0]: Input should be greater than 0 (got 0)"),

@@ -177,7 +177,7 @@ def filter_cmd(
         show.Format, typer.Option("--format", help="Output format.")
     ] = show.Format.table,
 ) -> None:
-    """List the configurations that pass every condition, best first by --sort.
+    """List the configurations that pass every condition, in --sort order (default: quickest first).
 
     Example: sweep-nn filter --min-acc 95 --max-gap 1 --max-time 30
     """

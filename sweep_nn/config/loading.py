@@ -110,6 +110,31 @@ def _format_loc(parts: tuple) -> str:
     return loc or "(top level)"
 
 
+# what a text of a pattern must be, by its key: said in words, not as the pattern
+PATTERN_RULES = {
+    "name": "must be 1 to 100 letters, digits, '.', '_' or '-', starting with a letter or "
+    "digit (it names the output folder)",
+    "path": "must be a file path, without NUL characters",
+    "sha256": "must be 64 lowercase hexadecimal digits (the file's SHA-256)",
+}
+SECTION_RULE = "must be a section: keys indented below it, each 'key: value'"
+DISTRIBUTIONS = ("log_uniform", "uniform", "int_uniform")  # each [low, high]
+
+
+def _plain_message(err: ErrorDetails) -> str | None:
+    """pydantic's message for these errors, in the config's terms (None: pydantic's own)."""
+    key = next((p for p in reversed(_untagged(err["loc"])) if isinstance(p, str)), "")
+    if err["type"] == "string_pattern_mismatch" and key in PATTERN_RULES:
+        return PATTERN_RULES[key]
+    if err["type"] in ("model_type", "dict_type"):
+        return SECTION_RULE
+    if err["type"] in ("too_short", "too_long") and key in DISTRIBUTIONS:
+        return "must be two numbers: [low, high]"
+    if err["type"] == "too_short" and err.get("ctx", {}).get("actual_length") == 0:
+        return "must not be empty"
+    return None
+
+
 def _format_error(err: ErrorDetails) -> str:
     if err["type"] == "invalid_key":  # a number or other non-text key: its loc is the key itself
         return f"{_format_loc(err['loc'][:-1])}: key {_describe(err.get('input'))} is not a name"
@@ -118,7 +143,7 @@ def _format_error(err: ErrorDetails) -> str:
         return f"{loc}: unknown key{_suggest(err['loc'])}"
     if err["type"] == "missing":
         return f"{loc}: required key is missing"
-    msg = err["msg"].removeprefix("Value error, ")
+    msg = _plain_message(err) or err["msg"].removeprefix("Value error, ")
     if "got " in msg or isinstance(err.get("input"), dict):
         return f"{loc}: {msg}"
     return f"{loc}: {msg} (got {_describe(err.get('input'))})"
@@ -135,6 +160,9 @@ def _suggest(loc: tuple) -> str:
     }  # fmt: skip
     model = sections.get(loc[0], SweepConfig)
     if len(loc) == 1:
+        home = next((name for name, m in sections.items() if loc[0] in m.model_fields), None)
+        if home is not None:  # a section's key at the top level
+            return f" at the top level (a key of {home}: indent it under '{home}:')"
         model = SweepConfig
     elif "@distribution" in loc:
         model = FloatRange if {"learning_rates", "init_scales"} & set(loc) else IntRange
