@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -328,6 +329,18 @@ def test_regression_reaches_a_clearly_positive_dev_r2_with_rmse_columns(tmp_path
             app, ["filter", str(out), "--min-dev-r2", repr(threshold), "--format", "csv"]
         )
         assert len(kept.stdout.strip().splitlines()) - 1 == expected
+
+
+def test_a_regression_run_names_its_baseline_s_and_its_best_r2_alike(tmp_path):
+    path = tmp_path / "reg.yaml"
+    cfg = {"name": "reg", "data": REGRESSION, "grid": one_grid(4, "relu", 0.01, (50,))}
+    path.write_text(yaml.safe_dump(cfg))
+    result = CliRunner().invoke(app, ["run", str(path), "--out", str(tmp_path / "o"), "-j", "1"])
+    assert result.exit_code == 0, result.output
+    baseline = re.search(r"baseline \(linear regression\): train R² (-?\d\.\d{4}), dev R² -?\d\.\d{4}$",
+                         result.stderr, flags=re.MULTILINE)  # fmt: skip
+    assert baseline, result.stderr
+    assert re.search(r"best: .*: dev R² -?\d\.\d{4}, train -?\d\.\d{4}", result.stderr)
 
 
 def test_a_continuous_csv_target_is_inferred_as_regression(tmp_path):

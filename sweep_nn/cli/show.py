@@ -224,7 +224,7 @@ def print_summary(s, config_file: Path, out: Path | None) -> None:
         elif "dev_acc" in b:
             say(f"baseline ({b['model']}): train {b['train_acc']:.2f}%, dev {b['dev_acc']:.2f}%")
         else:
-            say(f"baseline ({b['model']}): train R2 {b['train_r2']:.3f}, dev R2 {b['dev_r2']:.3f}")
+            say(f"baseline ({b['model']}): train R² {b['train_r2']:.4f}, dev R² {b['dev_r2']:.4f}")
     say(f"results: {s.results_path}  ({s.wall_seconds:.1f} s)")
     if s.interrupted:
         say(f"interrupted: finished rows are kept; resume with: {resume_command(config_file, out)}")
