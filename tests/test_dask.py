@@ -270,6 +270,7 @@ def test_unreachable_scheduler_is_a_one_line_error(write_config, runner, tmp_pat
     assert done.exit_code == 2
     assert "error: cannot connect to the Dask scheduler at tcp://127.0.0.1:1" in done.output
     assert "Traceback" not in done.output
+    assert not (tmp_path / "out").exists()  # nothing written: no folder for ls to list as 0/8
 
 
 def test_halving_on_dask_takes_the_same_decisions_and_writes_the_same_rows(

@@ -82,6 +82,13 @@ def dask_backend(scheduler: str | None, n_jobs: int, data) -> Iterator[None]:
         yield
 
 
+def check_scheduler(address: str) -> None:
+    """Reach the scheduler at ``address`` and let go, so that a sweep that cannot reach it
+    stops before it writes anything (:func:`dask_backend` connects again to train)."""
+    with _connect(require_dask(), address):
+        pass
+
+
 def _same(value):
     """The task that holds the training data on the cluster."""
     return value

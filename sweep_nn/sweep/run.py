@@ -274,9 +274,11 @@ def run_sweep(
     """
     n_workers = resolve_n_jobs(n_jobs, backend)
     if backend == "dask":
-        from .dask import require_dask
+        from .dask import check_scheduler, require_dask
 
         require_dask()  # before anything is written
+        if scheduler is not None:
+            check_scheduler(scheduler)
     started = time.perf_counter()
     out_dir = Path(out_dir)
     check_folder(out_dir)
