@@ -1,5 +1,6 @@
-"""Tables on the command line: the column naming each row is never cut; a pipe gets the
-whole table; a narrow terminal loses the columns that matter least first, and is told."""
+"""What the command line prints. Tables: the column naming each row is never cut; a pipe
+gets the whole table; a narrow terminal loses the columns that matter least first, and is
+told. A run's summary: what its counts call the rows not done."""
 
 from __future__ import annotations
 
@@ -85,3 +86,18 @@ def test_a_wide_terminal_leaves_nothing_out(screens):
     out = made["stdout"].getvalue()
     assert all(text in out for text in HEADERS + CELLS)
     assert "stderr" not in made
+
+
+def test_an_interrupted_summary_counts_unfinished_rows_as_not_done(screens, tmp_path):
+    from collections import Counter
+
+    from sweep_nn.sweep.run import SweepSummary
+
+    made = screens(terminal=False)
+    summary = SweepSummary(tmp_path, tmp_path / "results.csv", total=5, skipped=0,
+                           counts=Counter(ok=3), interrupted=True)  # fmt: skip
+    show.print_summary(summary, tmp_path / "grid.yaml", None)
+    said = made["stderr"].getvalue()
+    # some of the two may be partly trained (a checkpoint): "not run" would be wrong of them
+    assert "5 configurations: 3 ok, 2 not done yet" in said
+    assert "interrupted: finished rows are kept; resume with:" in said

@@ -203,7 +203,7 @@ def print_summary(s, config_file: Path, out: Path | None) -> None:
     not_run = s.total - sum(s.counts.values())
     counts = ", ".join(
         [f"{n} {status}" for status, n in sorted(s.counts.items())]
-        + ([f"{not_run} not run yet"] if not_run else [])
+        + ([f"{not_run} not done yet"] if not_run else [])
     )
     ran = s.total - s.skipped
     say(
