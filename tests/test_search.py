@@ -224,8 +224,11 @@ def test_the_command_line_halves_with_a_flag_and_checks_eta(tmp_path):
     bad = subprocess.run([*cli, "--eta", "2"], capture_output=True, text=True)
     assert bad.returncode == 2 and "--eta goes with --halving" in bad.stderr
     assert "Traceback" not in bad.stderr
-    bad = subprocess.run([*cli, "--halving", "--eta", "1"], capture_output=True, text=True)
-    assert bad.returncode != 0 and "search.eta" in bad.stderr and "Traceback" not in bad.stderr
+    for eta in ("1", "0", "-3", "1001"):  # named as the option given, not as the config's key
+        bad = subprocess.run([*cli, "--halving", "--eta", eta], capture_output=True, text=True)
+        assert bad.returncode == 2, bad.stderr
+        assert f"--eta must be a whole number from 2 to 1000; got {eta}" in bad.stderr
+        assert "Traceback" not in bad.stderr and not (tmp_path / "o").exists()
     ok = subprocess.run([*cli, "--halving", "--eta", "2", "-j", "1"], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert "halving: 3 to 5, 2 to 20 iterations" in ok.stderr

@@ -12,6 +12,7 @@ from ..errors import ConfigError, UsageError
 from ..safe_read import ReadRefused, read_regular_file
 from .describe import _describe
 from .models import (
+    ETAS,
     DataConfig,
     FloatRange,
     GridConfig,
@@ -84,6 +85,8 @@ def with_halving(cfg: SweepConfig, halving: bool, eta: int | None) -> SweepConfi
     """``cfg`` as ``run --halving [--eta N]`` asks: halving on its grid or random draw."""
     if eta is not None and not (halving or cfg.search.halves):
         raise UsageError("--eta goes with --halving (or search: {method: halving})")
+    if eta is not None and not ETAS[0] <= eta <= ETAS[1]:
+        raise UsageError(f"--eta must be a whole number from {ETAS[0]} to {ETAS[1]}; got {eta}")
     if cfg.search.method == "random":
         return with_search(cfg, eta=eta, halving=True)
     return with_search(cfg, eta=eta, method="halving")
