@@ -81,6 +81,14 @@ def test_init_scales_without_an_init_that_uses_a_scale_are_refused():
         cfg({"init_scales": [0.1]}, train={"init": "he"})
 
 
+
+def test_a_rule_of_the_whole_sweep_names_its_own_keys():
+    with pytest.raises(ConfigError) as caught:
+        cfg({"init_scales": [0.1]}, train={"init": "he"})
+    assert "\n  grid.init_scales applies only to init normal" in str(caught.value)
+    assert "(top level)" not in str(caught.value)
+
+
 def test_a_scale_distribution_needs_random_search():
     with pytest.raises(ConfigError, match=r"grid.init_scales is a distribution: only random search"):
         cfg({"init_scales": {"log_uniform": [0.001, 1.0]}})

@@ -147,6 +147,8 @@ def _format_error(err: ErrorDetails) -> str:
     if err["type"] == "missing":
         return f"{loc}: required key is missing"
     msg = _plain_message(err) or err["msg"].removeprefix("Value error, ")
+    if not err["loc"]:  # the sweep's own rule, whose message names the keys it concerns
+        return msg
     if "got " in msg or isinstance(err.get("input"), dict):
         return f"{loc}: {msg}"
     return f"{loc}: {msg} (got {_describe(err.get('input'))})"

@@ -268,7 +268,7 @@ class GridConfig(_Strict):
 
 
 MAX_CONFIGURATIONS = 100_000  # combinations of the grid's axes in one sweep
-ETAS = (2, 1000)  # halving's eta: the least and the most (the best 1/eta go on)
+ETAS = (2, 1000)  # halving's eta, least and most: the best 1/eta go on (default 3)
 
 
 def _check_each(values: list, ok, rule: str) -> list:
@@ -317,7 +317,7 @@ class SearchConfig(_Strict):
 
     method: Literal["grid", "halving", "random"] = "grid"
     halving: bool = False  # random search: halve its trials too (method halving implies it)
-    eta: int | None = Field(None, ge=ETAS[0], le=ETAS[1])  # halving: the best 1/eta go on (default 3)
+    eta: int | None = Field(None, ge=ETAS[0], le=ETAS[1])  # halving: the best 1/eta go on
     metric: Literal[tuple(RANK_METRICS)] | None = None  # type: ignore[valid-type]
     n_trials: int | None = Field(None, ge=1, le=MAX_CONFIGURATIONS)  # random search
     seed: Seed | None = None  # random search: the draw's seed (default 0)
