@@ -37,6 +37,20 @@ def test_shell_completion_is_offered(runner):
     assert "--install-completion" in runner.invoke(app, ["--help"]).output
 
 
+@pytest.mark.parametrize("width", ["60", "100"])
+def test_help_wraps_each_paragraph_to_the_terminal_s_width(runner, width):
+    shown = runner.invoke(app, ["eval", "--help"], env={"COLUMNS": width, "NO_COLOR": "1"}).output
+    text = " ".join(line.strip(" │") for line in shown.splitlines())  # the screen's words, in order
+    # a sentence the docstring breaks across lines reads whole, and no line is left short
+    assert "for datasets that cannot draw them (iris, wine, breast_cancer, digits, csv," in text
+    lines = [line.rstrip() for line in shown.splitlines()]
+    start = next(i for i, line in enumerate(lines) if "Without --data" in line)
+    paragraph = lines[start : lines.index("", start)]
+    assert all(len(line) > int(width) - 25 for line in paragraph[:-1]), paragraph
+    for info in app.registered_commands:  # every command's help: one line per paragraph
+        assert all("\n" not in part for part in info.help.split("\n\n")), info.name
+
+
 def test_one_configuration_is_said_in_the_singular(write_config, tiny_config, runner, tmp_path):
     tiny_config["grid"]["iterations"] = [10]
     path = write_config(tiny_config)

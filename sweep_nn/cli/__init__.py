@@ -14,8 +14,9 @@ __all__ = ["app", "main"]
 
 def _app():
     from . import commands, folders, networks  # noqa: F401 - importing them registers them
-    from .base import app
+    from .base import app, reflow_help
 
+    reflow_help(app)
     return app
 
 

@@ -10,6 +10,7 @@ files), 3 the output folder is held by another run, 4 results could not be writt
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +29,15 @@ app = typer.Typer(
 
 EXIT_FAILED = 1
 DEFAULT_ROOT = Path("output")
+
+
+def reflow_help(typer_app: typer.Typer) -> None:
+    """Give each command its docstring as help, each paragraph on one line, so that the
+    help screen wraps it to the terminal's width: Typer keeps a docstring's own line
+    breaks, and a terminal narrower than them broke each line again mid-sentence."""
+    for info in typer_app.registered_commands:
+        doc = inspect.getdoc(info.callback) or ""
+        info.help = "\n\n".join(" ".join(p.split()) for p in doc.split("\n\n"))
 
 
 def err(message: str) -> None:

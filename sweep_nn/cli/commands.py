@@ -49,7 +49,7 @@ class Backend(str, Enum):
 
 @app.command()
 def run(
-    config_file: Annotated[Path, typer.Argument(help="YAML sweep file.", show_default=False)],
+    config_file: Annotated[Path, typer.Argument(help="YAML sweep file.", show_default=False, metavar="CONFIG_FILE")],
     out: Annotated[
         Path | None, typer.Option(help="Output folder \\[default: output/<name>].")
     ] = None,
@@ -148,7 +148,8 @@ MinDevR2 = Annotated[float | None, _option("min_dev_r2")]
 ResultsArg = Annotated[
     Path | None,
     typer.Argument(
-        help="results.csv or its folder \\[default: newest under output/].", show_default=False
+        help="results.csv or its folder \\[default: newest under output/].", show_default=False,
+        metavar="RESULTS",
     ),
 ]
 

@@ -17,7 +17,8 @@ from .base import DEFAULT_ROOT, app, err, reported_errors
 def ls_cmd(
     output_dir: Annotated[
         Path | None,
-        typer.Argument(help="Folder to look in \\[default: output/].", show_default=False),
+        typer.Argument(help="Folder to look in \\[default: output/].", show_default=False,
+                       metavar="OUTPUT_DIR"),  # fmt: skip
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the list as JSON.")] = False,
 ) -> None:

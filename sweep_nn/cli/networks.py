@@ -48,7 +48,7 @@ Activation = Annotated[str | None, typer.Option(help="Hidden activation, for wei
 @app.command("eval")
 def eval_cmd(
     params_file: Annotated[
-        Path, typer.Argument(help="A parameters file (.pkl).", show_default=False)
+        Path, typer.Argument(help="A parameters file (.pkl).", show_default=False, metavar="PARAMS_FILE")
     ],
     data: Annotated[
         Path | None, typer.Option("--data", help="Evaluate on this CSV (same columns as training).")
@@ -131,12 +131,13 @@ def _eval_metric(result: dict) -> str:
 @app.command()
 def predict(
     params_file: Annotated[
-        Path, typer.Argument(help="A parameters file (.pkl).", show_default=False)
+        Path, typer.Argument(help="A parameters file (.pkl).", show_default=False, metavar="PARAMS_FILE")
     ],
     input_csv: Annotated[
         Path,
         typer.Argument(
-            help="Rows to predict: the feature columns of the training data.", show_default=False
+            help="Rows to predict: the feature columns of the training data.", show_default=False,
+            metavar="INPUT_CSV",
         ),
     ],
     out: Annotated[
