@@ -49,7 +49,9 @@ class Backend(str, Enum):
 
 @app.command()
 def run(
-    config_file: Annotated[Path, typer.Argument(help="YAML sweep file.", show_default=False, metavar="CONFIG_FILE")],
+    config_file: Annotated[
+        Path, typer.Argument(help="YAML sweep file.", show_default=False, metavar="CONFIG_FILE")
+    ],
     out: Annotated[
         Path | None, typer.Option(help="Output folder \\[default: output/<name>].")
     ] = None,

@@ -48,7 +48,8 @@ Activation = Annotated[str | None, typer.Option(help="Hidden activation, for wei
 @app.command("eval")
 def eval_cmd(
     params_file: Annotated[
-        Path, typer.Argument(help="A parameters file (.pkl).", show_default=False, metavar="PARAMS_FILE")
+        Path,
+        typer.Argument(help="A parameters file (.pkl).", show_default=False, metavar="PARAMS_FILE"),
     ],
     data: Annotated[
         Path | None, typer.Option("--data", help="Evaluate on this CSV (same columns as training).")
@@ -131,7 +132,8 @@ def _eval_metric(result: dict) -> str:
 @app.command()
 def predict(
     params_file: Annotated[
-        Path, typer.Argument(help="A parameters file (.pkl).", show_default=False, metavar="PARAMS_FILE")
+        Path,
+        typer.Argument(help="A parameters file (.pkl).", show_default=False, metavar="PARAMS_FILE"),
     ],
     input_csv: Annotated[
         Path,

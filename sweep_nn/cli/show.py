@@ -44,9 +44,9 @@ def print_table(table, key: str, optional: tuple[str, ...] = (), whole: str = ""
     if not out.is_terminal:
         out.width = max(out.width, width())
     for name in optional if out.is_terminal else ():
-        column = next((c for c in table.columns if c.header == name), None)
         if width() <= out.width:
             break
+        column = next((c for c in table.columns if c.header == name), None)
         if column is not None:
             table.columns.remove(column)
             left_out.append(name)
@@ -224,7 +224,8 @@ def print_summary(s, config_file: Path, out: Path | None) -> None:
         elif "dev_acc" in b:
             say(f"baseline ({b['model']}): train {b['train_acc']:.2f}%, dev {b['dev_acc']:.2f}%")
         else:
-            say(f"baseline ({b['model']}): train R² {b['train_r2']:.4f}, dev R² {b['dev_r2']:.4f}")
+            r2 = f"train R² {b['train_r2']:.4f}, dev R² {b['dev_r2']:.4f}"
+            say(f"baseline ({b['model']}): {r2}")
     say(f"results: {s.results_path}  ({s.wall_seconds:.1f} s)")
     if s.interrupted:
         say(f"interrupted: finished rows are kept; resume with: {resume_command(config_file, out)}")
@@ -284,7 +285,6 @@ def emit(df, fmt: Format, total: int, aggregated: bool, sweep) -> None:
         )
     for _, row in df.iterrows():
         table.add_row(*[fmt_(row) for _, fmt_ in columns])
-    # the axes are in the config id too; then what matters least for choosing a row
     print_table(table, key="config_id", optional=OPTIONAL_COLUMNS, whole="--format csv")
 
 
