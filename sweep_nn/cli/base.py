@@ -12,9 +12,9 @@ from __future__ import annotations
 import contextlib
 import inspect
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -38,6 +38,26 @@ def reflow_help(typer_app: typer.Typer) -> None:
     for info in typer_app.registered_commands:
         doc = inspect.getdoc(info.callback) or ""
         info.help = "\n\n".join(" ".join(p.split()) for p in doc.split("\n\n"))
+
+
+def _numeric(kind: type, what: str) -> Callable[[Any], Any]:
+    """The parser of a numeric option: the values Typer would take, and an error that
+    names the value given (Typer's own names only the option)."""
+
+    def parse(value: Any) -> Any:
+        from pydantic import TypeAdapter, ValidationError
+
+        try:
+            return TypeAdapter(kind).validate_python(value)
+        except ValidationError:
+            shown = repr(value) if len(str(value)) <= 40 else repr(str(value)[:37]) + "..."
+            raise typer.BadParameter(f"{shown} is not {what}") from None
+
+    return parse
+
+
+NUMBER = _numeric(float, "a number")  # parser= of every float option
+WHOLE_NUMBER = _numeric(int, "a whole number")  # parser= of every int option
 
 
 def err(message: str) -> None:

@@ -15,7 +15,16 @@ import typer
 from ..errors import UsageError
 from ..results.query import CRITERIA
 from . import show
-from .base import DEFAULT_ROOT, EXIT_FAILED, EXIT_INTERRUPTED, app, err, reported_errors
+from .base import (
+    DEFAULT_ROOT,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    NUMBER,
+    WHOLE_NUMBER,
+    app,
+    err,
+    reported_errors,
+)
 
 AllRows = Annotated[
     bool,
@@ -56,7 +65,10 @@ def run(
         Path | None, typer.Option(help="Output folder \\[default: output/<name>].")
     ] = None,
     n_jobs: Annotated[
-        int, typer.Option("--n-jobs", "-j", help="Worker processes; -1 = all cores.")
+        int,
+        typer.Option(
+            "--n-jobs", "-j", help="Worker processes; -1 = all cores.", parser=WHOLE_NUMBER
+        ),
     ] = -1,
     fresh: Annotated[
         bool, typer.Option(help="Start over; keep old results aside as <out>.old-<time>.")
@@ -71,7 +83,10 @@ def run(
         bool, typer.Option(help="Successive halving: only the best 1/eta go on past each budget.")
     ] = False,
     eta: Annotated[
-        int | None, typer.Option(help="With --halving: keep the best 1/ETA \\[default: 3].")
+        int | None,
+        typer.Option(
+            help="With --halving: keep the best 1/ETA \\[default: 3].", parser=WHOLE_NUMBER
+        ),
     ] = None,
 ) -> None:
     """Train every configuration of CONFIG_FILE and write results.csv and parameter files.
@@ -137,7 +152,7 @@ def _results_path(results: Path | None) -> Path:
 
 def _option(criterion: str):
     """The option of one filter criterion, its help taken from the criteria table."""
-    return typer.Option(help=CRITERIA[criterion].help, show_default=False)
+    return typer.Option(help=CRITERIA[criterion].help, show_default=False, parser=NUMBER)
 
 
 # one option per criterion of results.query.CRITERIA, shared by filter, plot and report
@@ -167,7 +182,9 @@ def filter_cmd(
     min_dev_r2: MinDevR2 = None,
     sort: Annotated[str, typer.Option(help="Column to sort by.")] = "fit_seconds",
     desc: Annotated[bool, typer.Option("--desc", help="Sort descending.")] = False,
-    top: Annotated[int | None, typer.Option(help="Show only the first N rows.")] = None,
+    top: Annotated[
+        int | None, typer.Option(help="Show only the first N rows.", parser=WHOLE_NUMBER)
+    ] = None,
     aggregate: Annotated[
         bool,
         typer.Option(help="Average rows that differ only in seed or fold (mean, std, n_seeds, n_folds)."),

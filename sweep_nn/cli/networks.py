@@ -11,7 +11,7 @@ import typer
 
 from ..errors import UsageError
 from . import show
-from .base import app, err, make_parent, reported_errors
+from .base import NUMBER, WHOLE_NUMBER, app, err, make_parent, reported_errors
 
 MAX_EVAL_SAMPLES = 10_000_000  # as many as a generated dataset may hold (config.MAX_SAMPLES)
 
@@ -56,13 +56,20 @@ def eval_cmd(
     ] = None,
     n_samples: Annotated[
         int | None,
-        typer.Option(help="Fresh samples to draw from the training generator \\[default: 500]."),
+        typer.Option(
+            help="Fresh samples to draw from the training generator \\[default: 500].",
+            parser=WHOLE_NUMBER,
+        ),
     ] = None,
     seed: Annotated[
-        int | None, typer.Option(help="Seed for fresh samples \\[default: training's + 1].")
+        int | None,
+        typer.Option(
+            help="Seed for fresh samples \\[default: training's + 1].", parser=WHOLE_NUMBER
+        ),
     ] = None,
     noise: Annotated[
-        float | None, typer.Option(help="Noise for fresh samples \\[default: training's].")
+        float | None,
+        typer.Option(help="Noise for fresh samples \\[default: training's].", parser=NUMBER),
     ] = None,
     activation: Activation = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
