@@ -111,3 +111,33 @@ def test_more_workers_than_cores_are_capped_with_a_message(write_config, runner,
     )
     assert result.exit_code == 0, result.output
     assert f"-j 100: {cores} core" in result.stderr
+
+
+@pytest.mark.parametrize("interrupted", ["in the summary", "raised"])
+def test_the_resume_hint_trains_the_same_search(runner, write_config, tmp_path, monkeypatch,
+                                                interrupted):  # fmt: skip
+    """Following the hint after Ctrl-C resumes the same sweep: with --halving and --eta as
+    given (without them it would train the whole grid), on the same backend."""
+    import shlex
+
+    from sweep_nn.sweep import run as run_mod
+
+    configs = []
+
+    def stopped(cfg, out_dir, **options):
+        configs.append((cfg, options["backend"]))
+        if interrupted == "raised":
+            raise KeyboardInterrupt
+        return run_mod.SweepSummary(out_dir, out_dir / "results.csv", total=4, skipped=0,
+                                    interrupted=True)  # fmt: skip
+
+    monkeypatch.setattr(run_mod, "run_sweep", stopped)
+    path, out = write_config(), tmp_path / "out"
+    result = runner.invoke(app, ["run", str(path), "--out", str(out), "--halving", "--eta", "2"])
+    assert result.exit_code == 130, result.output
+    hint = shlex.split(result.stderr.split("resume with: ")[1].splitlines()[0])
+    again = hint[hint.index("run") :]
+    assert again == ["run", str(path), "--out", str(out), "--halving", "--eta", "2"]
+    assert runner.invoke(app, again).exit_code == 130
+    assert configs[1] == configs[0]
+    assert configs[0][0].search.method == "halving"

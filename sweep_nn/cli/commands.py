@@ -107,6 +107,7 @@ def run(
         if halving or eta is not None:
             cfg = config_mod.with_halving(cfg, halving, eta)
         out_dir = out if out is not None else default_out_dir(cfg, DEFAULT_ROOT)
+        again = _same_run(halving, eta, backend, scheduler)  # in the resume hint
         workers = resolve_n_jobs(n_jobs, backend.value)
         if n_jobs > workers:
             err(f"-j {n_jobs}: {show.plural(workers, 'core')} available here; using {workers}")
@@ -125,16 +126,28 @@ def run(
         except KeyboardInterrupt:  # outside the training (before or after), or a second Ctrl-C
             stop_idle_workers()  # every result they sent is recorded: nothing of theirs to keep
             err(
-                f"interrupted: finished rows are kept; resume with: {show.resume_command(config_file, out)}"
+                "interrupted: finished rows are kept; resume with: "
+                + show.resume_command(config_file, out, again)
             )
             raise typer.Exit(EXIT_INTERRUPTED) from None
         stop_idle_workers()  # the command ends with its sweep
-        show.print_summary(summary, config_file, out)
+        show.print_summary(summary, config_file, out, again)
         if summary.interrupted:
             raise typer.Exit(EXIT_INTERRUPTED)
         counts = summary.counts
         if counts["failed"] and (strict or counts["failed"] == summary.total):
             raise typer.Exit(EXIT_FAILED)
+
+
+def _same_run(halving: bool, eta: int | None, backend: Backend, scheduler: str | None) -> list:
+    """The options of ``run`` that a resume must repeat: without them it would train
+    another search (the whole grid rather than its halving), or train elsewhere."""
+    return [
+        *(["--halving"] if halving else []),
+        *(["--eta", eta] if eta is not None else []),
+        *(["--backend", backend.value] if backend is not Backend.local else []),
+        *(["--scheduler", scheduler] if scheduler is not None else []),
+    ]
 
 
 def _results_path(results: Path | None) -> Path:

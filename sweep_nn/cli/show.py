@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import Enum
 from pathlib import Path
 
@@ -181,8 +181,10 @@ def _lines(every: float):
         thread.join()
 
 
-def resume_command(config_file: Path, out: Path | None) -> str:
-    return command("run", config_file, *(["--out", out] if out else []))
+def resume_command(config_file: Path, out: Path | None, options: Sequence[object] = ()) -> str:
+    """The command that resumes this run: ``options`` are those of the run's own that
+    decide what it trains and where (``--halving``, ``--eta``, ``--backend``, ...)."""
+    return command("run", config_file, *(["--out", out] if out else []), *options)
 
 
 def print_start(s) -> None:
@@ -196,7 +198,7 @@ def print_start(s) -> None:
         )
 
 
-def print_summary(s, config_file: Path, out: Path | None) -> None:
+def print_summary(s, config_file: Path, out: Path | None, options: Sequence[object] = ()) -> None:
     say = console(stderr=True, lines=True).print
     if s.moved_to:
         say(f"previous results moved to {s.moved_to}")
@@ -228,7 +230,8 @@ def print_summary(s, config_file: Path, out: Path | None) -> None:
             say(f"baseline ({b['model']}): {r2}")
     say(f"results: {s.results_path}  ({s.wall_seconds:.1f} s)")
     if s.interrupted:
-        say(f"interrupted: finished rows are kept; resume with: {resume_command(config_file, out)}")
+        resume = resume_command(config_file, out, options)
+        say(f"interrupted: finished rows are kept; resume with: {resume}")
     else:
         if s.best:
             say(best_line(s.best, s.task))
