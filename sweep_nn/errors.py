@@ -25,6 +25,19 @@ class DataError(SweepNNError):
     exit_code = 2
 
 
+class ChangedFileError(DataError):
+    """A CSV file whose SHA-256 is not the one recorded for it (``data.sha256``): said as
+    ``eval`` meets it, the digest recorded by a trained network's parameters file."""
+
+    def __init__(self, path, digest: str, recorded: str) -> None:
+        self.path, self.digest, self.recorded = path, digest, recorded
+        super().__init__(
+            f"{path} has changed since the network was trained: its sha256 is {digest[:16]}..., "
+            f"the parameters file recorded {recorded[:16]}...; restore the file, or evaluate "
+            "on another with --data FILE.csv"
+        )
+
+
 class ResultsError(SweepNNError):
     """A results file is missing, damaged or not written by sweep-nn."""
 

@@ -158,6 +158,13 @@ def test_random_search_over_a_space_too_small_says_so():
         points(_cfg({"method": "random", "n_trials": 13}))  # the lists hold 12
 
 
+def test_a_random_search_it_cannot_draw_writes_nothing(tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(ConfigError, match="n_trials: 13 distinct configurations"):
+        run_sweep(_cfg({"method": "random", "n_trials": 13}), out, n_jobs=1)
+    assert not out.exists()
+
+
 def test_a_distribution_needs_random_search():
     with pytest.raises(ConfigError, match="grid.learning_rates is a distribution"):
         _cfg(learning_rates={"log_uniform": [1e-3, 1.0]})

@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import ChangedFileError, DataError
 from ..safe_read import ReadRefused, read_regular_file
 
 # --- reading a CSV -------------------------------------------------------------------------
@@ -58,11 +58,7 @@ def read_csv_data(
     raw = _read_bytes(path)
     digest = hashlib.sha256(raw).hexdigest()
     if sha256 is not None and digest != sha256:
-        raise DataError(
-            f"{path} has changed since the network was trained: its sha256 is {digest[:16]}..., "
-            f"the parameters file recorded {sha256[:16]}...; restore the file, or evaluate "
-            "on another with --data FILE.csv"
-        )
+        raise ChangedFileError(path, digest, sha256)
     X, y, names = _parse(_frame(raw, path), path, target, features, min_rows, n_targets)
     return CsvData(X, y, names, digest)
 

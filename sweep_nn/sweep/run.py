@@ -24,7 +24,7 @@ from typing import Any, Generic, TypeVar, cast
 
 from .. import data as data_mod
 from ..config import SweepConfig
-from ..errors import ConfigError, StorageError, UsageError
+from ..errors import ChangedFileError, ConfigError, DataError, StorageError, UsageError
 from ..results import params as params_mod
 from ..results import store
 from ..results.schema import AXES, BASELINE_FILE, DONE_STATUSES, PARAMS_DIR, RESULTS_FILE, Row
@@ -283,15 +283,15 @@ def run_sweep(
     out_dir = Path(out_dir)
     check_folder(out_dir)
     # the data before the folder: bad data writes nothing
-    folds = data_mod.load_folds(cfg.data, cfg.task)  # one split, or one per fold of data.cv
+    folds = _load_folds(cfg)
     ds = folds[0]
     output = data_mod.resolve_output(ds, cfg.train.output)
+    all_jobs = jobs.expand(cfg, output)  # a search it cannot draw: before the folder, no files
     make_folder(out_dir, out_dir)
     with locked(out_dir):
         moved = prepare_folder(cfg, out_dir, fresh)
         results_path = out_dir / RESULTS_FILE
         previous = store.read_rows(results_path, repair=True) if results_path.exists() else []
-        all_jobs = jobs.expand(cfg, output)
         _refuse_other_keys(previous, all_jobs, out_dir)
         wanted = {k for j in all_jobs for k in j.keys}
         done = _done(previous)
@@ -330,6 +330,18 @@ def run_sweep(
         _count(summary, results_path, wanted)
         summary.wall_seconds = time.perf_counter() - started
         return summary
+
+
+def _load_folds(cfg: SweepConfig) -> list[data_mod.Dataset]:
+    """The sweep's one split, or one per fold of data.cv; a CSV whose digest is not the
+    config's ``data.sha256`` is said to be so (the data layer words it as ``eval`` meets it)."""
+    try:
+        return data_mod.load_folds(cfg.data, cfg.task)
+    except ChangedFileError as exc:
+        raise DataError(
+            f"{exc.path}: its sha256 is {exc.digest[:16]}..., but the config's data.sha256 is "
+            f"{exc.recorded[:16]}...; restore the file, or set data.sha256 to its new digest"
+        ) from None
 
 
 def _training(folds: list[data_mod.Dataset], output: str, cv: bool) -> data_mod.Training:
