@@ -132,3 +132,34 @@ def test_each_run_records_when_it_started_its_command_and_the_version(tmp_path, 
     run_sweep(cfg, out, n_jobs=1)
     assert len(json.loads((out / RUNS_FILE).read_text())) == 1
     assert [p.name for p in out.glob(f"{RUNS_FILE}.unreadable-*")]  # kept aside, not lost
+
+
+@pytest.mark.parametrize(
+    ("command", "target", "said"),
+    [
+        (["run", "CONFIG", "--out"], "a-file", "cannot use {f} as the output folder: it is a file"),
+        (["run", "CONFIG", "--out"], "a-file/sub", "{f} is a file, not a folder"),
+        (["plot", "OUT", "--only", "overview", "--out"], "a-file", "{f} is a file, not a"),
+        (["plot", "OUT", "--only", "overview", "--out"], "a-file/sub", "{f} is a file, not a"),
+        (["report", "OUT", "--no-figures", "--out"], "a-file/r.html", "{f} is a file, not a"),
+        (["eval", "PARAMS", "--plot"], "a-file/b.png", "{f} is a file, not a folder"),
+        (["predict", "PARAMS", "INPUT", "-o"], "a-folder", "cannot write {d}: it is a folder"),
+        (["predict", "PARAMS", "INPUT", "-o"], "a-file/p.csv", "{f} is a file, not a folder"),
+    ],
+)
+def test_a_path_blocked_by_a_file_or_a_folder_is_bad_input(swept, runner, tmp_path, command,
+                                                           target, said):  # fmt: skip
+    """Exit 2, as bad input, not 4 (which says the disk or permissions failed a write)."""
+    path, out = swept
+    blocker, folder = tmp_path / "a-file", tmp_path / "a-folder"
+    blocker.write_text("in the way")
+    folder.mkdir()
+    inputs = tmp_path / "in.csv"
+    inputs.write_text("x0,x1\n0.1,0.2\n")
+    params = next((out / "params").glob("*.pkl"))
+    named = {"CONFIG": path, "OUT": out, "PARAMS": params, "INPUT": inputs}
+    argv = [str(named.get(a, a)) for a in command] + [str(tmp_path / target)]
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 2, result.output
+    assert said.format(f=blocker, d=folder) in result.stderr
+    assert blocker.read_text() == "in the way" and not any(folder.iterdir())

@@ -491,11 +491,11 @@ def test_eval_data_without_the_target_column_is_refused(tmp_path, sweep_file, ru
     assert "target column 'label' not found (columns: x0, x1, y)" in result.stderr
 
 
-def test_an_output_folder_that_cannot_be_created_is_a_storage_error(tmp_path, sweep_file, runner):
+def test_an_output_folder_blocked_by_a_file_is_bad_input(tmp_path, sweep_file, runner):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     result = run_cli(runner, sweep_file(TINY_GRID), blocker / "out", "-j", "1")
-    assert result.exit_code == 4
+    assert result.exit_code == 2
     assert (
         f"error: cannot create output folder {blocker / 'out'}: {blocker} is a file"
         in result.stderr

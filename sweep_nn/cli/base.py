@@ -66,12 +66,9 @@ def err(message: str) -> None:
 
 def make_parent(path: Path) -> None:
     """Create the folder a file goes into, as plot --out creates its folder."""
-    from ..errors import StorageError
+    from ..results.store import create_folder
 
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StorageError(f"cannot create {path.parent}: {exc.strerror}") from None
+    create_folder(path.parent)
 
 
 def _version(value: bool) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import StorageError, UsageError
+from ..errors import UsageError
 from ..results import query, store
 from .draw import overview, time_vs_score, train_vs_dev
 from .draw_analysis import importance_figure, parallel_figure
@@ -72,10 +72,7 @@ def plot_sweep(
         )
     sweep = load_sweep(results_path, criteria or query.Criteria(), all_rows)
     out_dir = results_path.parent / PLOTS_DIR if out_dir is None else out_dir
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StorageError(f"cannot create {out_dir}: {exc.strerror}") from None
+    store.create_folder(out_dir)
     report = PlotReport()
     with matplotlib.rc_context(STYLE):
         for name, draw_figure in FIGURES.items():

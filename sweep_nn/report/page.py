@@ -18,10 +18,9 @@ from typing import Any
 import numpy as np
 
 # --- what the report uses from the rest of sweep-nn: repoint these when modules move --------
-from ..errors import StorageError
 from ..results.query import CRITERIA, Criteria
 from ..results.schema import RESULTS_FILE
-from ..results.store import atomic_write
+from ..results.store import atomic_write, create_folder
 from .collect import REPORT_FILE, _plain, collect
 
 
@@ -50,10 +49,7 @@ def build_report(
         out = out / REPORT_FILE
     data = collect(results_path, criteria, out, figures, all_rows)
     page = render(data)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StorageError(f"cannot create {out.parent}: {exc.strerror}") from None
+    create_folder(out.parent)
     atomic_write(out, page.encode("utf-8"))
     return out
 

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import ResultsError, StorageError
+from ..errors import ResultsError, StorageError, UsageError
 from ..safe_read import ReadRefused, read_regular_file
 from .schema import (
     COLUMNS,
@@ -54,6 +54,21 @@ def _storage_error(exc: OSError, what: Path) -> StorageError:
     return StorageError(f"cannot write {what}: {reason}")
 
 
+def create_folder(folder: Path, label: str | None = None) -> None:
+    """Create ``folder`` and its parents, or say why not (naming it ``label``, default its
+    path): a file where a folder must go is bad input (:class:`UsageError`, exit 2),
+    anything else a :class:`StorageError`."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        named = label or str(folder)
+        in_the_way = (p for p in (folder, *folder.parents) if p.exists() and not p.is_dir())
+        blocker = next(in_the_way, None)
+        if blocker is not None:
+            raise UsageError(f"cannot create {named}: {blocker} is a file, not a folder") from None
+        raise StorageError(f"cannot create {named}: {exc.strerror or exc}") from None
+
+
 TEMP_MARK = ".tmp-"  # atomic_write's temporary names: .<name>.tmp-<pid>
 
 
@@ -74,6 +89,8 @@ def atomic_write(path: Path, data: bytes, sync: bool = True) -> None:
         os.replace(tmp, path)
     except BaseException as exc:  # also Ctrl-C: leave no temporary file behind
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, IsADirectoryError) or (isinstance(exc, OSError) and path.is_dir()):
+            raise UsageError(f"cannot write {path}: it is a folder; give a file name") from None
         if isinstance(exc, OSError):
             raise _storage_error(exc, path) from None
         raise

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from ..config import MAX_CONFIG_BYTES, SweepConfig, load_yaml
-from ..errors import ConfigError, LockedError, StorageError
+from ..errors import ConfigError, LockedError, StorageError, UsageError
 from ..results import store
 from ..results.schema import CONFIG_COPY, PARAMS_DIR, RESULTS_FILE
 from ..safe_read import read_regular_file
@@ -39,7 +39,7 @@ MARKS = (RESULTS_FILE, CONFIG_COPY)  # a folder sweep-nn made holds one of these
 def check_folder(out_dir: Path) -> None:
     """Refuse, before anything is written, an ``out_dir`` that holds someone else's files."""
     if out_dir.exists() and not out_dir.is_dir():
-        raise StorageError(f"cannot use {out_dir} as the output folder: it is a file")
+        raise UsageError(f"cannot use {out_dir} as the output folder: it is a file")
     if not out_dir.is_dir() or _made_by_sweep_nn(out_dir):
         return
     others = sorted(p.name for p in out_dir.iterdir() if p.name != LOCK_FILE)
@@ -115,14 +115,7 @@ def in_use(out_dir: Path) -> bool:
 
 def make_folder(folder: Path, out_dir: Path) -> None:
     """Create ``folder`` (and its parents) for the output folder ``out_dir``, or say why not."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        blocker = next(
-            (p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None
-        )
-        why = f"{blocker} is a file, not a folder" if blocker else exc.strerror
-        raise StorageError(f"cannot create output folder {out_dir}: {why}") from None
+    store.create_folder(folder, f"output folder {out_dir}")
 
 
 def prepare_folder(cfg: SweepConfig, out_dir: Path, fresh: bool) -> Path | None:
