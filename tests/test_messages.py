@@ -59,6 +59,7 @@ def test_a_results_file_is_recognised_by_its_header_under_any_name(tmp_path, nam
         ("samples.csv", "x1,x2,label\n0.5,0.2,1\n", "is a CSV file, not a parameters file"),
         ("samples.dat", "x1,x2,label\n0.5,0.2,1\n", "is a CSV file, not a parameters file"),
         ("grid.yaml", "name: quick\ngrid: {}\n", "is a text file, not a parameters file"),
+        ("grid.yml", "# a sweep, small, quick\nname: q\n", "is a text file, not a parameters file"),
     ],
 )
 def test_eval_of_another_text_file_says_what_it_is(tmp_path, name, text, said):
@@ -73,8 +74,19 @@ def test_eval_of_another_text_file_says_what_it_is(tmp_path, name, text, said):
 def test_damaged_pickles_are_still_called_unreadable(tmp_path):
     path = tmp_path / "net.pkl"
     path.write_bytes(pickle.dumps({"W1": np.zeros((2, 2))})[:-5])
-    with pytest.raises(ParamsError, match="is not a readable parameters file"):
+    with pytest.raises(ParamsError, match="is not a readable parameters file") as caught:
         params_mod.load_params(path)
+    assert "damaged, cut short" in str(caught.value) and "Error" not in str(caught.value)
+
+
+@pytest.mark.parametrize("data", [b"garbage\n", b"\x80\x05garbage", b"(dp0\nS'W1'\n", b"\x00" * 64])
+def test_bytes_that_are_no_pickle_are_said_so_without_the_unpickler_s_words(tmp_path, data):
+    path = tmp_path / "net.pkl"
+    path.write_bytes(data)
+    result = invoke("eval", path)
+    assert result.exit_code == 2, result.output
+    assert f"{path} is not a readable parameters file: it is damaged" in result.stderr
+    assert "Error" not in result.stderr and "literal" not in result.stderr
 
 
 def test_a_real_parameters_file_named_csv_still_loads(sweeps, tmp_path):
@@ -182,3 +194,25 @@ def test_the_best_line_never_rounds_a_short_training_time_to_zero():
     assert show.best_line(best, "classification").endswith(", 0.0021 s to train")
     assert show.best_line({**best, "fit_seconds": 12.345}, "classification").endswith(
         ", 12.35 s to train")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("x0,x1\n1,2\n3,4,5\n", "line 3 has 3 fields, the lines before it 2"),
+        ("x0,x1\n1,2\n3,4\n5,6,7,8\n", "line 4 has 4 fields, the lines before it 2"),
+        ('"x0,x1\n1,2\n', "a quote opened near line 1 is never closed"),
+        ('x0,x1\n1,2\n3,"4\n5,6\n', "a quote opened near line 3 is never closed"),
+    ],
+)
+@pytest.mark.parametrize("command", ["predict", "eval --data"])
+def test_a_malformed_csv_is_said_in_its_own_lines_not_the_parser_s(sweeps, tmp_path, text, said,
+                                                                   command):  # fmt: skip
+    path = tmp_path / "rows.csv"
+    path.write_text(text)
+    params = a_params_file(sweeps["classification"])
+    args = [params, path] if command == "predict" else [params, "--data", path]
+    result = invoke(command.split()[0], *args)
+    assert result.exit_code == 2, result.output
+    assert f"cannot read {path} as CSV: {said}" in result.stderr
+    assert "tokenizing" not in result.stderr and "C error" not in result.stderr

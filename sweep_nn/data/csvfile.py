@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -76,6 +78,26 @@ def _read_bytes(path: Path) -> bytes:
         raise DataError(f"cannot read {str(path)[:200]!r}: not a valid path") from None
 
 
+# what pandas' parser says of its own workings, said in the file's terms
+PARSER_SAYS: list[tuple[re.Pattern[str], Callable[..., str]]] = [
+    (re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)"),
+     lambda expected, line, saw: f"line {line} has {saw} fields, the lines before it {expected}"),
+    (re.compile(r"EOF inside string starting at row (\d+)"),
+     lambda row: f"a quote opened near line {int(row) + 1} is never closed"),
+]  # fmt: skip
+
+
+def _why(exc: Exception) -> str:
+    """Why pandas could not read a CSV: the first line of what it said, in the file's terms
+    where :data:`PARSER_SAYS` has them."""
+    said = (str(exc).splitlines() or [type(exc).__name__])[0]
+    for pattern, saying in PARSER_SAYS:
+        found = pattern.search(said)
+        if found:
+            return saying(*found.groups())
+    return said
+
+
 def _frame(raw: bytes, path: Path, header: int | None = 0):
     """The CSV's bytes as a DataFrame; DataError when it has no rows."""
     import pandas as pd
@@ -83,7 +105,7 @@ def _frame(raw: bytes, path: Path, header: int | None = 0):
     try:
         frame = pd.read_csv(io.BytesIO(raw), header=header)
     except Exception as exc:  # noqa: BLE001 - pandas raises many kinds; all mean unreadable
-        raise DataError(f"cannot read {path} as CSV: {str(exc).splitlines()[0]}") from None
+        raise DataError(f"cannot read {path} as CSV: {_why(exc)}") from None
     if frame.empty:
         raise DataError(f"{path}: no rows of data, only a header")
     return frame

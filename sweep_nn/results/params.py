@@ -92,10 +92,11 @@ def safe_unpickle(data: bytes, source: str = "file") -> Any:
         return _SafeUnpickler(io.BytesIO(data)).load()
     except ParamsError as exc:
         raise ParamsError(f"{source}: {exc}") from None
-    except Exception as exc:  # noqa: BLE001 - truncated or random bytes raise many kinds
-        reason = " ".join(str(exc).split())[:200]  # one line, whatever the error said
+    except Exception:  # noqa: BLE001 - truncated or random bytes raise many kinds
+        # what the unpickler said ("invalid literal for int()") is about its own parsing
         raise ParamsError(
-            f"{source} is not a readable parameters file ({type(exc).__name__}: {reason})"
+            f"{source} is not a readable parameters file: it is damaged, cut short, or not a "
+            "pickle at all"
         ) from None
 
 
@@ -141,14 +142,14 @@ def _what_else(data: bytes, path: Path) -> str | None:
             f"in {params}/ (named by config_id, as filter lists them), e.g. {example}; "
             "to score a network on the rows of a CSV, give that CSV with --data"
         )
+    if path.suffix.lower() in (".yaml", ".yml", ".json", ".txt", ".md"):  # commas or not
+        return (
+            f"{path} is a text file, not a parameters file: give a network's .pkl file from a "
+            f"sweep's {PARAMS_DIR}/ folder"
+        )
     if path.suffix.lower() == ".csv" or "," in first:
         return (
             f"{path} is a CSV file, not a parameters file: give a network's .pkl file from a "
             f"sweep's {PARAMS_DIR}/ folder, and this CSV with --data to score it on these rows"
-        )
-    if path.suffix.lower() in (".yaml", ".yml", ".json", ".txt", ".md"):
-        return (
-            f"{path} is a text file, not a parameters file: give a network's .pkl file from a "
-            f"sweep's {PARAMS_DIR}/ folder"
         )
     return None
