@@ -42,6 +42,8 @@ GRIDS = {  # name -> (config text, criteria drawn with it)
         Criteria(),
     ),  # fmt: skip
     "nothing_passes": (_tiny("quick.yaml"), Criteria(min_acc=100.5)),
+    # a new hidden size and learning rate at nearly every trial: far too many to lay out
+    "random_search": (_tiny("random_search.yaml"), Criteria(min_acc=80)),
 }
 
 
@@ -103,3 +105,27 @@ def test_figure_texts_stay_apart_inside_a_sane_shape(sweeps, grid, name):
     except NotDrawn:
         pytest.skip(f"{name} does not apply to {grid}")
     check_geometry(fig)
+
+
+def test_too_many_values_for_a_grid_of_cells_is_said_not_drawn(sweeps):
+    sweep, _ = sweeps["random_search"]
+    with pytest.raises(NotDrawn, match=r"\d+ hidden sizes x \d+ learning rates are too many"):
+        figures.draw("heatmap", sweep)
+    figures.draw("heatmap", sweeps["quick"][0])  # a grid's few values: drawn
+
+
+@pytest.mark.parametrize(("grid", "scale"), [("random_search", "log"), ("quick", "linear")])
+def test_hidden_sizes_too_many_to_lay_out_fall_where_they_are_on_a_log_axis(sweeps, grid, scale):
+    for name in ("overview", "hidden_size"):
+        fig = figures.draw(name, sweeps[grid][0])
+        assert {ax.get_xscale() for ax in fig.axes if ax.get_xlabel() or ax.has_data()} >= {scale}
+        assert fig.get_figwidth() < 30  # the overview of a random search was 314 inches wide
+
+
+def test_plot_removes_the_png_of_a_figure_it_no_longer_draws(sweeps, tmp_path):
+    sweep, _ = sweeps["random_search"]
+    stale = tmp_path / "heatmap.png"
+    stale.write_bytes(b"an earlier plot's heatmap")
+    report = figures.plot_sweep(sweep.folder / "results.csv", tmp_path, only=["heatmap"])
+    assert [name for name, _ in report.skipped] == ["heatmap"]
+    assert not stale.exists()

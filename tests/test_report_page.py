@@ -140,3 +140,29 @@ def test_cli_report_refuses_a_negative_gap_and_a_missing_file(tmp_path):
     assert result.exit_code == 2 and "--max-gap" in result.output
     result = CliRunner().invoke(app, ["report", str(tmp_path / "nothing.csv")])
     assert result.exit_code == 2 and "not found" in result.output
+
+
+def test_the_summary_says_the_settings_in_words(tmp_path):
+    """A random search's distributions and its search settings, yes / no for flags, nothing
+    unset (None) shown, and no scale beside an init that uses none."""
+    cfg = {
+        "name": "words",
+        "data": {"dataset": "moons", "n_samples": 120},
+        "grid": {"hidden_sizes": {"int_log_uniform": [1, 16]}, "activations": ["tanh"],
+                 "learning_rates": {"log_uniform": [0.01, 1.0]}, "iterations": [5]},
+        "train": {"init": "he"},
+        "search": {"method": "random", "n_trials": 3, "seed": 1},
+    }  # fmt: skip
+    (tmp_path / "words.yaml").write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", str(tmp_path / "words.yaml"), "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    page = build_report(out, figures=True).read_text(encoding="utf-8")
+    summary = page[page.index("<h2>Summary</h2>") : page.index("<h2>Results</h2>")]
+    assert "whole numbers, log-uniform from 1 to 16" in summary
+    assert "log-uniform from 0.01 to 1" in summary
+    assert "<dt>method</dt><dd>random</dd>" in summary and "<dt>n_trials</dt><dd>3</dd>" in summary
+    assert "<dd>no</dd>" in summary  # stack: false
+    assert "None" not in summary and "False" not in summary and "init_scale" not in summary
+    caption = re.search(r"<figcaption><b>data</b>: (.*?)</figcaption>", page).group(1)
+    assert caption.endswith("those of its first fold).")  # its docstring's whole first paragraph

@@ -56,6 +56,8 @@ def row_label(lay: prepare.Layout, p: prepare.Panel, what: str) -> str:
 def overview(s: Sweep) -> Figure:
     """Train and dev score of every configuration: a panel per activation and budget."""
     m, rows = s.metric, s.rows
+    if prepare.by_value(rows, "overview"):
+        return _overview_by_value(s)
     hidden = sorted(rows["hidden_size"].unique())
     rates = sorted(rows["learning_rate"].unique())
     color = dict(zip(rates, colors("viridis", len(rates))))
@@ -93,6 +95,67 @@ def overview(s: Sweep) -> Figure:
     legend(fig, handles, "learning rates side by side within each hidden size, smallest left")
     title(fig, s, f"Train and dev {m.name} of every configuration")
     return fig
+
+
+def _overview_by_value(s: Sweep) -> Figure:
+    """:func:`overview` of a sweep with too many values to lay out side by side: each
+    configuration at its hidden size on a log axis, coloured by its learning rate."""
+    from matplotlib.colors import LogNorm
+
+    m, rows = s.metric, s.rows
+    norm = LogNorm(rows["learning_rate"].min(), rows["learning_rate"].max())
+    lay = prepare.layout(rows, aspect=4.6 / 2.3)
+    fig = figure(max(6.5, 4.6 * lay.ncols + 2.2), 2.3 * lay.nrows + 2.4)
+    axes = panel_axes(fig, lay)
+    image = None
+    for p in lay.panels:
+        ax, frame = axes[p.r, p.c], p.frame
+        x, lr = frame["hidden_size"].to_numpy(float), frame["learning_rate"].to_numpy(float)
+        c = [tuple(v) for v in image_colors(norm(lr))]
+        ax.vlines(x, frame[m.train], frame[m.dev], colors=c, lw=1, alpha=0.8)
+        ax.scatter(x, frame[m.train], marker="_", s=30, c=c, lw=1.2)
+        image = ax.scatter(x, frame[m.dev], marker="o", s=14, c=lr, cmap="viridis", norm=norm,
+                           zorder=3)  # fmt: skip
+        if s.filtered:
+            hit = frame["survives"].to_numpy(dtype=bool)
+            ax.scatter(x[hit], frame[m.dev][hit], s=60, facecolors="none",
+                       edgecolors=HIGHLIGHT, lw=1.3, zorder=4)  # fmt: skip
+        log_hidden_axis(ax, rows["hidden_size"])
+        ax.set_ylabel(row_label(lay, p, metric_axis(s)))
+        if (p.r + 1, p.c) not in axes:
+            ax.set_xlabel("hidden units (log scale)")
+    if image is not None:
+        bar = fig.colorbar(image, ax=list(axes.values()), shrink=0.8, aspect=30)
+        bar.set_label("learning rate (log scale)")
+    handles = [marker(marker="o", color="0.3", label="dev"),
+               marker(marker="_", color="0.3", markersize=10, mew=1.5, label="train")]  # fmt: skip
+    if s.filtered and rows["survives"].any():
+        handles.append(marker(marker="o", mfc="none", mec=HIGHLIGHT, mew=1.3, markersize=8,
+                              label="passes filter"))  # fmt: skip
+    n_h, n_lr = rows["hidden_size"].nunique(), rows["learning_rate"].nunique()
+    legend(fig, handles, f"{n_h} hidden sizes x {n_lr} learning rates: each where it falls")
+    title(fig, s, f"Train and dev {m.name} of every configuration")
+    return fig
+
+
+def log_hidden_axis(ax, hidden) -> None:
+    """A log x axis over every hidden size of the sweep (the same in every panel), ticked
+    at the powers of two between them."""
+    from matplotlib.ticker import NullFormatter
+
+    lo, hi = float(min(hidden)), float(max(hidden))
+    ax.set_xscale("log")
+    ticks = [2**k for k in range(0, 31) if lo <= 2**k <= hi] or [lo]
+    ax.set_xticks(ticks, [str(int(v)) for v in ticks])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlim(lo / 1.25, hi * 1.25)
+
+
+def image_colors(values) -> np.ndarray:
+    """RGBA of ``values`` (0 to 1) in the overview's colour map."""
+    import matplotlib
+
+    return matplotlib.colormaps["viridis"](values)
 
 
 def train_vs_dev(s: Sweep) -> Figure:

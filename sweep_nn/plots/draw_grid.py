@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import prepare
-from .draw import panel_axes, row_label
+from .draw import log_hidden_axis, panel_axes, row_label
 from .style import CELL_FORMAT, HIGHLIGHT, colors, figure, legend, lr_text, marker, title
 from .sweep import NotDrawn
 
@@ -27,6 +27,12 @@ def heatmap(s: Sweep) -> Figure:
     m, rows = s.metric, s.rows
     hidden = sorted(rows["hidden_size"].unique())
     rates = sorted(rows["learning_rate"].unique())
+    if prepare.by_value(rows, "heatmap"):
+        raise NotDrawn(
+            f"{len(hidden)} hidden sizes x {len(rates)} learning rates are too many cells to "
+            "read, most of them empty (a random search draws new values for each trial); "
+            "the overview and parallel coordinates show every configuration"
+        )
     lo, hi, low_clipped = prepare.color_range(rows[m.dev])
     norm = Normalize(lo, hi, clip=False)
     cmap = matplotlib.colormaps["viridis"].with_extremes(bad="0.85")
@@ -80,12 +86,13 @@ def hidden_size(s: Sweep) -> Figure:
     """Best dev (and train) score at each hidden size: a panel per activation, a line per budget."""
     m, rows = s.metric, s.rows
     hidden = sorted(rows["hidden_size"].unique())
-    pos = prepare.positions(hidden)
+    log_x = prepare.by_value(rows, "hidden_size")  # each size where it falls, on a log axis
+    pos = {h: float(h) for h in hidden} if log_x else prepare.positions(hidden)
     budgets = sorted(rows["iterations"].unique())
     color = dict(zip(budgets, colors("plasma", len(budgets), 0.0, 0.8)))
     shift = dict(zip(budgets, (np.arange(len(budgets)) - (len(budgets) - 1) / 2) * 0.08))
     seeds = bool(s.averaged)  # several runs per configuration: show their spread
-    pw, ph = max(3.4, 0.45 * len(hidden) + 1.6), 3.4
+    pw, ph = (6.0 if log_x else max(3.4, 0.45 * len(hidden) + 1.6)), 3.4
     lay = prepare.layout(rows, budgets=False, aspect=pw / ph)
     fig = figure(max(6.5, pw * lay.ncols + 1.0), ph * lay.nrows + 2.6)
     axes = panel_axes(fig, lay)
@@ -96,15 +103,19 @@ def hidden_size(s: Sweep) -> Figure:
             if frame.empty:
                 continue
             best = prepare.best_by_hidden(frame, m)
-            x = best["hidden_size"].map(pos).to_numpy(float) + shift[it]
+            x = best["hidden_size"].map(pos).to_numpy(float)
+            x = x * (1 + shift[it]) if log_x else x + shift[it]
             ax.errorbar(x, best[m.dev], yerr=best[m.dev + "_std"] if seeds else None,
                         color=color[it], marker=MARKERS[k % len(MARKERS)], ms=5, capsize=3,
                         lw=1.5)  # fmt: skip
             ax.plot(x, best[m.train], color=color[it], ls="--", lw=1, alpha=0.7,
                     marker=MARKERS[k % len(MARKERS)], ms=3, mfc="none")  # fmt: skip
-        ax.set_xticks(range(len(hidden)), [str(h) for h in hidden])
-        ax.set_xlim(-0.5, len(hidden) - 0.5)
-        ax.set_xlabel("hidden units")
+        if log_x:
+            log_hidden_axis(ax, hidden)
+        else:
+            ax.set_xticks(range(len(hidden)), [str(h) for h in hidden])
+            ax.set_xlim(-0.5, len(hidden) - 0.5)
+        ax.set_xlabel("hidden units (log scale)" if log_x else "hidden units")
         ax.set_ylabel(row_label(lay, p, s.score_label()))
     handles = [marker(marker=MARKERS[k % len(MARKERS)], color=color[it], linestyle="-",
                       label=f"{it} iterations") for k, it in enumerate(budgets)]  # fmt: skip

@@ -82,6 +82,7 @@ def plot_sweep(
                 fig = draw_figure(sweep)
             except NotDrawn as exc:
                 report.skipped.append((name, str(exc)))
+                (out_dir / f"{name}.png").unlink(missing_ok=True)  # an earlier plot's, stale
                 continue
             path = out_dir / f"{name}.png"
             store.atomic_write(path, png_bytes(fig))

@@ -25,6 +25,11 @@ MAX_ASPECT = 2.2  # a panel grid wider or taller than this is wrapped
 MARGIN = 0.25  # of the colour range, below the lowest score it is meant to tell apart
 RUN_AXES = tuple(a for a in SEED_AXES if a != "iterations")  # budgets of one run share it
 AXIS_TEXT = {"activation": "{}", "batch_size": "batch {}", "dtype": "{}"}
+# slots a figure lays out side by side at most: hidden sizes x learning rates (overview,
+# heatmap) or hidden sizes (hidden_size). A random search draws new values for each trial,
+# so it can have hundreds; then the overview and hidden_size put each value where it falls
+# on a log axis, and the heatmap, a grid of cells mostly empty, is not drawn
+MAX_SLOTS = {"overview": 60, "heatmap": 120, "hidden_size": 16}
 
 
 def ordered(values) -> list:
@@ -117,6 +122,17 @@ def _columns(n: int, aspect: float) -> int:
     """Columns for ``n`` panels of width/height ``aspect`` closest to a 4:3 grid."""
     best = min(range(1, n + 1), key=lambda c: abs(math.log(c * aspect / math.ceil(n / c) / 1.33)))
     return best
+
+
+def slots(rows: pd.DataFrame, figure: str) -> int:
+    """How many slots ``figure`` would lay side by side for ``rows`` (see :data:`MAX_SLOTS`)."""
+    n = rows["hidden_size"].nunique()
+    return n if figure == "hidden_size" else n * rows["learning_rate"].nunique()
+
+
+def by_value(rows: pd.DataFrame, figure: str) -> bool:
+    """Whether ``figure`` draws the grid's values where they fall, too many to lay out."""
+    return slots(rows, figure) > MAX_SLOTS[figure]
 
 
 def positions(values) -> dict:

@@ -280,6 +280,6 @@ def _figures(results_path: Path, criteria: Criteria, all_rows: bool) -> dict:
             buf = io.BytesIO()
             fig.savefig(buf, format="png", dpi=FIGURE_DPI)
             uri = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-            drawn.append({"name": name, "title": (draw.__doc__ or name).strip().splitlines()[0],
-                          "src": uri})  # fmt: skip
+            caption = " ".join((draw.__doc__ or name).strip().split("\n\n")[0].split())
+            drawn.append({"name": name, "title": caption, "src": uri})
     return {"drawn": drawn, "skipped": skipped}

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 # --- what the report uses from the rest of sweep-nn: repoint these when modules move --------
+from ..nn.plain import INITS
 from ..results.query import CRITERIA, Criteria
 from ..results.schema import RESULTS_FILE
 from ..results.store import atomic_write, create_folder
@@ -118,17 +119,36 @@ def render(data: dict) -> str:
     )
 
 
+# a random search's distribution ({name: [low, high]} in the config), as the page words it
+DISTRIBUTION_TEXT = {
+    "uniform": "uniform from {} to {}",
+    "log_uniform": "log-uniform from {} to {}",
+    "int_uniform": "whole numbers, uniform from {} to {}",
+    "int_log_uniform": "whole numbers, log-uniform from {} to {}",
+}
+
+
 def _fmt(v: Any) -> str:
+    """A config value as a person reads it: yes / no, lists joined, distributions in words."""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
     if isinstance(v, float):
         return f"{v:g}"
     if isinstance(v, list):
         return ", ".join(_fmt(x) for x in v)
     if isinstance(v, dict):
-        return ", ".join(f"{k}: {_fmt(x)}" for k, x in v.items())
+        given = {k: x for k, x in v.items() if x is not None}
+        if len(given) == 1:
+            name, value = next(iter(given.items()))
+            if name in DISTRIBUTION_TEXT and isinstance(value, list) and len(value) == 2:
+                return DISTRIBUTION_TEXT[name].format(*map(_fmt, value))
+        return ", ".join(f"{k}: {_fmt(x)}" for k, x in given.items())
     return str(v)
 
 
 def _dl(items: dict | None) -> str:
+    """The settings of a card, those left unset (None) out."""
+    items = {k: v for k, v in (items or {}).items() if v is not None}
     if not items:
         return "<p class='note'>not recorded</p>"
     e = html.escape
@@ -155,17 +175,30 @@ def _status_html(data: dict) -> str:
     return f"<p>{data['n_rows']} rows</p><p>{status}</p>{earlier}"
 
 
+def _training(config: dict) -> dict | None:
+    """The Training card's settings: the task, and ``train:`` without a scale beside an
+    init that uses none (xavier, he)."""
+    if not config:
+        return None
+    training = {"task": config.get("task"), **(config.get("train") or {})}
+    if not getattr(INITS.get(str(training.get("init"))), "scaled", True):
+        training.pop("init_scale", None)
+    return training
+
+
 def _summary_html(data: dict) -> str:
     e = html.escape
     m = data["metric"]
     unit = m["unit"]
     config = data["config"] or {}
-    training = {"task": config.get("task"), **(config.get("train") or {})} if config else None
     cards = [
         ("Data", _dl(config.get("data"))),
         ("Grid", _dl(config.get("grid"))),
-        ("Training", _dl(training)),
+        ("Training", _dl(_training(config))),
     ]
+    search = config.get("search")
+    if isinstance(search, dict) and (search.get("method") != "grid" or search.get("halving")):
+        cards.append(("Search", _dl(search)))
     cards.append(("Status", _status_html(data)))
     b = data["baseline"]
     if b:
