@@ -261,3 +261,21 @@ def test_importance_shown_sums_to_one_and_a_constant_axis_gets_zero(opened, synt
     assert parts["activation"] == pytest.approx(0.0, abs=1e-9)
     assert parts["hidden_size"] > 0.5
     assert "exact functional ANOVA" in o.page.text_content("#importance-method")
+
+
+def test_numbers_are_rounded_as_filter_rounds_them(opened, tmp_path):
+    """A tie (95.125 to 2 places) goes to the even digit, as Python writes filter's table."""
+    from report_data import _row
+
+    values = {"a": 95.125, "b": 87.375, "c": 2.675, "d": 0.125, "e": 50.0, "f": 99.99}
+    with store.ResultsWriter(tmp_path / "results.csv") as writer:
+        for cid, v in values.items():
+            writer.append(_row(cid, 1, "tanh", 0.5, train_acc=v, dev_acc=v, gap=0.0,
+                               fit_seconds=0.1))  # fmt: skip
+    build_report(tmp_path, figures=False)
+    o = opened(tmp_path / "report.html")
+    shown = dict(zip(o.visible_ids(), o.page.locator(
+        "#results-table tbody td.train_acc").all_text_contents()))  # fmt: skip
+    assert shown == {cid: f"{v:.2f}" for cid, v in values.items()}
+    assert shown["a"] == "95.12" and shown["b"] == "87.38"
+    assert o.errors == []

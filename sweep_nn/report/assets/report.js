@@ -29,14 +29,22 @@
     if (attrs) Object.keys(attrs).forEach(function (k) { e.setAttribute(k, attrs[k]); });
     return e;
   }
+  // toFixed rounds a tie (95.125) up, where Python, which writes filter's tables and the
+  // summary, rounds it to the even digit (95.12): the page writes the numbers as they do
+  function fixed(v, d) {
+    var exact = Math.abs(v).toFixed(d + 30), cut = exact.indexOf('.') + d + 1;
+    var tie = /^50*$/.test(exact.slice(cut));
+    if (!tie || Number(exact.charAt(cut - 1)) % 2 === 1) return v.toFixed(d);
+    return (v < 0 ? '-' : '') + exact.slice(0, cut);
+  }
   function fmt(v, how) {
     if (v === null || v === undefined) return '';
     if (typeof v !== 'number') return String(v);
     switch (how) {
       case 'int': return String(Math.round(v));
-      case 'f2': return v.toFixed(2);
-      case 'f3': return v.toFixed(3);
-      case 'f4': return v.toFixed(4);
+      case 'f2': return fixed(v, 2);
+      case 'f3': return fixed(v, 3);
+      case 'f4': return fixed(v, 4);
       case 'g4': return Number(v.toPrecision(4)).toString();
       default: return String(v);
     }
