@@ -141,3 +141,17 @@ def test_the_resume_hint_trains_the_same_search(runner, write_config, tmp_path, 
     assert runner.invoke(app, again).exit_code == 130
     assert configs[1] == configs[0]
     assert configs[0][0].search.method == "halving"
+
+
+def test_a_second_run_says_it_resumes_and_next_aggregates_seeds(seeded, write_config,
+                                                                 tiny_config, runner):  # fmt: skip
+    for name, seeds in (("two", [0, 1]), ("one", [0])):
+        cfg = dict(tiny_config, name=name)
+        cfg["grid"] = dict(cfg["grid"], seeds=seeds)
+        path = write_config(cfg, f"{name}.yaml")
+        result = runner.invoke(app, ["run", str(path), "--out", str(seeded[name]), "-j", "1", "-q"])
+        assert result.exit_code == 0, result.output
+        total = len(list((seeded[name] / "params").glob("*.pkl")))
+        assert f"resuming {seeded[name]}: {total} of {total} rows already recorded" in result.stderr
+        next_line = next(line for line in result.stderr.splitlines() if line.startswith("next:"))
+        assert next_line.endswith("--aggregate") == (name == "two"), next_line

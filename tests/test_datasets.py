@@ -420,7 +420,12 @@ GRID = one_grid(2, iterations=(5,))
             {"d.csv": "a,b,c\n1,u,x\n3,4,y\n"},
             "feature columns must be numeric; not numeric: b",
         ),
-        ({"dataset": "iris", "noise": 0.1}, {}, "noise not used by dataset 'iris'"),
+        (
+            {"dataset": "iris", "noise": 0.1},
+            {},
+            "noise not used by dataset 'iris' (the keys it takes: cv, dev_size, scale, "
+            "split_random_state)",
+        ),
         ({"dataset": "csv"}, {}, "dataset 'csv' needs path:"),
     ],
     ids=[

@@ -71,6 +71,19 @@ def test_a_narrow_terminal_leaves_out_the_optional_columns_first_and_says_so(scr
         in note
     )
     assert "--format csv" in note
+    assert note.strip().endswith("shows them)")
+
+
+def test_one_column_left_out_is_said_in_the_singular(screens):
+    optional = ("init_scale", "init", "batch_size", "fit_seconds")
+    for width in range(100, 220, 2):  # the width at which only the first optional one goes
+        made = screens(terminal=True, width=width)
+        show.print_table(_table(), key="config_id", optional=optional, whole="--format csv")
+        note = made["stderr"].getvalue().strip()
+        if note.startswith(f"left out to fit the terminal's {width} columns: init_scale ("):
+            assert note.endswith("(a wider terminal, or --format csv, shows it)")
+            return
+    raise AssertionError("no width leaves out exactly one column")
 
 
 def test_a_terminal_too_narrow_for_the_rest_still_shows_the_key_whole(screens):

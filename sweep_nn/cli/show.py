@@ -54,7 +54,7 @@ def print_table(table, key: str, optional: tuple[str, ...] = (), whole: str = ""
     if left_out:
         console(stderr=True, lines=True).print(
             f"left out to fit the terminal's {out.width} columns: {', '.join(left_out)} "
-            f"(a wider terminal, or {whole}, shows them)"
+            f"(a wider terminal, or {whole}, shows {'it' if len(left_out) == 1 else 'them'})"
         )
 
 
@@ -188,8 +188,12 @@ def resume_command(config_file: Path, out: Path | None, options: Sequence[object
 
 
 def print_start(s) -> None:
-    """What ``run`` says once the folder is its own, before it trains: the rows of earlier
-    grids the folder keeps, which this run neither counts nor removes."""
+    """What ``run`` says once the folder is its own, before it trains: that it resumes, and
+    the rows of earlier grids the folder keeps, which this run neither counts nor removes."""
+    if s.skipped:
+        console(stderr=True, lines=True).print(
+            f"resuming {s.out_dir}: {s.skipped} of {plural(s.total, 'row')} already recorded"
+        )
     if s.earlier_rows:
         kept = "is kept" if s.earlier_rows == 1 else "are kept"
         console(stderr=True, lines=True).print(
@@ -235,7 +239,9 @@ def print_summary(s, config_file: Path, out: Path | None, options: Sequence[obje
     else:
         if s.best:
             say(best_line(s.best, s.task))
-        say(f"next: {command('filter', s.results_path)}")
+        several = s.best and (s.best.get("n_seeds", 1) > 1 or s.best.get("n_folds"))
+        aggregate = ["--aggregate"] if several else []  # a row per seed or fold otherwise
+        say(f"next: {command('filter', s.results_path, *aggregate)}")
 
 
 def best_line(best: dict, task: str) -> str:

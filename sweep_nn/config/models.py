@@ -83,9 +83,10 @@ class DataConfig(_Strict):
         kind = DATASETS[self.dataset]
         extra = sorted(self.model_fields_set - COMMON_KEYS - kind.keys)
         if extra:
-            allowed = ", ".join(sorted(kind.keys)) or "none"
+            takes = ", ".join(sorted((kind.keys | COMMON_KEYS) - {"dataset"}))
             raise ValueError(
-                f"{', '.join(extra)} not used by dataset {self.dataset!r} (its own keys: {allowed})"
+                f"{', '.join(extra)} not used by dataset {self.dataset!r} (the keys it takes: "
+                f"{takes})"
             )
         if self.dataset == "csv" and self.path is None:
             raise ValueError("dataset 'csv' needs path: (the CSV file)")
