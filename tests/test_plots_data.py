@@ -135,6 +135,15 @@ def test_learning_curves_rank_runs_by_their_best_budget():
     assert runs[2].paths == ["params/h5-tanh-lr0.6-it1000-bfull.pkl"]  # the whole curve
 
 
+def test_a_filtered_run_s_curve_still_marks_the_budgets_that_fail_the_filter():
+    s = _sweep(GRID, query.Criteria(min_acc=91))  # 100 iterations of this run fails it
+
+    runs = prepare.curve_runs(s, top=3)
+
+    run = next(r for r in runs if r.best["config_id"] == "h3-tanh-lr0.6-it1000")
+    assert run.budgets["iterations"].tolist() == [100, 1000]
+
+
 def test_best_by_hidden_takes_the_best_learning_rate_at_each_size():
     frame = _rows([(3, "tanh", 0.6, 100, "full", 90, 88, 1), (3, "tanh", 1.2, 100, "full", 91, 90, 1),
                    (5, "tanh", 0.6, 100, "full", 92, 91, 1)])  # fmt: skip

@@ -45,13 +45,15 @@ def learning_curves(s: Sweep) -> Figure:
     if not drawn:
         raise NotDrawn("no loss curves in the parameter files (train.loss_points was 0?)")
     if prepare.log_loss_axis(drawn):
-        from matplotlib.ticker import FuncFormatter, NullFormatter
+        from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
         ax.set_yscale("log")  # plain numbers; minor ticks labelled when under a decade
         plain = FuncFormatter(lambda v, _: f"{v:g}")
         ax.yaxis.set_major_formatter(plain)
         values = np.concatenate(drawn)
         narrow = values.max() / values.min() < 10
+        if narrow:  # 0.15 and 0.25 too, so that a curve ending at 0.13 can be read
+            ax.yaxis.set_minor_locator(LogLocator(subs=(1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 9)))
         ax.yaxis.set_minor_formatter(plain if narrow else NullFormatter())
         ax.set_ylabel("training loss (log scale)")
     else:

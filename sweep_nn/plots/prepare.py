@@ -230,7 +230,7 @@ class Run:
     """One training run (its budgets share it) as the learning-curve figure shows it."""
 
     best: pd.Series  # the budget row with the best dev score
-    budgets: pd.DataFrame  # its budget rows in the pool, by iterations
+    budgets: pd.DataFrame  # all its budget rows (those failing the filter too), by iterations
     paths: list[str]  # parameter files with its curve (one per seed), of its longest budget
 
 
@@ -241,7 +241,9 @@ def curve_runs(s: Sweep, top: int = TOP_CURVES) -> list[Run]:
     axes = [a for a in RUN_AXES if a in pool and a in s.runs]
     for _, group in pool.groupby(axes, dropna=False, sort=False):
         best = group.sort_values([m.dev, "fit_seconds"], ascending=[False, True]).iloc[0]
-        budgets = group.sort_values("iterations")
+        # every budget of the run, those that fail the filter too: the curve passes them all
+        of_run = np.logical_and.reduce([_same(s.rows[a], best[a]) for a in axes])
+        budgets = s.rows[of_run].sort_values("iterations")
         run = np.logical_and.reduce([_same(s.runs[a], best[a]) for a in axes])
         longest = (s.runs["iterations"] == s.runs.loc[run, "iterations"].max()).to_numpy()
         paths = s.runs.loc[run & longest, "params_path"].dropna().tolist()
