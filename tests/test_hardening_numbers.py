@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from sweep_nn import config
@@ -37,9 +39,24 @@ def test_text_that_only_looks_like_a_number_stays_text():
     assert config.load_yaml("a: '1e-3'") == {"a": "1e-3"}  # quoted: still text
 
 
-def test_an_integer_budget_in_exponent_notation_is_refused_clearly():
-    with pytest.raises(ConfigError, match="iterations"):
-        config.parse((GRID % "0.1").replace("[10]", "[1e3]"), "n.yaml")
+def test_a_whole_number_in_exponent_notation_is_that_whole_number():
+    cfg = config.parse(
+        "grid: {hidden_sizes: [1e1], activations: [tanh], iterations: [1e2, 5E+3],\n"
+        "       learning_rates: [1e0], batch_sizes: [5e1], seeds: [1e0]}\n"
+        "data: {dataset: moons, n_samples: 2e3}\n",
+        "n.yaml",
+    )
+    assert (cfg.grid.hidden_sizes, cfg.grid.iterations, cfg.grid.batch_sizes) == (
+        [10], [100, 5000], [50]
+    )
+    assert (cfg.data.n_samples, cfg.grid.seeds, cfg.grid.learning_rates) == (2000, [1], [1.0])
+    assert type(cfg.data.n_samples) is int and type(cfg.grid.learning_rates[0]) is float
+
+
+@pytest.mark.parametrize(("text", "got"), [("2.5e3", "2500.0"), ("1e-1", "0.1"), ("1e19", "1e+19")])
+def test_a_budget_with_a_point_a_fraction_or_past_10_18_is_refused_clearly(text, got):
+    with pytest.raises(ConfigError, match=rf"iterations\[0\]: .*integer \(got {re.escape(got)}\)"):
+        config.parse((GRID % "0.1").replace("[10]", f"[{text}]"), "n.yaml")
 
 
 @pytest.mark.parametrize(

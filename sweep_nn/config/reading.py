@@ -3,6 +3,7 @@ alias expansion and nesting bounded before anything is built."""
 
 from __future__ import annotations
 
+import decimal
 import re
 from typing import Any
 
@@ -120,6 +121,23 @@ def _construct_mapping(loader, node, deep=False):
 
 
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+# a whole number written with an exponent and no point (1e5, 5E+2) is that whole number, so
+# that iterations: [1e3, 1e5] works; past 10^18 it stays a float, as any float does
+WHOLE_EXPONENT = "tag:sweep-nn,2026:whole-exponent"
+MAX_WHOLE_EXPONENT = 18
+
+
+def _construct_whole_exponent(loader, node) -> int | float:
+    text = loader.construct_scalar(node).replace("_", "")
+    if int(re.split("[eE]", text)[1]) > MAX_WHOLE_EXPONENT:
+        return float(text)
+    return int(decimal.Decimal(text))
+
+
+_UniqueKeyLoader.add_constructor(WHOLE_EXPONENT, _construct_whole_exponent)
+_UniqueKeyLoader.add_implicit_resolver(
+    WHOLE_EXPONENT, re.compile(r"^[-+]?[0-9][0-9_]*[eE]\+?[0-9]+$"), list("-+0123456789")
+)
 # YAML 1.1's float needs a dot and a signed exponent, so 1e-3, 1E3 and 5e+2 would be text;
 # read them as numbers, as YAML 1.2 and Python do (checked after YAML 1.1's own rules)
 _UniqueKeyLoader.add_implicit_resolver(
