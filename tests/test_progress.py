@@ -20,7 +20,7 @@ from sweep_nn.sweep import progress, worker
 from sweep_nn.sweep.progress import Progress, WorkMeter
 from sweep_nn.sweep.run import run_sweep
 from sweep_nn.sweep.schedule import plan_tasks
-from sweep_nn.sweep.segments import SegmentOutcome, TrainState, continuation
+from sweep_nn.sweep.segments import Segment, SegmentOutcome, TrainState, continuation
 
 
 def record(meter: WorkMeter, outcome, rows: int):
@@ -327,3 +327,34 @@ def test_nobody_watching_means_nothing_priced(tmp_path, monkeypatch):
     monkeypatch.setattr(WorkMeter, "now", refuse)
     summary = run_sweep(_small_grid(), tmp_path / "out", n_jobs=1, on_progress=None)
     assert summary.counts["ok"] == 160
+
+
+def test_a_resumed_sweep_s_progress_goes_on_from_the_work_already_done(tmp_path):
+    """The jobs recorded before count as work done: the bar of a sweep that gains a hidden
+    size starts at the share of the work already recorded, not at 0%."""
+    out, seen = tmp_path / "out", []
+    run_sweep(_cfg(hidden_sizes=[1]), out, n_jobs=1)
+    both = _cfg(hidden_sizes=[1, 8])
+    run_sweep(both, out, n_jobs=1, on_progress=seen.append)
+    n_train = len(data_mod.load(both.data, both.task).y_train)
+    h1, h8 = (job.cost(n_train) for job in grid.expand(both, "sigmoid"))
+    assert seen[0].rows_done == 2 and seen[0].fraction == pytest.approx(h1 / (h1 + h8))
+    assert seen[-1].fraction == 1.0
+    seen.clear()
+    run_sweep(both, out, n_jobs=1, on_progress=seen.append)  # nothing left to train
+    assert seen and all(p.fraction == 1.0 for p in seen)
+
+
+def test_a_run_resuming_from_a_checkpoint_counts_the_iterations_it_did():
+    cfg = _cfg()
+    jobs = grid.expand(cfg, "sigmoid")
+    meter = WorkMeter(100, 4, 1)
+    states = [TrainState(25, {}, ())]
+    meter.add([Segment([jobs[0]], states, 100), Segment([jobs[1]], None, 100)])
+    quarter = jobs[0].cost(100) / 4
+    assert (meter.work_done, meter.work_total) == pytest.approx(
+        (quarter, jobs[0].cost(100) + jobs[1].cost(100))
+    )
+    halving = WorkMeter(100, 4, 1)  # a rung of halving counts its own work only
+    halving.add([Segment([jobs[0]], states, 100)], stage="rung 2 of 3")
+    assert halving.work_done == 0.0

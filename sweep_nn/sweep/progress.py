@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import bisect
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .jobs import Job
@@ -77,18 +77,25 @@ class WorkMeter:
         self.clock = clock  # wall seconds (tests pass a fake one)
         self.started = clock()
 
-    def add(self, runs: list[Segment], until: int | None = None, stage: str | None = None) -> None:
+    def add(
+        self, runs: list[Segment], until: int | None = None, stage: str | None = None,
+        done: Sequence[Job] = (),
+    ) -> None:  # fmt: skip
         """Count the work of ``runs`` (their first segments), from their start to ``until``
         (default: their largest budget). ``stage`` names the part of the sweep they are (a
         rung of successive halving): a new stage starts the count of work afresh, keeping
-        the rates measured."""
+        the rates measured. Outside a stage, the work a resumed sweep did before counts as
+        done, so that its bar goes on from where it stopped: ``done``, the jobs already
+        trained to ``until``, and the iterations ``runs`` start from."""
         if stage != self.stage:
             self.left, self.until, self.left_by_kind = {}, {}, {}
             self.work_total = self.work_done = 0.0
         self.stage = stage
+        before = [(job, job.budgets[-1] if until is None else until) for job in done]
         for run in runs:
             for job in run.jobs:
                 stop = job.budgets[-1] if until is None else until
+                before.append((job, min(run.start, stop)))
                 units = self._units(job, run.start, stop)
                 group = (_kind(job), job.hidden_size)
                 self.left[job.keys[0]], self.until[job.keys[0]] = units, stop
@@ -96,6 +103,9 @@ class WorkMeter:
                 self.left_by_kind[group] = self.left_by_kind.get(group, 0.0) + units
                 self.unit_cost[group] = job.cost(self.n_train) / job.budgets[-1]
                 self.work_total += units
+        if stage is None:
+            trained = sum(self._units(job, 0, step) for job, step in before)
+            self.work_total, self.work_done = self.work_total + trained, self.work_done + trained
 
     def _units(self, job: Job, start: int, stop: int) -> float:
         return job.cost(self.n_train) * max(0, stop - start) / job.budgets[-1]

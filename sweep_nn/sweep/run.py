@@ -244,7 +244,7 @@ def _train_stage(stage, ds, training, n_workers, backend, scheduler, record) -> 
     starts = checkpoints.resume_states(record.out_dir, todo, done, ds.X_train.shape[1])
     tasks = plan_tasks(todo, n_workers, len(ds.y_train), starts, stop=stage.until)
     label = f"rung {stage.rung + 1} of {stage.rungs}" if stage.rungs > 1 else None
-    record.meter.add([seg for task in tasks for seg in task], stage.until, label)
+    record.meter.add([seg for task in tasks for seg in task], stage.until, label, done=reached)
     record.report_progress(at_once=True)
     trained = _train_all(tasks, training, n_workers, backend, scheduler, record)
     record.report_progress(at_once=True)  # where the stage ended, however soon after the last
