@@ -103,7 +103,8 @@ def test_summary_and_the_rows_filter_keeps(tmp_path):
     assert f"<b id='kept-count'>{len(expected)}</b>" in page
     assert data["status_counts"] == {"ok": 12, "diverged": 1, "failed": 1}
     assert "logistic regression" in page and "87.50%" in page
-    assert data["best"]["config_id"] == "h4-tanh-lr1-it100"
+    # tied with h4-tanh-lr1: run's rule takes the first activation by name among equals
+    assert data["best"]["config_id"] == "h4-relu-lr1-it100"
 
 
 def test_importance_is_in_the_page(tmp_path):
@@ -166,3 +167,60 @@ def test_the_summary_says_the_settings_in_words(tmp_path):
     assert "None" not in summary and "False" not in summary and "init_scale" not in summary
     caption = re.search(r"<figcaption><b>data</b>: (.*?)</figcaption>", page).group(1)
     assert caption.endswith("those of its first fold).")  # its docstring's whole first paragraph
+
+
+def _results(folder: Path, rows: list[dict]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    with store.ResultsWriter(folder / "results.csv") as writer:
+        for row in rows:
+            writer.append(row)
+    return folder
+
+
+def test_a_sweep_whose_every_row_diverged_gets_a_page(tmp_path):
+    from report_data import _row
+
+    rows = [_row(f"h{h}-relu-lr100-it10", h, "relu", 100.0, status="diverged", diverged_at=3)
+            for h in (3, 10)]  # fmt: skip
+    data = blob(build_report(_results(tmp_path, rows), figures=False).read_text(encoding="utf-8"))
+    assert data["best"] is None and [r["status"] for r in data["rows"]] == ["diverged"] * 2
+
+
+def test_scores_that_overflow_are_left_empty_not_a_broken_page(tmp_path):
+    """A run can stay finite yet overflow what is computed from it (its R² squared)."""
+    from report_data import _row
+
+    huge = {"train_acc": None, "dev_acc": None, "train_r2": -2.5e289, "dev_r2": -3.3e289,
+            "gap": 7.9e288, "train_loss": 1.9e293, "dev_loss": 1.8e293, "fit_seconds": 0.01}
+    good = {"train_acc": None, "dev_acc": None, "train_r2": 0.95, "dev_r2": 0.93, "gap": 0.02,
+            "train_loss": 300.0, "dev_loss": 310.0, "fit_seconds": 0.01}  # fmt: skip
+    rows = [_row(f"h3-tanh-lr{lr:g}-it10", 3, "tanh", lr, **(huge if lr > 1 else good))
+            for lr in (100.0, 50.0, 1.0, 0.1)]  # fmt: skip
+    page = build_report(_results(tmp_path, rows)).read_text(encoding="utf-8")
+    data = blob(page)
+    assert data["best"]["config_id"] in ("h3-tanh-lr1-it10", "h3-tanh-lr0.1-it10")
+    raw = re.search(r'<script id="report-data" type="application/json">(.*?)</script>', page,
+                    re.DOTALL).group(1)  # fmt: skip
+    assert "NaN" not in raw and "Infinity" not in raw  # JSON.parse would refuse the page
+
+
+def test_the_best_card_names_what_run_names_the_mean_over_seeds(tmp_path):
+    from report_data import _row
+
+    from sweep_nn.results.query import best_configuration
+
+    rows = []
+    for lr, devs in ((1.0, [99.0, 80.0]), (0.5, [92.0, 91.0])):  # one lucky seed at lr 1
+        for seed, dev in enumerate(devs):
+            row = _row(f"h3-tanh-lr{lr:g}-it100-s{seed}", 3, "tanh", lr, train_acc=dev + 1,
+                       dev_acc=dev, gap=1.0, fit_seconds=0.0004)  # fmt: skip
+            rows.append(row | {"seed": seed})
+    folder = _results(tmp_path, rows)
+    page = build_report(folder, figures=False).read_text(encoding="utf-8")
+    best = blob(page)["best"]
+    named = best_configuration(store.read_results(folder / "results.csv"), "classification")
+    assert best["config_id"] == named["config_id"] == "h3-tanh-lr0.5-it100"
+    assert best["curve_id"] in ("h3-tanh-lr0.5-it100-s0", "h3-tanh-lr0.5-it100-s1")
+    card = page[page.index("Best by dev accuracy") :]
+    assert "mean of 2 seeds" in card[:600] and "dev 91.50%" in card[:600]
+    assert "0.0004 s to train" in card[:600]  # as run says it, not 0.000

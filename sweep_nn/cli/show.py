@@ -246,7 +246,7 @@ def print_summary(s, config_file: Path, out: Path | None, options: Sequence[obje
 
 def best_line(best: dict, task: str) -> str:
     """The best configuration, as ``run`` names it at its end."""
-    from ..results.query import averaged_over
+    from ..results.query import averaged_over, seconds_text
     from ..results.schema import METRICS
 
     m = METRICS[task]
@@ -256,13 +256,10 @@ def best_line(best: dict, task: str) -> str:
     return (
         f"best: {best['config_id']}{seeds}: dev {m.name} {dev:{m.fmt}}{m.unit}, "
         f"train {train:{m.fmt}}{m.unit}, gap {best['gap']:{m.fmt}}, "
-        f"{_seconds(best['fit_seconds'])} s to train"
+        f"{seconds_text(best['fit_seconds'])} s to train"
     )
 
 
-def _seconds(value: float) -> str:
-    """Seconds to two decimals, or two significant digits below 0.1 s (never 0.00)."""
-    return f"{value:.2f}" if value >= 0.1 or value == 0 else f"{value:.2g}"
 
 
 # --- filter ----------------------------------------------------------------------------------

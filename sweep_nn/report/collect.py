@@ -21,7 +21,15 @@ from ..plots.style import STYLE
 from ..plots.sweep import NotDrawn, load_sweep
 from ..results.importance import importance
 from ..results.params import load_params
-from ..results.query import CRITERIA, Criteria, filter_results, select
+from ..results.query import (
+    CRITERIA,
+    Criteria,
+    averaged_over,
+    best_configuration,
+    filter_results,
+    run_id,
+    select,
+)
 from ..results.schema import BASELINE_FILE, CONFIG_COPY, METRICS
 from ..safe_read import read_regular_file
 
@@ -98,10 +106,7 @@ def collect(
         ranges.setdefault(column, {})[rule.bound] = value
     filtered = any(v is not None for v in dataclasses.astuple(criteria))
 
-    best = None
-    if not ok.empty and ok[metric.dev].notna().any():
-        ranked = ok.sort_values([metric.dev, "fit_seconds"], ascending=[False, True], kind="stable")
-        best = {k: _plain(v) for k, v in ranked.iloc[0].items()}
+    best = _best(ok, task)
 
 
     return {
@@ -138,10 +143,27 @@ def collect(
     }
 
 
+def _best(ok, task: str) -> dict | None:
+    """The configuration ``run`` names best (the mean over its seeds and folds), with what
+    its means are over and the id of one of its rows, whose curve the page draws first."""
+    if ok.empty or ok[METRICS[task].dev].isna().all():
+        return None
+    top = best_configuration(ok, task)
+    if top is None:
+        return None
+    best = {k: _plain(v) for k, v in top.items()}
+    best["averaged"] = averaged_over(int(top.get("n_seeds", 1)), top.get("n_folds"))
+    members = ok[[run_id(str(c)) == top["config_id"] for c in ok["config_id"]]]
+    best["curve_id"] = str(members["config_id"].iloc[0]) if len(members) else None
+    return best
+
+
 def _table(df, folder: Path, out: Path) -> tuple[list[dict], list[dict]]:
     """The table's columns (shown or hidden) and its rows, each linking to its params file."""
+    import pandas as pd
+
     table = df.copy()
-    table["abs_gap"] = table["gap"].abs()
+    table["abs_gap"] = pd.to_numeric(table["gap"], errors="coerce").abs()  # None: no ok row
     link_base = out.resolve().parent
     hrefs: list[str | None] = []
     for p in table["params_path"]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import numpy as np
 
 # --- what the report uses from the rest of sweep-nn: repoint these when modules move --------
 from ..nn.plain import INITS
-from ..results.query import CRITERIA, Criteria
+from ..results.query import CRITERIA, Criteria, seconds_text
 from ..results.schema import RESULTS_FILE
 from ..results.store import atomic_write, create_folder
 from .collect import REPORT_FILE, _plain, collect
@@ -65,17 +66,30 @@ def script_json(value: Any) -> str:
     appear), and so are U+2028 / U+2029; ``JSON.parse`` gives back the same strings.
     """
     text = json.dumps(
-        value, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_json_default
-    )
+        _finite(value), ensure_ascii=False, allow_nan=False, separators=(",", ":"),
+        default=_json_default,
+    )  # fmt: skip
     for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
                     ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):  # fmt: skip
         text = text.replace(ch, esc)
     return text
 
 
+def _finite(value: Any) -> Any:
+    """``value`` with each float that is not finite as None: JSON has no inf or NaN, and a
+    run whose scores overflow (an R² of -3e289 squared, say) can make them."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
 def _json_default(v: Any) -> Any:
     if isinstance(v, np.generic):
-        return _plain(v.item())
+        return _finite(_plain(v.item()))
     raise TypeError(f"cannot put a {type(v).__name__} in the report's data")
 
 
@@ -214,10 +228,11 @@ def _summary_html(data: dict) -> str:
     if best:
         dev, train = best.get(m["dev"]), best.get(m["train"])
         spec = ".2f" if unit else ".4f"
+        over = f"<p class='note'>mean of {e(best['averaged'])}</p>" if best.get("averaged") else ""
         body = (
-            f"<p class='mono' id='best-id'>{e(str(best['config_id']))}</p>"
+            f"<p class='mono' id='best-id'>{e(str(best['config_id']))}</p>{over}"
             f"<p>dev {format(dev, spec)}{unit}, train {format(train, spec)}{unit}, "
-            f"{best['fit_seconds']:.3f} s</p>"
+            f"{seconds_text(best['fit_seconds'])} s to train</p>"
         )
         cards.append((f"Best by dev {m['name']}", body))
     crit = data["criteria"]

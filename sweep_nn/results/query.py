@@ -283,9 +283,18 @@ def aggregate(df):
         out.insert(0, "n_folds", grouped["fold"].nunique())
     out.insert(0, "n_seeds", grouped["seed"].nunique() if "seed" in df else grouped.size())
     out = out.reset_index()
-    ids = [re.sub(r"(-s\d+)?(-f\d+)?$", "", cid) for cid in grouped["config_id"].first()]
-    out.insert(0, "config_id", ids)
+    out.insert(0, "config_id", [run_id(cid) for cid in grouped["config_id"].first()])
     return out
+
+
+def run_id(config_id: str) -> str:
+    """A configuration's id without its seed and fold suffixes: the id of its mean."""
+    return re.sub(r"(-s\d+)?(-f\d+)?$", "", config_id)
+
+
+def seconds_text(value: float) -> str:
+    """Seconds to two decimals, or two significant digits below 0.1 s (never 0.00)."""
+    return f"{value:.2f}" if value >= 0.1 or value == 0 else f"{value:.2g}"
 
 
 def averaged_over(n_seeds: int, n_folds: int | None = None) -> str:

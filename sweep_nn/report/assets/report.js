@@ -466,7 +466,7 @@
   Object.keys(D.initial.ranges).forEach(function (k) {
     state.ranges[k] = { min: D.initial.ranges[k].min, max: D.initial.ranges[k].max };
   });
-  if (D.best && D.curves[D.best.config_id]) state.picked.push(String(D.best.config_id));
+  if (D.best && D.curves[D.best.curve_id]) state.picked.push(String(D.best.curve_id));
   buildToggles();
   buildHead();
   buildBody();
