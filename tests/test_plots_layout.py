@@ -44,6 +44,13 @@ GRIDS = {  # name -> (config text, criteria drawn with it)
     "nothing_passes": (_tiny("quick.yaml"), Criteria(min_acc=100.5)),
     # a new hidden size and learning rate at nearly every trial: far too many to lay out
     "random_search": (_tiny("random_search.yaml"), Criteria(min_acc=80)),
+    # a full grid of 11 x 12 = 132 cells: too many slots side by side, a heatmap still
+    "big_grid": (
+        _tiny("quick.yaml", hidden_sizes=list(range(1, 12)), activations=["tanh"],
+              learning_rates=[2.0, 1.5, 1.2, 1.0, 0.8, 0.6, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001],
+              iterations=[10]),
+        Criteria(min_acc=75),
+    ),  # fmt: skip
 }
 
 
@@ -112,6 +119,7 @@ def test_too_many_values_for_a_grid_of_cells_is_said_not_drawn(sweeps):
     with pytest.raises(NotDrawn, match=r"\d+ hidden sizes x \d+ learning rates are too many"):
         figures.draw("heatmap", sweep)
     figures.draw("heatmap", sweeps["quick"][0])  # a grid's few values: drawn
+    figures.draw("heatmap", sweeps["big_grid"][0])  # 132 cells, every one filled: drawn
 
 
 @pytest.mark.parametrize(("grid", "scale"), [("random_search", "log"), ("quick", "linear")])

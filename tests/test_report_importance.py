@@ -128,3 +128,17 @@ def test_rows_without_a_score_are_left_out():
     df.loc[0, "dev_acc"] = np.nan
     imp = importance(df)
     assert imp.n_observed == 35 and not imp.exact
+
+
+def test_a_score_below_the_floor_counts_at_the_floor():
+    """One run whose R² overflowed to -3e289 would hold all the variance (and overflow it);
+    at the metric's floor it is one bad run among the others."""
+    def score(h, a, lr, s):
+        return -3e289 if (h, a, lr) == (10, "relu", 1.0) else 0.5 + 0.04 * h
+
+    df = grid(score).rename(columns={"dev_acc": "dev_r2"})
+    with np.errstate(over="raise", invalid="raise"):
+        imp = importance(df, score="dev_r2", floor=-1.0)
+    assert total(imp) == pytest.approx(1.0, abs=1e-9)
+    assert all(np.isfinite(v) for v in [*imp.main.values(), *imp.pairs.values()])
+    assert imp.main["hidden_size"] > 0.01  # the 0.04 per unit still shows

@@ -224,3 +224,17 @@ def test_the_best_card_names_what_run_names_the_mean_over_seeds(tmp_path):
     card = page[page.index("Best by dev accuracy") :]
     assert "mean of 2 seeds" in card[:600] and "dev 91.50%" in card[:600]
     assert "0.0004 s to train" in card[:600]  # as run says it, not 0.000
+
+
+def test_the_search_card_of_halving_says_what_it_does(tmp_path):
+    from conftest import TINY_CONFIG
+
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump(TINY_CONFIG))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", str(tmp_path / "t.yaml"), "--out", str(out),
+                                      "--halving", "-q"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    page = build_report(out, figures=False).read_text(encoding="utf-8")
+    card = re.search(r"<h3>Search</h3>(.*?)</div>", page).group(1)
+    assert "<dt>method</dt><dd>halving</dd>" in card and "<dt>eta</dt><dd>3 (the default)" in card
+    assert "<dt>halving</dt>" not in card  # 'halving: no' under method halving said the opposite

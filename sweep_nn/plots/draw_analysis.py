@@ -37,7 +37,7 @@ def importance_figure(s: Sweep) -> Figure:
     """Share of the dev score's variance explained by each axis and pair of axes."""
     from matplotlib.figure import Figure
 
-    imp = importance(s.runs, score=s.metric.dev)
+    imp = importance(s.runs, score=s.metric.dev, floor=s.metric.floor)
     if not imp.axes:
         raise _not_drawn("no hyperparameter varies")
     parts = imp.ranked()
@@ -65,8 +65,8 @@ def importance_figure(s: Sweep) -> Figure:
     ax.set_xlabel(f"share of the variance of {imp.score} (%)")
     ax.grid(axis="y", visible=False)
     ax.set_axisbelow(True)
-    kind = "exact" if imp.exact else "estimate"
-    ax.set_title("\n".join(textwrap.wrap(f"{kind}: {imp.method}", 110)), fontsize=8, loc="left")
+    # the method says its kind first ("exact functional ANOVA", "estimate: ...")
+    ax.set_title("\n".join(textwrap.wrap(imp.method, 110)), fontsize=8, loc="left")
     _title(fig, s, f"Hyperparameter importance for dev {s.metric.name}")
     return fig
 

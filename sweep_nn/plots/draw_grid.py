@@ -27,12 +27,9 @@ def heatmap(s: Sweep) -> Figure:
     m, rows = s.metric, s.rows
     hidden = sorted(rows["hidden_size"].unique())
     rates = sorted(rows["learning_rate"].unique())
-    if prepare.by_value(rows, "heatmap"):
-        raise NotDrawn(
-            f"{len(hidden)} hidden sizes x {len(rates)} learning rates are too many cells to "
-            "read, most of them empty (a random search draws new values for each trial); "
-            "the overview and parallel coordinates show every configuration"
-        )
+    refusal = prepare.heatmap_refusal(rows)
+    if refusal is not None:
+        raise NotDrawn(f"{refusal}; the overview and parallel coordinates show every configuration")
     lo, hi, low_clipped = prepare.color_range(rows[m.dev])
     norm = Normalize(lo, hi, clip=False)
     cmap = matplotlib.colormaps["viridis"].with_extremes(bad="0.85")
@@ -61,7 +58,7 @@ def heatmap(s: Sweep) -> Figure:
     bar = fig.colorbar(image, ax=list(axes.values()), shrink=0.8, extend="min" if low_clipped
                        else "neither", aspect=30)  # fmt: skip
     bar.set_label(label)
-    notes = ["grey: diverged or failed"] if missing else []
+    notes = ["grey: no ok row (diverged, failed, or not trained: halving stops some)"] * missing
     if s.filtered:
         notes.append("red outline: passes the filter")
     note = f"\n{'; '.join(notes)}" if notes else ""

@@ -51,10 +51,12 @@ def learning_curves(s: Sweep) -> Figure:
         plain = FuncFormatter(lambda v, _: f"{v:g}")
         ax.yaxis.set_major_formatter(plain)
         values = np.concatenate(drawn)
-        narrow = values.max() / values.min() < 10
-        if narrow:  # 0.15 and 0.25 too, so that a curve ending at 0.13 can be read
+        decades = np.log10(values.max() / values.min())
+        if decades < 1:  # 0.15 and 0.25 too, so that a curve ending at 0.13 can be read
             ax.yaxis.set_minor_locator(LogLocator(subs=(1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 9)))
-        ax.yaxis.set_minor_formatter(plain if narrow else NullFormatter())
+        elif decades <= 3:  # 0.2 and 0.5 between the powers of ten, not one label in all
+            ax.yaxis.set_minor_locator(LogLocator(subs=(2, 5)))
+        ax.yaxis.set_minor_formatter(plain if decades <= 3 else NullFormatter())
         ax.set_ylabel("training loss (log scale)")
     else:
         ax.set_ylabel("training loss")

@@ -25,11 +25,12 @@ MAX_ASPECT = 2.2  # a panel grid wider or taller than this is wrapped
 MARGIN = 0.25  # of the colour range, below the lowest score it is meant to tell apart
 RUN_AXES = tuple(a for a in SEED_AXES if a != "iterations")  # budgets of one run share it
 AXIS_TEXT = {"activation": "{}", "batch_size": "batch {}", "dtype": "{}"}
-# slots a figure lays out side by side at most: hidden sizes x learning rates (overview,
-# heatmap) or hidden sizes (hidden_size). A random search draws new values for each trial,
-# so it can have hundreds; then the overview and hidden_size put each value where it falls
-# on a log axis, and the heatmap, a grid of cells mostly empty, is not drawn
-MAX_SLOTS = {"overview": 60, "heatmap": 120, "hidden_size": 16}
+# slots a figure lays out side by side at most: hidden sizes x learning rates (overview)
+# or hidden sizes (hidden_size); more (a random search draws new values for each trial,
+# a big grid has many) and the figure puts each value where it falls on a log axis
+MAX_SLOTS = {"overview": 60, "hidden_size": 16}
+MAX_CELLS = 400  # hidden sizes x learning rates a heatmap panel can show readably
+MIN_FILL = 0.5  # of its cells the fullest panel must fill, else the heatmap is not drawn
 
 
 def ordered(values) -> list:
@@ -133,6 +134,22 @@ def slots(rows: pd.DataFrame, figure: str) -> int:
 def by_value(rows: pd.DataFrame, figure: str) -> bool:
     """Whether ``figure`` draws the grid's values where they fall, too many to lay out."""
     return slots(rows, figure) > MAX_SLOTS[figure]
+
+
+def heatmap_refusal(rows: pd.DataFrame) -> str | None:
+    """Why the heatmap of ``rows`` would not be read (None: it would): too many cells, or
+    most of them empty in every panel (a random search's few draws over many values)."""
+    n_h, n_lr = rows["hidden_size"].nunique(), rows["learning_rate"].nunique()
+    cells = n_h * n_lr
+    if cells > MAX_CELLS:
+        return f"{n_h} hidden sizes x {n_lr} learning rates are too many cells to read"
+    fill = max(len(p.frame) for p in layout(rows).panels) / cells if len(rows) else 1.0
+    if fill < MIN_FILL:
+        return (
+            f"{n_h} hidden sizes x {n_lr} learning rates would leave {1 - fill:.0%} of the "
+            "cells empty (a random search draws new values for each trial)"
+        )
+    return None
 
 
 def positions(values) -> dict:

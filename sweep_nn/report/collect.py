@@ -268,7 +268,7 @@ def _grid_order(values: list) -> list:
 
 def _importance_of(ok, metric) -> dict:
     try:
-        return _importance_view(importance(ok, score=metric.dev), None)
+        return _importance_view(importance(ok, score=metric.dev, floor=metric.floor), None)
     except ValueError as exc:
         return _importance_view(None, str(exc))
 

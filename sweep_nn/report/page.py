@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 # --- what the report uses from the rest of sweep-nn: repoint these when modules move --------
+from ..config.search import DEFAULT_ETA
 from ..nn.plain import INITS
 from ..results.query import CRITERIA, Criteria, seconds_text
 from ..results.schema import RESULTS_FILE
@@ -200,6 +201,17 @@ def _training(config: dict) -> dict | None:
     return training
 
 
+def _search(search: dict) -> dict:
+    """The Search card's settings: halving only where it is not the method itself, and
+    the eta halving keeps when none was given."""
+    shown = dict(search)
+    if shown.get("method") == "halving":
+        shown.pop("halving", None)
+    if (shown.get("method") == "halving" or shown.get("halving")) and shown.get("eta") is None:
+        shown["eta"] = f"{DEFAULT_ETA} (the default)"
+    return shown
+
+
 def _summary_html(data: dict) -> str:
     e = html.escape
     m = data["metric"]
@@ -212,7 +224,7 @@ def _summary_html(data: dict) -> str:
     ]
     search = config.get("search")
     if isinstance(search, dict) and (search.get("method") != "grid" or search.get("halving")):
-        cards.append(("Search", _dl(search)))
+        cards.append(("Search", _dl(_search(search))))
     cards.append(("Status", _status_html(data)))
     b = data["baseline"]
     if b:

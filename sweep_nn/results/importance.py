@@ -157,15 +157,21 @@ def importance(
     axes: list[str] | None = None,
     average_seeds: bool = True,
     random_state: int = 0,
+    floor: float | None = None,
 ) -> Importance:
     """Shares of ``score``'s variance explained by each varying axis and pair of axes.
 
     ``df`` holds one row per configuration (e.g. the ``ok`` rows of a results file); rows
     with no finite score are left out. With ``average_seeds`` the seeds of a configuration
     are averaged first and ``seed`` is not an axis; otherwise it is one like the others.
-    Rows that share every axis value (e.g. a repeated run) are averaged.
+    Rows that share every axis value (e.g. a repeated run) are averaged. A score below
+    ``floor`` counts as ``floor`` (the metric's, as the figures draw it: an R² of -3e289
+    would otherwise hold all the variance, and overflow it).
     """
     import pandas as pd
+
+    if floor is not None and score in df:
+        df = df.assign(**{score: pd.to_numeric(df[score], errors="coerce").clip(lower=floor)})
 
     frame, candidates, notes = _scored_rows(df, score, axes, average_seeds)
     if frame.empty:
