@@ -44,6 +44,12 @@ GRIDS = {  # name -> (config text, criteria drawn with it)
     "nothing_passes": (_tiny("quick.yaml"), Criteria(min_acc=100.5)),
     # a new hidden size and learning rate at nearly every trial: far too many to lay out
     "random_search": (_tiny("random_search.yaml"), Criteria(min_acc=80)),
+    # the inits and scales of grid.inits / grid.init_scales: a panel for each
+    "inits": (
+        _tiny("quick.yaml", hidden_sizes=[3, 5], activations=["tanh"], learning_rates=[0.6],
+              iterations=[10, 30], inits=["normal", "xavier", "he"], init_scales=[0.1, 1.0]),
+        Criteria(min_acc=80),
+    ),  # fmt: skip
     # a full grid of 11 x 12 = 132 cells: too many slots side by side, a heatmap still
     "big_grid": (
         _tiny("quick.yaml", hidden_sizes=list(range(1, 12)), activations=["tanh"],
@@ -137,3 +143,12 @@ def test_plot_removes_the_png_of_a_figure_it_no_longer_draws(sweeps, tmp_path):
     report = figures.plot_sweep(sweep.folder / "results.csv", tmp_path, only=["heatmap"])
     assert [name for name, _ in report.skipped] == ["heatmap"]
     assert not stale.exists()
+
+
+def test_each_init_and_scale_gets_its_own_panel(sweeps):
+    """Else a cell of the heatmap held four runs, the last one drawn over the others."""
+    sweep, _ = sweeps["inits"]
+    fig = figures.draw("heatmap", sweep)
+    titles = sorted(ax.get_title().split("\n")[0] for ax in fig.axes if ax.get_title())
+    assert titles == sorted(["tanh, he", "tanh, normal, scale 0.1", "tanh, normal, scale 1",
+                             "tanh, xavier"] * 2)  # fmt: skip

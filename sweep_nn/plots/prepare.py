@@ -24,7 +24,8 @@ MAX_LABELS = 8  # Pareto points named in the time-vs-score figure
 MAX_ASPECT = 2.2  # a panel grid wider or taller than this is wrapped
 MARGIN = 0.25  # of the colour range, below the lowest score it is meant to tell apart
 RUN_AXES = tuple(a for a in SEED_AXES if a != "iterations")  # budgets of one run share it
-AXIS_TEXT = {"activation": "{}", "batch_size": "batch {}", "dtype": "{}"}
+AXIS_TEXT = {"activation": "{}", "batch_size": "batch {}", "dtype": "{}", "init": "{}",
+             "init_scale": "scale {:g}"}  # fmt: skip
 # slots a figure lays out side by side at most: hidden sizes x learning rates (overview)
 # or hidden sizes (hidden_size); more (a random search draws new values for each trial,
 # a big grid has many) and the figure puts each value where it falls on a log axis
@@ -39,8 +40,8 @@ def ordered(values) -> list:
 
 
 def _order(v) -> tuple:
-    # "full" batch after numeric sizes; everything else as is
-    if v == "full":
+    # "full" batch after numeric sizes, so is no scale (xavier, he); everything else as is
+    if v == "full" or v is None or (isinstance(v, float) and v != v):
         return (1, 0, "")
     if isinstance(v, (int, float, np.integer, np.floating)):
         return (0, float(v), "")
@@ -68,12 +69,18 @@ class Layout:
 
 
 def column_axes(rows: pd.DataFrame) -> list[str]:
-    """Axes that get a panel column each: activation, and batch size / dtype when they vary."""
-    return ["activation"] + [c for c in ("batch_size", "dtype") if rows[c].nunique() > 1]
+    """Axes that get a panel column each: activation, and batch size, dtype, init and init
+    scale when they vary (else a panel's cell would hold several runs, one drawn over the
+    others)."""
+    varying = [c for c in ("batch_size", "dtype", "init", "init_scale")
+               if c in rows and rows[c].nunique(dropna=False) > 1]  # fmt: skip
+    return ["activation", *varying]
 
 
 def _keys(rows: pd.DataFrame, axes: list[str]) -> list[tuple]:
-    keys = ordered(rows[axes].itertuples(index=False, name=None))
+    # an empty value (no init scale) as None: NaN is not equal to itself, nor one key
+    keys = ordered(tuple(None if v != v else v for v in key)
+                   for key in rows[axes].itertuples(index=False, name=None))  # fmt: skip
     if axes and axes[0] == "activation":  # activations in the grid's order, the rest sorted
         acts = ordered(rows["activation"])
         return sorted(keys, key=lambda k: (acts.index(k[0]), *map(_order, k[1:])))
@@ -81,7 +88,13 @@ def _keys(rows: pd.DataFrame, axes: list[str]) -> list[tuple]:
 
 
 def _mask(rows: pd.DataFrame, axes: list[str], key: tuple) -> np.ndarray:
-    return np.logical_and.reduce([(rows[a] == v).to_numpy() for a, v in zip(axes, key)])
+    return np.logical_and.reduce([_same(rows[a], v) for a, v in zip(axes, key)])
+
+
+def _column_label(axes: list[str], key: tuple) -> str:
+    """A panel's column, in words: ``tanh, normal, scale 0.1`` (no scale: none said)."""
+    given = [(a, v) for a, v in zip(axes, key) if not (v is None or v != v)]
+    return ", ".join(AXIS_TEXT[a].format(v) for a, v in given)
 
 
 def layout(rows: pd.DataFrame, budgets: bool = True, aspect: float = 1.0) -> Layout:
@@ -100,7 +113,7 @@ def layout(rows: pd.DataFrame, budgets: bool = True, aspect: float = 1.0) -> Lay
             if it is not None:
                 mask &= (rows["iterations"] == it).to_numpy()
             if mask.any():
-                col = ", ".join(AXIS_TEXT[a].format(v) for a, v in zip(cols, key))
+                col = _column_label(cols, key)
                 cells.append((col_keys.index(key), row_keys.index(it), rows[mask], col, it))
     nrows, ncols = len(row_keys), len(col_keys)
     ratio = ncols * aspect / nrows
@@ -110,11 +123,13 @@ def layout(rows: pd.DataFrame, budgets: bool = True, aspect: float = 1.0) -> Lay
         nrows = math.ceil(len(cells) / ncols)
     out = Layout(nrows, ncols, wrapped=wrapped)
     cells.sort(key=lambda cell: (cell[1], cell[0]))  # budgets down, activations across
+    # a column named by several axes puts its budget on a line of its own
+    sep = "\n" if any(len(cell[3]) > 16 for cell in cells) else ", "
     for k, (c, r, frame, col, it) in enumerate(cells):
         row = f"{it} iterations" if it is not None else ""
         if wrapped:
             r, c = divmod(k, ncols)
-        title = ", ".join(t for t in (col, row) if t) if wrapped else col
+        title = sep.join(t for t in (col, row) if t) if wrapped else col
         out.panels.append(Panel(r, c, frame, col, row, title))
     return out
 
