@@ -142,3 +142,18 @@ def test_a_score_below_the_floor_counts_at_the_floor():
     assert total(imp) == pytest.approx(1.0, abs=1e-9)
     assert all(np.isfinite(v) for v in [*imp.main.values(), *imp.pairs.values()])
     assert imp.main["hidden_size"] > 0.01  # the 0.04 per unit still shows
+
+
+def test_inits_and_their_scales_are_one_axis_and_a_full_grid_stays_exact():
+    """normal x 2 scales, xavier and he (no scale) are 4 inits, all present: as two axes
+    they would be 3 x 3 cells of which 5 cannot exist, and an estimate over the holes."""
+    variants = [("normal", 0.01), ("normal", 1.0), ("xavier", None), ("he", None)]
+    rows = [{"hidden_size": h, "activation": "tanh", "learning_rate": 0.1, "iterations": 100,
+             "batch_size": "full", "seed": 0, "dtype": "float64", "init": init,
+             "init_scale": scale, "dev_acc": 80.0 + h + (5.0 if init == "he" else 0.0)}
+            for h in (1, 3) for init, scale in variants]  # fmt: skip
+    imp = importance(pd.DataFrame(rows))
+    assert imp.exact and imp.axes == ["hidden_size", "init"]
+    assert set(imp.levels["init"]) == {"normal 0.01", "normal 1.0", "xavier", "he"}
+    assert any("one axis" in note for note in imp.notes)
+    assert total(imp) == pytest.approx(1.0, abs=1e-12) and imp.main["init"] > 0.3

@@ -144,6 +144,15 @@ def _scored_rows(df, score: str, axes: list[str] | None, average_seeds: bool):
     if average_seeds:
         candidates = [a for a in candidates if a != "seed"]
     notes = []
+    if {"init", "init_scale"} <= set(candidates) and frame["init"].nunique() > 1 < (
+        frame["init_scale"].nunique()
+    ):  # xavier and he have no scale: as two axes, most of their product could not exist
+        scaled = frame["init_scale"] != EMPTY_LEVELS["init_scale"]
+        frame["init"] = frame["init"].astype(str).where(
+            ~scaled, frame["init"].astype(str) + " " + frame["init_scale"].astype(str)
+        )
+        candidates.remove("init_scale")
+        notes.append("init and init_scale taken as one axis (xavier and he have no scale)")
     if average_seeds and "seed" in frame.columns and frame["seed"].nunique() > 1:
         notes.append(f"scores averaged over {frame['seed'].nunique()} seeds")
     if "fold" in frame.columns and frame["fold"].nunique() > 1:  # never an axis: a cv's folds
