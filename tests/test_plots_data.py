@@ -167,3 +167,15 @@ def test_loss_axis_is_logarithmic_only_for_positive_losses_of_wide_range():
     assert prepare.log_loss_axis([np.array([500.0, 100.0, 90.0])])
     assert not prepare.log_loss_axis([np.array([0.0, 1.0])])
     assert not prepare.log_loss_axis([np.array([0.30, 0.25])])
+
+
+def test_learning_curves_break_ties_as_run_names_its_best():
+    rows = [(5, "relu", 0.5, 50, "full", 98.0, 97.0, 0.1),  # the quicker one, larger
+            (2, "relu", 0.5, 50, "full", 98.0, 97.0, 0.3),
+            (2, "relu", 0.5, 10, "full", 90.0, 89.0, 0.1)]  # fmt: skip
+    s = _sweep(_rows(rows), query.Criteria())
+
+    runs = prepare.curve_runs(s, top=2)
+
+    named = query.best_configuration(s.rows.assign(status="ok"), "classification")
+    assert [r.best["config_id"] for r in runs][0] == named["config_id"] == "h2-relu-lr0.5-it50"

@@ -272,7 +272,8 @@ def curve_runs(s: Sweep, top: int = TOP_CURVES) -> list[Run]:
     out = []
     axes = [a for a in RUN_AXES if a in pool and a in s.runs]
     for _, group in pool.groupby(axes, dropna=False, sort=False):
-        best = group.sort_values([m.dev, "fit_seconds"], ascending=[False, True]).iloc[0]
+        # among equal scores the fewest iterations, as run names its best
+        best = group.sort_values([m.dev, "iterations"], ascending=[False, True]).iloc[0]
         # every budget of the run, those that fail the filter too: the curve passes them all
         of_run = np.logical_and.reduce([_same(s.rows[a], best[a]) for a in axes])
         budgets = s.rows[of_run].sort_values("iterations")
@@ -280,7 +281,7 @@ def curve_runs(s: Sweep, top: int = TOP_CURVES) -> list[Run]:
         longest = (s.runs["iterations"] == s.runs.loc[run, "iterations"].max()).to_numpy()
         paths = s.runs.loc[run & longest, "params_path"].dropna().tolist()
         out.append(Run(best, budgets, paths))
-    out.sort(key=lambda run: (-run.best[m.dev], run.best["fit_seconds"]))
+    out.sort(key=lambda run: (-run.best[m.dev], *(_order(run.best[a]) for a in query.TIE_ORDER)))
     return out[:top]
 
 

@@ -345,6 +345,10 @@ def pareto_front(times, scores) -> np.ndarray:
     return front
 
 
+# among configurations of equal dev score, the best is the first in these, each smallest first
+TIE_ORDER = ("iterations", "hidden_size", "activation", "learning_rate")
+
+
 def best_configuration(df, task: str) -> dict | None:
     """The configuration with the best dev score (mean over its seeds and folds); among
     equals, the one with the fewest iterations, then the smallest (a rule that does not
@@ -354,8 +358,7 @@ def best_configuration(df, task: str) -> dict | None:
     if ok.empty:
         return None
     column = f"dev_{METRICS[task].key}"
-    order = [column, "iterations", "hidden_size", "activation", "learning_rate"]
     groups = aggregate(ok).sort_values(
-        order, ascending=[False, True, True, True, True], kind="stable"
+        [column, *TIE_ORDER], ascending=[False, *[True] * len(TIE_ORDER)], kind="stable"
     )
     return groups.iloc[0].to_dict()
