@@ -8,6 +8,7 @@ functions, so the rest of sweep-nn starts quickly.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -82,7 +83,8 @@ def plot_sweep(
                 fig = draw_figure(sweep)
             except NotDrawn as exc:
                 report.skipped.append((name, str(exc)))
-                (out_dir / f"{name}.png").unlink(missing_ok=True)  # an earlier plot's, stale
+                with contextlib.suppress(OSError):  # an earlier plot's, stale now
+                    (out_dir / f"{name}.png").unlink(missing_ok=True)
                 continue
             path = out_dir / f"{name}.png"
             store.atomic_write(path, png_bytes(fig))
