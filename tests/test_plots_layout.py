@@ -143,6 +143,9 @@ def test_plot_removes_the_png_of_a_figure_it_no_longer_draws(sweeps, tmp_path):
     report = figures.plot_sweep(sweep.folder / "results.csv", tmp_path, only=["heatmap"])
     assert [name for name, _ in report.skipped] == ["heatmap"]
     assert not stale.exists()
+    stale.mkdir()  # a folder by that name: left, and the plot still goes on
+    report = figures.plot_sweep(sweep.folder / "results.csv", tmp_path, only=["heatmap"])
+    assert [name for name, _ in report.skipped] == ["heatmap"] and stale.is_dir()
 
 
 def test_each_init_and_scale_gets_its_own_panel(sweeps):
