@@ -58,7 +58,9 @@ def heatmap(s: Sweep) -> Figure:
     bar = fig.colorbar(image, ax=list(axes.values()), shrink=0.8, extend="min" if low_clipped
                        else "neither", aspect=30)  # fmt: skip
     bar.set_label(label)
-    notes = ["grey: no ok row (diverged, failed, or not trained: halving stops some)"] * missing
+    notes = []
+    if missing:
+        notes.append("grey: no ok row (diverged, failed, or not trained: halving stops some)")
     if s.filtered:
         notes.append("red outline: passes the filter")
     note = f"\n{'; '.join(notes)}" if notes else ""

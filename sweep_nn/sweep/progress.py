@@ -91,11 +91,15 @@ class WorkMeter:
             self.left, self.until, self.left_by_kind = {}, {}, {}
             self.work_total = self.work_done = 0.0
         self.stage = stage
-        before = [(job, job.budgets[-1] if until is None else until) for job in done]
+        # (job, iterations trained before this run): counted outside a stage only
+        before = [] if stage is not None else [
+            (job, job.budgets[-1] if until is None else until) for job in done
+        ]  # fmt: skip
         for run in runs:
             for job in run.jobs:
                 stop = job.budgets[-1] if until is None else until
-                before.append((job, min(run.start, stop)))
+                if stage is None and run.start:
+                    before.append((job, min(run.start, stop)))
                 units = self._units(job, run.start, stop)
                 group = (_kind(job), job.hidden_size)
                 self.left[job.keys[0]], self.until[job.keys[0]] = units, stop
@@ -103,9 +107,8 @@ class WorkMeter:
                 self.left_by_kind[group] = self.left_by_kind.get(group, 0.0) + units
                 self.unit_cost[group] = job.cost(self.n_train) / job.budgets[-1]
                 self.work_total += units
-        if stage is None:
-            trained = sum(self._units(job, 0, step) for job, step in before)
-            self.work_total, self.work_done = self.work_total + trained, self.work_done + trained
+        trained = sum(self._units(job, 0, step) for job, step in before)
+        self.work_total, self.work_done = self.work_total + trained, self.work_done + trained
 
     def _units(self, job: Job, start: int, stop: int) -> float:
         return job.cost(self.n_train) * max(0, stop - start) / job.budgets[-1]
