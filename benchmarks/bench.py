@@ -351,6 +351,7 @@ def run_sweep_nn(doc: dict, workdir: Path, env: dict | None = None) -> dict:
     return {
         "seconds": wall,
         "rows": rows,
+        "stderr": stderr,
         "training": training_seconds(rows),
         "parent_mib": peaks["parent"] / 1024,
         "worker_mib": max(peaks["workers"].values(), default=0) / 1024,

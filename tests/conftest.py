@@ -48,3 +48,10 @@ def runner() -> CliRunner:
 def data_dir() -> Path:
     """``tests/data``: small files the tests read (figures and weights from the study)."""
     return Path(__file__).parent / "data"
+
+
+@pytest.fixture(autouse=True)
+def _no_worker_pool(tmp_path_factory, monkeypatch):
+    """Every test trains with workers of its own, whatever pool the machine runs: the pool's
+    folder is one no pool uses (tests of the pool set their own)."""
+    monkeypatch.setenv("SWEEP_NN_POOL_DIR", str(tmp_path_factory.getbasetemp() / "no-pool"))

@@ -13,10 +13,11 @@ __all__ = ["app", "main"]
 
 
 def _app():
-    from . import commands, folders, networks  # noqa: F401 - importing them registers them
+    from . import commands, folders, networks, workers  # noqa: F401 - importing them registers them
     from .base import app, reflow_help
 
     reflow_help(app)
+    reflow_help(workers.workers_app)
     return app
 
 

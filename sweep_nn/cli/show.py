@@ -189,7 +189,8 @@ def resume_command(config_file: Path, out: Path | None, options: Sequence[object
 
 def print_start(s) -> None:
     """What ``run`` says once the folder is its own, before it trains: that it resumes, and
-    the rows of earlier grids the folder keeps, which this run neither counts nor removes."""
+    the rows of earlier grids the folder keeps, which this run neither counts nor removes;
+    the worker pool it trains on, or why it does not."""
     if s.skipped:
         console(stderr=True, lines=True).print(
             f"resuming {s.out_dir}: {s.skipped} of {plural(s.total, 'row')} already recorded"
@@ -200,6 +201,10 @@ def print_start(s) -> None:
             f"{s.out_dir}: {plural(s.earlier_rows, 'row')} from earlier grids {kept} but not "
             "part of this one (filter --all-rows shows them)"
         )
+    if s.on_pool:
+        console(stderr=True, lines=True).print("training on the worker pool (sweep-nn workers)")
+    elif s.pool_note:
+        console(stderr=True, lines=True).print(s.pool_note)
 
 
 def print_summary(s, config_file: Path, out: Path | None, options: Sequence[object] = ()) -> None:

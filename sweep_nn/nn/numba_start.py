@@ -37,3 +37,17 @@ def before_first_kernel() -> None:
 
 def _no_blas() -> None:
     raise ImportError("sweep-nn's kernels use no BLAS")
+
+
+def set_up() -> None:
+    """Set up Numba's CPU target now, as the first kernel load would (about 0.1 s: its
+    typing and lowering registries, its runtime), in a process that waits for work, so that
+    the first kernel then costs its task nothing. Loads and compiles no kernel."""
+    before_first_kernel()
+    try:
+        from numba.core.registry import cpu_target
+
+        cpu_target.typing_context.refresh()
+        cpu_target.target_context.refresh()
+    except (ImportError, AttributeError):  # a Numba laid out otherwise: the first load does it
+        pass

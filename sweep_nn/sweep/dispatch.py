@@ -21,12 +21,15 @@ from ..data import Training, n_train_of
 from .orphan import start_worker
 from .schedule import Task
 from .segments import Segment, SegmentOutcome, TrainState
-from .worker import as_segment, failed_outcome, run_task
+from .worker import as_segment, failed_outcome, run_task, warm_up
 
 # set while the main thread starts worker processes: a stop signal then only sets its event,
 # as a KeyboardInterrupt halfway through a start would leave the new worker to print a traceback
 _STARTING_WORKERS = threading.Event()
 _STOP_REQUESTED = threading.Event()
+# how long an idle local worker waits for a task before it exits: joblib's default, or a
+# pool's idle time (see warm_workers)
+_worker_idle_seconds = 300.0
 
 
 @contextlib.contextmanager
@@ -75,18 +78,24 @@ def _worker_died(exc: BaseException) -> bool:
 
 def _parallel_backend(backend: str, scheduler: str | None, n_jobs: int, data: Training):
     """The joblib backend context for ``backend`` ("local" or "dask")."""
-    import joblib
-
     if backend == "local":
-        # Ctrl-C reaches the whole process group: the parent stops the workers (SIGKILL), so
-        # they ignore SIGINT rather than each printing a traceback
-        return joblib.parallel_config(
-            backend="loky", n_jobs=n_jobs, inner_max_num_threads=1,
-            initializer=start_worker,  # also exits the worker if the sweep is killed
-        )  # fmt: skip
+        return _local_workers(n_jobs)
     from .dask import dask_backend
 
     return dask_backend(scheduler, n_jobs, data)
+
+
+def _local_workers(n_jobs: int):
+    """The joblib backend context of ``n_jobs`` local worker processes."""
+    import joblib
+
+    # Ctrl-C reaches the whole process group: the parent stops the workers (SIGKILL), so
+    # they ignore SIGINT rather than each printing a traceback
+    return joblib.parallel_config(
+        backend="loky", n_jobs=n_jobs, inner_max_num_threads=1,
+        initializer=start_worker,  # also exits the worker if the sweep is killed
+        idle_worker_timeout=_worker_idle_seconds,
+    )  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -172,6 +181,17 @@ def run_tasks(
                     )
                     after_task()
     return len(suspects)
+
+
+def warm_workers(n_jobs: int, idle_minutes: float) -> None:
+    """Start ``n_jobs`` local workers (if they are not up), each with Numba imported and set
+    up (:func:`.worker.warm_up`), to wait ``idle_minutes`` for tasks: a pool's workers."""
+    from joblib import Parallel, delayed
+
+    global _worker_idle_seconds
+    _worker_idle_seconds = idle_minutes * 60 + 60  # they outlast the pool's own idle time
+    with _local_workers(n_jobs):
+        Parallel()(delayed(warm_up)(True) for _ in range(n_jobs))
 
 
 def stop_idle_workers() -> None:

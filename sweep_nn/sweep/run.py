@@ -9,6 +9,7 @@ from its newest durable state (see :mod:`.checkpoints`).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
@@ -29,6 +30,7 @@ from ..results import params as params_mod
 from ..results import store
 from ..results.schema import AXES, BASELINE_FILE, DONE_STATUSES, PARAMS_DIR, RESULTS_FILE, Row
 from . import baseline, checkpoints, jobs
+from . import pool as pool_mod
 from .dispatch import run_tasks, stop_signals
 from .folder import check_folder, locked, make_folder, prepare_folder, record_run
 from .halving import Search
@@ -56,6 +58,8 @@ class SweepSummary:
     task: str = "classification"
     best: dict | None = None  # the best configuration (mean over seeds): query.best_configuration
     earlier_rows: int = 0  # rows of earlier grids the folder keeps, not part of this sweep
+    on_pool: bool = False  # trained by the worker pool (sweep-nn workers), not workers of its own
+    pool_note: str | None = None  # why a running pool was not used
 
 
 def available_cores() -> int:
@@ -195,8 +199,17 @@ class _Recorder:
                 checkpoints.write(self.out_dir, job, state)
 
 
-def _train_all(tasks, data, n_workers, backend, scheduler, record) -> tuple[int, bool]:
-    """Train ``tasks`` and record each result; returns (runs rerun, interrupted)."""
+def _pool(backend: str, n_workers: int):
+    """The worker pool's claim for this sweep (:func:`.pool.claimed`), if it trains locally
+    on several workers; a claim of nothing otherwise."""
+    if backend != "local" or n_workers < 2:
+        return contextlib.nullcontext(pool_mod.Claim(None))
+    return pool_mod.claimed(n_workers)
+
+
+def _train_all(tasks, data, n_workers, backend, scheduler, record, pool) -> tuple[int, bool]:
+    """Train ``tasks`` and record each result (on the worker pool, given its connection);
+    returns (runs rerun, interrupted)."""
     try:
         with stop_signals() as stop_requested:
 
@@ -207,8 +220,11 @@ def _train_all(tasks, data, n_workers, backend, scheduler, record) -> tuple[int,
                 return following
 
             try:
-                rerun = run_tasks(tasks, data, n_workers, backend, scheduler, checked,
-                                  after_task=record.flush)  # fmt: skip
+                if pool is not None:
+                    rerun = pool_mod.run_tasks(pool, tasks, data, checked, record.flush)
+                else:
+                    rerun = run_tasks(tasks, data, n_workers, backend, scheduler, checked,
+                                      after_task=record.flush)  # fmt: skip
             finally:
                 record.flush()  # what arrived before a stop is kept
             if stop_requested.is_set():
@@ -220,6 +236,10 @@ def _train_all(tasks, data, n_workers, backend, scheduler, record) -> tuple[int,
             f"{exc}; the rows already written are kept: make room, then run the same "
             "command again to resume"
         ) from None
+    except pool_mod.PoolError as exc:
+        raise pool_mod.PoolError(
+            f"{exc}; the rows already written are kept: run the same command again to resume"
+        ) from None
     return rerun, False
 
 
@@ -228,7 +248,7 @@ def _done(rows: list[dict]) -> dict[str, dict]:
     return {r["key"]: r for r in store.latest_rows(rows) if r["status"] in DONE_STATUSES}
 
 
-def _train_stage(stage, ds, training, n_workers, backend, scheduler, record) -> tuple[int, bool]:
+def _train_stage(stage, ds, training, n_workers, backend, scheduler, record, pool) -> tuple[int, bool]:
     """Train the stage's jobs, each from its newest durable state, to ``stage.until``.
 
     ``ds`` is the dataset (of the first fold, under data.cv) whose sizes the plan uses;
@@ -246,7 +266,7 @@ def _train_stage(stage, ds, training, n_workers, backend, scheduler, record) -> 
     label = f"rung {stage.rung + 1} of {stage.rungs}" if stage.rungs > 1 else None
     record.meter.add([seg for task in tasks for seg in task], stage.until, label, done=reached)
     record.report_progress(at_once=True)
-    trained = _train_all(tasks, training, n_workers, backend, scheduler, record)
+    trained = _train_all(tasks, training, n_workers, backend, scheduler, record, pool)
     record.report_progress(at_once=True)  # where the stage ended, however soon after the last
     return trained
 
@@ -288,7 +308,7 @@ def run_sweep(
     output = data_mod.resolve_output(ds, cfg.train.output)
     all_jobs = jobs.expand(cfg, output)  # a search it cannot draw: before the folder, no files
     make_folder(out_dir, out_dir)
-    with locked(out_dir):
+    with locked(out_dir), _pool(backend, n_workers) as claim:
         moved = prepare_folder(cfg, out_dir, fresh)
         results_path = out_dir / RESULTS_FILE
         previous = store.read_rows(results_path, repair=True) if results_path.exists() else []
@@ -299,6 +319,7 @@ def run_sweep(
                                skipped=len(wanted & done.keys()))  # fmt: skip
         summary.moved_to, summary.task = moved, ds.task
         summary.earlier_rows = _earlier_rows(previous, out_dir)
+        summary.on_pool, summary.pool_note = claim.connection is not None, claim.note
         record_run(out_dir, sys.argv, summary.skipped)
         if on_start:
             on_start(summary)
@@ -315,7 +336,8 @@ def run_sweep(
             record.meter, record.on_progress = meter, on_progress
             training = _training(folds, output, cfg.data.cv is not None)
             train = functools.partial(_train_stage, ds=ds, training=training, n_workers=n_workers,
-                                      backend=backend, scheduler=scheduler, record=record)  # fmt: skip
+                                      backend=backend, scheduler=scheduler, record=record,
+                                      pool=claim.connection)  # fmt: skip
             for stage in search.stages(all_jobs, lambda: _done(store.read_rows(results_path))):
                 rerun, summary.interrupted = train(stage)
                 summary.rerun += rerun

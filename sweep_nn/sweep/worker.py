@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..data import Training, TrainingData, for_fold
-from ..nn import engine, plain
+from ..nn import engine, numba_start, plain
 from ..results.schema import Row, score_columns
 from .jobs import Job
 from .orphan import exit_with_parent
@@ -350,6 +350,15 @@ def failed(job: Job, message: str, after: int = 0) -> JobResult:
 def failed_outcome(segment: Segment, message: str) -> SegmentOutcome:
     """The segment failed: its jobs' budgets not yet reached are ``failed``; no states."""
     return SegmentOutcome(segment, [failed(j, message, segment.start) for j in segment], None)
+
+
+def warm_up(compiled: bool) -> None:
+    """A pool worker's first task: the imports and set-up every task needs (Numba's too,
+    if ``compiled``), done before any sweep asks."""
+    if compiled:
+        from ..nn import kernels  # noqa: F401 - imports Numba
+
+        numba_start.set_up()
 
 
 def run_task(runs: list[Segment | list[Job]], data: Training) -> list[SegmentOutcome]:

@@ -1,0 +1,438 @@
+"""A pool of worker processes kept between sweeps: ``sweep-nn workers start``.
+
+Every ``sweep-nn run`` starts worker processes of its own, and each spends about half a
+second (Python, NumPy, Numba and its set-up) before its first task: a third of a sweep
+of a few thousand small runs, a sixth of a one-minute one. A pool started once keeps its
+workers up and warm. A run that finds one hands it its tasks and records the outcomes as
+they come back, exactly as it does from workers of its own; the pool continues each run
+from its outcome as the run's recorder does (:func:`.segments.continuation`), and a
+worker's death costs what it costs there (:func:`.dispatch.run_tasks`).
+
+A run uses the pool only if it would start as many local workers as the pool has, the
+pool runs this very build of sweep-nn (:func:`build_id`: its source, Python and the
+libraries that compute), and no other run holds it (one sweep at a time, under a lock);
+otherwise it starts its own workers, as without a pool.
+
+The pool is a process of its own in a session of its own, listening on a Unix socket in
+a folder (:func:`folder`) that only its user may enter. What crosses the socket is
+pickled, so whoever could connect could run code as the user: the folder's owner and
+permissions are checked before each use, and a folder that fails the check is not used.
+The pool stops after its idle time without a sweep, on ``sweep-nn workers stop`` or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+import os
+import pickle
+import select
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..errors import SweepNNError, UsageError
+
+FOLDER_ENV = "SWEEP_NN_POOL_DIR"  # where the pool's socket and files are, if set
+# the socket; what the pool says of itself; a sweep's claim; the pool's own lock; its log
+SOCKET, INFO, LOCK, SERVING, LOG = "pool.sock", "pool.json", "pool.lock", "serving.lock", "pool.log"
+EXIT_ANOTHER_POOL = 3  # a pool process that found another serving the folder
+DEFAULT_IDLE_MINUTES = 30.0
+START_TIMEOUT = 120.0  # seconds for a new pool to start its workers and listen
+CONNECT_TIMEOUT = 5.0  # seconds to connect and be answered (a live pool answers at once)
+_HEADER = 8  # bytes of a message's length, before the pickled message
+
+
+class PoolError(SweepNNError):
+    """The worker pool cannot be started or stopped, or stopped in the middle of a sweep."""
+
+    exit_code = 4
+
+
+@dataclass(frozen=True)
+class PoolInfo:
+    """What a running pool wrote of itself in ``pool.json``."""
+
+    pid: int
+    n_jobs: int
+    build: str
+    idle_minutes: float
+    started: float  # time.time() of its start
+
+
+def folder() -> Path:
+    """The pool's folder: ``$SWEEP_NN_POOL_DIR``, else ``sweep-nn-pool`` in
+    ``$XDG_RUNTIME_DIR`` (a per-user folder of the session), else ``~/.cache/sweep-nn/pool``."""
+    if os.environ.get(FOLDER_ENV):
+        return Path(os.environ[FOLDER_ENV])
+    if os.environ.get("XDG_RUNTIME_DIR"):
+        return Path(os.environ["XDG_RUNTIME_DIR"]) / "sweep-nn-pool"
+    return Path.home() / ".cache" / "sweep-nn" / "pool"
+
+
+SUPPORTED = hasattr(socket, "AF_UNIX") and hasattr(os, "getuid")  # not on Windows
+
+
+def private_folder(create: bool = False) -> Path | None:
+    """:func:`folder` if it is a real folder of this user that nobody else may enter
+    (created so, with ``create``); None if it is missing or fails the check."""
+    if not SUPPORTED:
+        if create:
+            raise UsageError("the worker pool needs Unix sockets, which this system lacks")
+        return None
+    path = folder()
+    if create:
+        try:
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise PoolError(f"cannot create the pool's folder {path}: {exc.strerror}") from None
+    try:
+        st = path.lstat()
+    except OSError:
+        return None
+    if not stat.S_ISDIR(st.st_mode) or st.st_mode & 0o077 or st.st_uid != os.getuid():
+        if create:
+            raise UsageError(
+                f"the worker pool's folder {path} is not a folder only you may enter (it is "
+                f"{stat.filemode(st.st_mode)}); remove it, or choose another with {FOLDER_ENV}"
+            )
+        return None
+    return path
+
+
+@functools.cache
+def build_id() -> str:
+    """A digest of what decides a pool's results: sweep-nn's source files and the versions
+    of Python, NumPy, Numba and joblib. A pool of another build is not used."""
+    from importlib.metadata import version
+
+    digest = hashlib.sha256()
+    root = Path(__file__).resolve().parents[1]
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    for name in ("numpy", "numba", "joblib"):  # the versions installed, without importing them
+        digest.update(version(name).encode() + b"\0")
+    digest.update(sys.version.encode())
+    return digest.hexdigest()[:16]
+
+
+# --- messages ------------------------------------------------------------------------------
+
+
+def _send(sock: socket.socket, message: object) -> None:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    sock.sendall(len(data).to_bytes(_HEADER, "big") + data)
+
+
+def _recv_exactly(sock: socket.socket, n: int) -> bytes:
+    chunks, left = [], n
+    while left:
+        chunk = sock.recv(min(left, 1 << 20))
+        if not chunk:
+            raise ConnectionError("the other end closed the connection")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _recv(sock: socket.socket) -> tuple:
+    n = int.from_bytes(_recv_exactly(sock, _HEADER), "big")
+    return pickle.loads(_recv_exactly(sock, n))
+
+
+# --- a sweep's side ------------------------------------------------------------------------
+
+
+def running() -> PoolInfo | None:
+    """The pool running now, from its ``pool.json``; None if there is none (or only the
+    files of one that died)."""
+    path = private_folder()
+    if path is None:
+        return None
+    try:
+        info = PoolInfo(**json.loads((path / INFO).read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+    return info if _is_pool(info.pid) and (path / SOCKET).exists() else None
+
+
+def _is_pool(pid: int) -> bool:
+    """Whether process ``pid`` is alive and a pool (where the system says what it runs): a
+    pool that died may have left its pid to another process."""
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    try:
+        return b"sweep_nn.sweep.pool" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # no /proc: alive is all that can be known
+        return True
+
+
+@dataclass
+class Claim:
+    """A sweep's hold on the pool: its connection, or why it trains with its own workers
+    (``note`` is None when there was no pool to use, and nothing to say)."""
+
+    connection: socket.socket | None
+    note: str | None = None
+
+
+@contextlib.contextmanager
+def claimed(n_jobs: int) -> Iterator[Claim]:
+    """Hold the pool for one sweep of ``n_jobs`` local workers, if one may be used."""
+    info = running()
+    if info is None:
+        path = folder()
+        unsafe = os.path.lexists(path / SOCKET) and private_folder() is None
+        yield Claim(None, f"the worker pool's folder {path} may be entered by others, so the "
+                          "pool is not used" if unsafe else None)  # fmt: skip
+        return
+    if info.build != build_id():
+        yield Claim(
+            None,
+            "the worker pool runs another build of sweep-nn; it is not used "
+            "(restart it: sweep-nn workers stop, then sweep-nn workers start)",
+        )
+        return
+    if info.n_jobs != n_jobs:
+        yield Claim(
+            None,
+            f"the worker pool has {info.n_jobs} workers and this run asks for "
+            f"{n_jobs}; it is not used",
+        )
+        return
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(folder() / LOCK))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        yield Claim(
+            None, "the worker pool is busy with another sweep; this one starts its own workers"
+        )
+        return
+    try:
+        connection = _connect()
+        if connection is None:
+            yield Claim(None, "the worker pool did not answer; this run starts its own workers")
+            return
+        with connection:
+            yield Claim(connection)
+    finally:
+        lock.release()
+
+
+def _connect() -> socket.socket | None:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(CONNECT_TIMEOUT)
+    try:
+        sock.connect(str(folder() / SOCKET))
+        _send(sock, ("hello", build_id()))
+        answer = _recv(sock)
+    except (OSError, ConnectionError, pickle.UnpicklingError, EOFError):
+        sock.close()
+        return None
+    if answer != ("ready",):
+        sock.close()
+        return None
+    sock.settimeout(None)  # a task may train for hours
+    return sock
+
+
+def run_tasks(connection: socket.socket, tasks: list, data, on_result: Callable,
+              after_task: Callable[[], None]) -> int:  # fmt: skip
+    """:func:`.dispatch.run_tasks` on the pool: ``on_result(outcome)`` as each segment
+    finishes, ``after_task()`` after each task's; returns the runs rerun after a death."""
+    _talk(_send, connection, ("run", tasks, data))
+    while True:
+        kind, value = _talk(_recv, connection)
+        if kind == "outcome":
+            on_result(value)
+        elif kind == "task done":
+            after_task()
+        elif kind == "done":
+            return value
+        else:  # "error"
+            raise PoolError(f"the worker pool failed: {value}")
+
+
+def _talk(how: Callable, *args):
+    try:
+        return how(*args)
+    except (OSError, ConnectionError, EOFError, pickle.UnpicklingError):
+        raise PoolError("the worker pool stopped in the middle of the sweep (sweep-nn workers "
+                        "stop, or killed)") from None  # fmt: skip
+
+
+# --- the pool's side -----------------------------------------------------------------------
+
+
+def serve(n_jobs: int, idle_minutes: float) -> None:
+    """The pool's process: start ``n_jobs`` warm workers, then train one sweep at a time
+    until idle for ``idle_minutes`` or sent SIGTERM."""
+    from filelock import FileLock, Timeout
+
+    from ..results.store import atomic_write
+    from .dispatch import stop_idle_workers, warm_workers
+
+    path = private_folder(create=True)
+    assert path is not None
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # its session has no terminal; a stray one
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # a sweep gone: see _train; late, ignored
+    os.umask(0o077)  # its socket and files are its user's alone
+    serving = FileLock(str(path / SERVING))  # held for life: two pools never share the folder
+    try:
+        serving.acquire(timeout=0)
+    except Timeout:
+        sys.exit(EXIT_ANOTHER_POOL)
+    warm_workers(n_jobs, idle_minutes)
+    address = path / SOCKET
+    address.unlink(missing_ok=True)  # left by a pool that died
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(address))
+    server.listen(4)
+    server.settimeout(idle_minutes * 60)
+    info = PoolInfo(os.getpid(), n_jobs, build_id(), idle_minutes, time.time())
+    atomic_write(path / INFO, json.dumps(asdict(info)).encode())
+    try:
+        while True:
+            try:
+                connection, _ = server.accept()
+            except TimeoutError:
+                return  # idle for idle_minutes
+            with connection, contextlib.suppress(_SweepGone):  # one arriving late
+                _serve_one(connection, n_jobs)
+            warm_workers(n_jobs, idle_minutes)  # a sweep stopped early stops the workers
+    finally:
+        server.close()
+        stop_idle_workers()  # at once, rather than each asked to end and waited for
+        with contextlib.suppress(OSError, ValueError):
+            if json.loads((path / INFO).read_text())["pid"] == os.getpid():
+                (path / INFO).unlink()
+                address.unlink()
+
+
+class _SweepGone(Exception):
+    """Raised in the pool's main thread when the sweep it trains for closes its connection."""
+
+
+def _serve_one(connection: socket.socket, n_jobs: int) -> None:
+    """One sweep: each of its stages' tasks trained on the pool's workers, each outcome
+    sent as it comes, until the sweep closes the connection."""
+    connection.settimeout(CONNECT_TIMEOUT)
+    try:
+        if _recv(connection) != ("hello", build_id()):
+            _send(connection, ("refused", "another build"))
+            return
+        _send(connection, ("ready",))
+        connection.settimeout(None)
+        while True:
+            kind, tasks, data = _recv(connection)
+            if kind != "run":
+                return
+            _train(connection, tasks, data, n_jobs)
+    except (OSError, ConnectionError, EOFError, pickle.UnpicklingError, ValueError, _SweepGone):
+        return  # the sweep went away (done, stopped or killed): its workers were stopped
+
+
+def _train(connection: socket.socket, tasks: list, data, n_jobs: int) -> None:
+    """One stage of a sweep. A sweep sends nothing while it trains: should its connection
+    close, it went away (Ctrl-C, killed), and the training stops at once, as a sweep's own
+    workers would (SIGUSR1 raises :class:`_SweepGone` in this, the main, thread)."""
+    from .dispatch import run_tasks as run_here
+    from .segments import continuation
+
+    def forward(outcome):
+        _send(connection, ("outcome", outcome))
+        return continuation(outcome)  # as the sweep's recorder continues it
+
+    training = threading.Event()
+    training.set()
+
+    def watch() -> None:
+        while training.is_set():
+            ready, _, _ = select.select([connection], [], [], 0.2)
+            if ready and training.is_set():
+                with contextlib.suppress(OSError):
+                    if connection.recv(1, socket.MSG_PEEK) == b"":
+                        os.kill(os.getpid(), signal.SIGUSR1)
+                return  # gone, or (never expected) sent something: nothing more to watch
+
+    def gone(signum, frame):
+        raise _SweepGone
+
+    previous = signal.signal(signal.SIGUSR1, gone)
+    watcher = threading.Thread(target=watch, name="sweep-nn pool watch", daemon=True)
+    watcher.start()
+    try:
+        rerun = run_here(tasks, data, n_jobs, "local", None, forward,
+                         after_task=lambda: _send(connection, ("task done", None)))  # fmt: skip
+        training.clear()
+        watcher.join()
+        _send(connection, ("done", rerun))
+    except (OSError, ConnectionError, _SweepGone):
+        raise
+    except Exception as exc:  # noqa: BLE001 - told to the sweep, which reports it
+        _send(connection, ("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        training.clear()
+        signal.signal(signal.SIGUSR1, previous)
+
+
+def start(n_jobs: int, idle_minutes: float) -> tuple[PoolInfo, bool]:
+    """Start a pool (in a process of its own) unless one runs; returns it, and whether it
+    is new. Waits until it listens."""
+    info = running()
+    if info is not None:
+        return info, False
+    path = private_folder(create=True)
+    assert path is not None
+    with open(path / LOG, "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sweep_nn.sweep.pool", str(n_jobs), str(idle_minutes)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+        )  # fmt: skip
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        info = running()
+        if info is not None and info.pid == process.pid:
+            return info, True
+        if process.poll() == EXIT_ANOTHER_POOL and info is not None:
+            return info, False  # another start was quicker
+        if process.poll() not in (None, EXIT_ANOTHER_POOL):
+            raise PoolError(f"the worker pool did not start (exit {process.returncode}); "
+                            f"see {path / LOG}")  # fmt: skip
+        time.sleep(0.05)
+    process.kill()
+    raise PoolError(f"the worker pool did not start within {START_TIMEOUT:.0f} s; see {path / LOG}")
+
+
+def stop() -> PoolInfo | None:
+    """Stop the running pool (SIGTERM, then SIGKILL after 10 s); returns it, or None."""
+    info = running()
+    if info is None:
+        return None
+    os.kill(info.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if not _is_pool(info.pid):  # gone (or a zombie its parent has yet to reap)
+            return info
+        time.sleep(0.05)
+    with contextlib.suppress(OSError):
+        os.kill(info.pid, signal.SIGKILL)
+    return info
+
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]), float(sys.argv[2]))
