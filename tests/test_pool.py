@@ -278,3 +278,17 @@ def test_two_starts_at_once_make_one_pool(pool_folder):
     assert info is not None
     pids = {int(line.split("pid ")[1].split(",")[0]) for line in said}
     assert pids == {info.pid}
+
+
+def test_a_pool_folder_with_a_long_path(tmp_path, monkeypatch):
+    """Longer than a Unix socket's path may be (about 107 bytes)."""
+    folder = tmp_path / ("a-long-folder-name-" * 8) / "pool"
+    assert len(str(folder / pool.SOCKET)) > 110
+    monkeypatch.setenv(pool.FOLDER_ENV, str(folder))
+    try:
+        _start(folder)
+        path = _write(tmp_path, TINY_CONFIG)
+        ran = _cli(folder, "run", str(path), "--out", str(tmp_path / "out"), "-j", "2")
+        assert ran.returncode == 0 and ON_POOL in ran.stderr, ran.stderr
+    finally:
+        pool.stop()

@@ -236,7 +236,8 @@ def _connect() -> socket.socket | None:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(CONNECT_TIMEOUT)
     try:
-        sock.connect(str(folder() / SOCKET))
+        with _address() as address:
+            sock.connect(address)
         _send(sock, ("hello", build_id()))
         answer = _recv(sock)
     except (OSError, ConnectionError, pickle.UnpicklingError, EOFError):
@@ -247,6 +248,21 @@ def _connect() -> socket.socket | None:
         return None
     sock.settimeout(None)  # a task may train for hours
     return sock
+
+
+@contextlib.contextmanager
+def _address() -> Iterator[str]:
+    """The socket's address. A Unix socket's path is at most about 107 bytes: a longer one
+    is reached through a descriptor of its folder (Linux's ``/proc/self/fd``)."""
+    address = str(folder() / SOCKET)
+    if len(os.fsencode(address)) < 100 or not os.path.isdir("/proc/self/fd"):
+        yield address
+        return
+    fd = os.open(folder(), os.O_RDONLY)
+    try:
+        yield f"/proc/self/fd/{fd}/{SOCKET}"
+    finally:
+        os.close(fd)
 
 
 def run_tasks(connection: socket.socket, tasks: list, data, on_result: Callable,
@@ -297,10 +313,11 @@ def serve(n_jobs: int, idle_minutes: float) -> None:
     except Timeout:
         sys.exit(EXIT_ANOTHER_POOL)
     warm_workers(n_jobs, idle_minutes)
+    os.chdir(path)  # bound by its name alone: a socket's path is at most about 107 bytes
     address = path / SOCKET
     address.unlink(missing_ok=True)  # left by a pool that died
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(str(address))
+    server.bind(SOCKET)
     server.listen(4)
     server.settimeout(idle_minutes * 60)
     info = PoolInfo(os.getpid(), n_jobs, build_id(), idle_minutes, time.time())
