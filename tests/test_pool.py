@@ -260,12 +260,12 @@ def test_workers_start_refuses_bad_options(pool_folder, args, says):
 def test_a_message_cut_short_is_a_closed_connection():
     left, right = socket.socketpair()
     with left, right:
-        pool._send(left, ("outcome", list(range(1000))))
-        assert pool._recv(right) == ("outcome", list(range(1000)))
+        pool.send(left, ("outcome", list(range(1000))))
+        assert pool.receive(right) == ("outcome", list(range(1000)))
         left.sendall((100).to_bytes(pool._HEADER, "big") + b"only a few bytes")
         left.close()
         with pytest.raises(ConnectionError):
-            pool._recv(right)
+            pool.receive(right)
 
 
 def test_two_starts_at_once_make_one_pool(pool_folder):

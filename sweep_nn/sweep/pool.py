@@ -13,10 +13,11 @@ pool runs this very build of sweep-nn (:func:`build_id`: its source, Python and 
 libraries that compute), and no other run holds it (one sweep at a time, under a lock);
 otherwise it starts its own workers, as without a pool.
 
-The pool is a process of its own in a session of its own, listening on a Unix socket in
-a folder (:func:`folder`) that only its user may enter. What crosses the socket is
-pickled, so whoever could connect could run code as the user: the folder's owner and
-permissions are checked before each use, and a folder that fails the check is not used.
+The pool is a process of its own (:mod:`.pool_server`) in a session of its own, listening
+on a Unix socket in a folder (:func:`folder`) that only its user may enter. What crosses
+the socket is pickled, so whoever could connect could run code as the user: the folder's
+owner and permissions are checked before each use, and a folder that fails the check is
+not used.
 The pool stops after its idle time without a sweep, on ``sweep-nn workers stop`` or SIGTERM.
 """
 
@@ -28,16 +29,14 @@ import hashlib
 import json
 import os
 import pickle
-import select
 import signal
 import socket
 import stat
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import SweepNNError, UsageError
@@ -46,6 +45,7 @@ FOLDER_ENV = "SWEEP_NN_POOL_DIR"  # where the pool's socket and files are, if se
 # the socket; what the pool says of itself; a sweep's claim; the pool's own lock; its log
 SOCKET, INFO, LOCK, SERVING, LOG = "pool.sock", "pool.json", "pool.lock", "serving.lock", "pool.log"
 EXIT_ANOTHER_POOL = 3  # a pool process that found another serving the folder
+SERVER = "sweep_nn.sweep.pool_server"  # the pool's process runs this module
 DEFAULT_IDLE_MINUTES = 30.0
 START_TIMEOUT = 120.0  # seconds for a new pool to start its workers and listen
 CONNECT_TIMEOUT = 5.0  # seconds to connect and be answered (a live pool answers at once)
@@ -128,12 +128,13 @@ def build_id() -> str:
 # --- messages ------------------------------------------------------------------------------
 
 
-def _send(sock: socket.socket, message: object) -> None:
+def send(sock: socket.socket, message: object) -> None:
+    """One message: its length, then the message pickled."""
     data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
     sock.sendall(len(data).to_bytes(_HEADER, "big") + data)
 
 
-def _recv_exactly(sock: socket.socket, n: int) -> bytes:
+def _receive_exactly(sock: socket.socket, n: int) -> bytes:
     chunks, left = [], n
     while left:
         chunk = sock.recv(min(left, 1 << 20))
@@ -144,9 +145,10 @@ def _recv_exactly(sock: socket.socket, n: int) -> bytes:
     return b"".join(chunks)
 
 
-def _recv(sock: socket.socket) -> tuple:
-    n = int.from_bytes(_recv_exactly(sock, _HEADER), "big")
-    return pickle.loads(_recv_exactly(sock, n))
+def receive(sock: socket.socket) -> tuple:
+    """The next message; ConnectionError if the connection closes first."""
+    n = int.from_bytes(_receive_exactly(sock, _HEADER), "big")
+    return pickle.loads(_receive_exactly(sock, n))
 
 
 # --- a sweep's side ------------------------------------------------------------------------
@@ -173,7 +175,7 @@ def _is_pool(pid: int) -> bool:
     except OSError:
         return False
     try:
-        return b"sweep_nn.sweep.pool" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        return SERVER.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:  # no /proc: alive is all that can be known
         return True
 
@@ -238,8 +240,8 @@ def _connect() -> socket.socket | None:
     try:
         with _address() as address:
             sock.connect(address)
-        _send(sock, ("hello", build_id()))
-        answer = _recv(sock)
+        send(sock, ("hello", build_id()))
+        answer = receive(sock)
     except (OSError, ConnectionError, pickle.UnpicklingError, EOFError):
         sock.close()
         return None
@@ -269,9 +271,9 @@ def run_tasks(connection: socket.socket, tasks: list, data, on_result: Callable,
               after_task: Callable[[], None]) -> int:  # fmt: skip
     """:func:`.dispatch.run_tasks` on the pool: ``on_result(outcome)`` as each segment
     finishes, ``after_task()`` after each task's; returns the runs rerun after a death."""
-    _talk(_send, connection, ("run", tasks, data))
+    _talk(send, connection, ("run", tasks, data))
     while True:
-        kind, value = _talk(_recv, connection)
+        kind, value = _talk(receive, connection)
         if kind == "outcome":
             on_result(value)
         elif kind == "task done":
@@ -290,123 +292,6 @@ def _talk(how: Callable, *args):
                         "stop, or killed)") from None  # fmt: skip
 
 
-# --- the pool's side -----------------------------------------------------------------------
-
-
-def serve(n_jobs: int, idle_minutes: float) -> None:
-    """The pool's process: start ``n_jobs`` warm workers, then train one sweep at a time
-    until idle for ``idle_minutes`` or sent SIGTERM."""
-    from filelock import FileLock, Timeout
-
-    from ..results.store import atomic_write
-    from .dispatch import stop_idle_workers, warm_workers
-
-    path = private_folder(create=True)
-    assert path is not None
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # its session has no terminal; a stray one
-    signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # a sweep gone: see _train; late, ignored
-    os.umask(0o077)  # its socket and files are its user's alone
-    serving = FileLock(str(path / SERVING))  # held for life: two pools never share the folder
-    try:
-        serving.acquire(timeout=0)
-    except Timeout:
-        sys.exit(EXIT_ANOTHER_POOL)
-    warm_workers(n_jobs, idle_minutes)
-    os.chdir(path)  # bound by its name alone: a socket's path is at most about 107 bytes
-    address = path / SOCKET
-    address.unlink(missing_ok=True)  # left by a pool that died
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(SOCKET)
-    server.listen(4)
-    server.settimeout(idle_minutes * 60)
-    info = PoolInfo(os.getpid(), n_jobs, build_id(), idle_minutes, time.time())
-    atomic_write(path / INFO, json.dumps(asdict(info)).encode())
-    try:
-        while True:
-            try:
-                connection, _ = server.accept()
-            except TimeoutError:
-                return  # idle for idle_minutes
-            with connection, contextlib.suppress(_SweepGone):  # one arriving late
-                _serve_one(connection, n_jobs)
-            warm_workers(n_jobs, idle_minutes)  # a sweep stopped early stops the workers
-    finally:
-        server.close()
-        stop_idle_workers()  # at once, rather than each asked to end and waited for
-        with contextlib.suppress(OSError, ValueError):
-            if json.loads((path / INFO).read_text())["pid"] == os.getpid():
-                (path / INFO).unlink()
-                address.unlink()
-
-
-class _SweepGone(Exception):
-    """Raised in the pool's main thread when the sweep it trains for closes its connection."""
-
-
-def _serve_one(connection: socket.socket, n_jobs: int) -> None:
-    """One sweep: each of its stages' tasks trained on the pool's workers, each outcome
-    sent as it comes, until the sweep closes the connection."""
-    connection.settimeout(CONNECT_TIMEOUT)
-    try:
-        if _recv(connection) != ("hello", build_id()):
-            _send(connection, ("refused", "another build"))
-            return
-        _send(connection, ("ready",))
-        connection.settimeout(None)
-        while True:
-            kind, tasks, data = _recv(connection)
-            if kind != "run":
-                return
-            _train(connection, tasks, data, n_jobs)
-    except (OSError, ConnectionError, EOFError, pickle.UnpicklingError, ValueError, _SweepGone):
-        return  # the sweep went away (done, stopped or killed): its workers were stopped
-
-
-def _train(connection: socket.socket, tasks: list, data, n_jobs: int) -> None:
-    """One stage of a sweep. A sweep sends nothing while it trains: should its connection
-    close, it went away (Ctrl-C, killed), and the training stops at once, as a sweep's own
-    workers would (SIGUSR1 raises :class:`_SweepGone` in this, the main, thread)."""
-    from .dispatch import run_tasks as run_here
-    from .segments import continuation
-
-    def forward(outcome):
-        _send(connection, ("outcome", outcome))
-        return continuation(outcome)  # as the sweep's recorder continues it
-
-    training = threading.Event()
-    training.set()
-
-    def watch() -> None:
-        while training.is_set():
-            ready, _, _ = select.select([connection], [], [], 0.2)
-            if ready and training.is_set():
-                with contextlib.suppress(OSError):
-                    if connection.recv(1, socket.MSG_PEEK) == b"":
-                        os.kill(os.getpid(), signal.SIGUSR1)
-                return  # gone, or (never expected) sent something: nothing more to watch
-
-    def gone(signum, frame):
-        raise _SweepGone
-
-    previous = signal.signal(signal.SIGUSR1, gone)
-    watcher = threading.Thread(target=watch, name="sweep-nn pool watch", daemon=True)
-    watcher.start()
-    try:
-        rerun = run_here(tasks, data, n_jobs, "local", None, forward,
-                         after_task=lambda: _send(connection, ("task done", None)))  # fmt: skip
-        training.clear()
-        watcher.join()
-        _send(connection, ("done", rerun))
-    except (OSError, ConnectionError, _SweepGone):
-        raise
-    except Exception as exc:  # noqa: BLE001 - told to the sweep, which reports it
-        _send(connection, ("error", f"{type(exc).__name__}: {exc}"))
-    finally:
-        training.clear()
-        signal.signal(signal.SIGUSR1, previous)
-
-
 def start(n_jobs: int, idle_minutes: float) -> tuple[PoolInfo, bool]:
     """Start a pool (in a process of its own) unless one runs; returns it, and whether it
     is new. Waits until it listens."""
@@ -417,7 +302,7 @@ def start(n_jobs: int, idle_minutes: float) -> tuple[PoolInfo, bool]:
     assert path is not None
     with open(path / LOG, "ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "sweep_nn.sweep.pool", str(n_jobs), str(idle_minutes)],
+            [sys.executable, "-m", SERVER, str(n_jobs), str(idle_minutes)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
         )  # fmt: skip
     deadline = time.monotonic() + START_TIMEOUT
@@ -449,7 +334,3 @@ def stop() -> PoolInfo | None:
     with contextlib.suppress(OSError):
         os.kill(info.pid, signal.SIGKILL)
     return info
-
-
-if __name__ == "__main__":
-    serve(int(sys.argv[1]), float(sys.argv[2]))
