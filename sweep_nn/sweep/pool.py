@@ -48,7 +48,8 @@ EXIT_ANOTHER_POOL = 3  # a pool process that found another serving the folder
 SERVER = "sweep_nn.sweep.pool_server"  # the pool's process runs this module
 DEFAULT_IDLE_MINUTES = 30.0
 START_TIMEOUT = 120.0  # seconds for a new pool to start its workers and listen
-CONNECT_TIMEOUT = 5.0  # seconds to connect and be answered (a live pool answers at once)
+CONNECT_TIMEOUT = 5.0  # seconds to connect, and for a sweep to say hello
+ANSWER_TIMEOUT = 30.0  # seconds for a free pool to answer (it answers as soon as it is idle)
 _HEADER = 8  # bytes of a message's length, before the pickled message
 
 
@@ -241,6 +242,7 @@ def _connect() -> socket.socket | None:
         with _address() as address:
             sock.connect(address)
         send(sock, ("hello", build_id()))
+        sock.settimeout(ANSWER_TIMEOUT)  # it may still be restarting workers after a sweep
         answer = receive(sock)
     except (OSError, ConnectionError, pickle.UnpicklingError, EOFError):
         sock.close()
