@@ -102,17 +102,19 @@ def test_a_sweep_on_the_pool_records_what_its_own_workers_record(tmp_path, pool_
 
 def test_start_status_stop(pool_folder):
     none = _cli(pool_folder, "workers", "status")
-    assert none.returncode == 0 and "no worker pool is running" in none.stderr
+    assert none.returncode == 1 and none.stdout == "no worker pool is running\n"
     info = _start(pool_folder)
     again = _cli(pool_folder, "workers", "start", "-j", "2")
     assert again.returncode == 0 and "already running" in again.stderr
     assert pool.running() == info  # the same pool
     status = _cli(pool_folder, "workers", "status")
-    assert f"running: 2 workers, pid {info.pid}" in status.stderr
-    assert "another build" not in status.stderr
+    assert status.returncode == 0 and status.stdout.startswith(
+        f"running: 2 workers, pid {info.pid}"
+    )
+    assert "another build" not in status.stdout and "busy" not in status.stdout
     assert (pool_folder.stat().st_mode & 0o777) == 0o700
     stopped = _cli(pool_folder, "workers", "stop")
-    assert stopped.returncode == 0 and "stopped" in stopped.stderr
+    assert stopped.returncode == 0 and f"stopped (pid {info.pid})" in stopped.stderr
     assert pool.running() is None and not (pool_folder / pool.SOCKET).exists()
     assert "no worker pool is running" in _cli(pool_folder, "workers", "stop").stderr
 
@@ -143,22 +145,31 @@ def test_a_pool_that_cannot_be_used_is_passed_over(tmp_path, pool_folder, monkey
 
 
 def test_a_pool_folder_others_may_enter_is_not_used(tmp_path, pool_folder):
-    _start(pool_folder)
+    info = _start(pool_folder)
     path = _write(tmp_path, TINY_CONFIG)
     pool_folder.chmod(0o755)
     try:
         ran = _cli(pool_folder, "run", str(path), "--out", str(tmp_path / "out"), "-j", "2")
         assert ran.returncode == 0 and ON_POOL not in ran.stderr
-        assert "may be entered by others" in ran.stderr
+        assert "may be entered by others" in ran.stderr and "chmod 700" in ran.stderr
         start = _cli(pool_folder, "workers", "start")
-        assert start.returncode == 2 and "not a folder only you may enter" in start.stderr
+        assert start.returncode == 2 and "may be entered by others" in start.stderr
         assert str(pool_folder) in start.stderr and "Traceback" not in start.stderr
+        status = _cli(pool_folder, "workers", "status")  # it runs, and says why runs pass it
+        assert status.returncode == 1 and status.stdout.startswith("running: 2 workers")
+        assert "runs do not use it: its folder" in status.stdout
+        assert _cli(pool_folder, "workers", "stop").returncode == 0  # it can still be stopped
+        assert not procs.alive(info.pid)
     finally:
         pool_folder.chmod(0o700)
     link = tmp_path / "link"  # a symbolic link to a private folder is not that folder
     link.symlink_to(pool_folder)
     start = _cli(link, "workers", "start")
-    assert start.returncode == 2 and "not a folder only you may enter" in start.stderr
+    assert start.returncode == 2 and "is a symbolic link" in start.stderr
+    file = tmp_path / "a-file"
+    file.write_text("not a folder")
+    start = _cli(file, "workers", "start")
+    assert start.returncode == 2 and "is a file, not a folder" in start.stderr
 
 
 def test_the_files_of_a_pool_that_died_are_not_a_pool(tmp_path, pool_folder):
@@ -168,7 +179,7 @@ def test_the_files_of_a_pool_that_died_are_not_a_pool(tmp_path, pool_folder):
         (pool_folder / pool.INFO).write_text(json.dumps(dataclasses.asdict(info)))
         (pool_folder / pool.SOCKET).write_text("")
         assert pool.running() is None
-        assert "no worker pool is running" in _cli(pool_folder, "workers", "status").stderr
+        assert _cli(pool_folder, "workers", "status").stdout == "no worker pool is running\n"
     path = _write(tmp_path, TINY_CONFIG)
     ran = _cli(pool_folder, "run", str(path), "--out", str(tmp_path / "out"), "-j", "2")
     assert ran.returncode == 0 and ON_POOL not in ran.stderr
@@ -247,7 +258,10 @@ def test_an_idle_pool_stops_by_itself(pool_folder):
         (["--idle-minutes", "0"], "--idle-minutes must be more than 0"),
         (["--idle-minutes", "1e9"], "at most a week"),
         (["--idle-minutes", "soon"], "'soon' is not a number"),
-        (["-j", "1"], "at least 2 workers"),
+        (["-j", "1"], "-j must be 2 or more, or -1 (every core); got 1"),
+        (["-j", "0"], "-j must be 2 or more, or -1 (every core); got 0"),
+        (["-j", "-5"], "-j must be 2 or more, or -1 (every core); got -5"),
+        (["--idle-minutes", "nan"], "--idle-minutes must be more than 0"),
         (["-j", "two"], "'two' is not a whole number"),
     ],
 )
@@ -292,3 +306,54 @@ def test_a_pool_folder_with_a_long_path(tmp_path, monkeypatch):
         assert ran.returncode == 0 and ON_POOL in ran.stderr, ran.stderr
     finally:
         pool.stop()
+
+
+def test_a_pool_whose_own_file_is_damaged_can_still_be_found_and_stopped(pool_folder):
+    info = _start(pool_folder)
+    (pool_folder / pool.INFO).write_bytes(b"\x00\xff not json")
+    status = _cli(pool_folder, "workers", "status")
+    assert status.returncode == 1 and f"a worker pool (pid {info.pid}) serves" in status.stdout
+    assert "cannot be read" in status.stdout
+    started = time.monotonic()
+    start = _cli(pool_folder, "workers", "start")
+    assert start.returncode == 4 and "cannot be read" in start.stderr and "stop it" in start.stderr
+    assert time.monotonic() - started < 30
+    stop = _cli(pool_folder, "workers", "stop")
+    assert stop.returncode == 0 and f"stopped (pid {info.pid})" in stop.stderr
+    assert not procs.alive(info.pid)
+
+
+def test_a_relative_pool_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(pool.FOLDER_ENV, "relative-pool")
+    try:
+        started = _cli(Path("relative-pool"), "workers", "start", "-j", "2", cwd=tmp_path)
+        assert started.returncode == 0, started.stderr
+        path = _write(tmp_path, TINY_CONFIG)
+        ran = _cli(Path("relative-pool"), "run", str(path), "--out", "out", "-j", "2", cwd=tmp_path)
+        assert ran.returncode == 0 and ON_POOL in ran.stderr, ran.stderr
+    finally:
+        pool.stop()
+
+
+def test_ctrl_c_while_a_pool_starts_leaves_none(pool_folder):
+    start = subprocess.Popen([*CLI, "workers", "start", "-j", "2"], env=_env(pool_folder),
+                             stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not pool.servers() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    start.send_signal(signal.SIGINT)
+    _, stderr = start.communicate(timeout=60)
+    assert start.returncode == 130 and "Traceback" not in stderr
+    deadline = time.monotonic() + 15
+    while pool.servers() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert pool.servers() == [] and pool.running() is None
+
+
+def test_start_says_when_the_running_pool_is_of_another_build(pool_folder, monkeypatch):
+    _start(pool_folder)
+    monkeypatch.setattr(pool, "build_id", lambda: "another")
+    result = CliRunner().invoke(app, ["workers", "start", "-j", "2"])
+    assert result.exit_code == 0 and "already running" in result.output
+    assert "runs another build of sweep-nn" in result.output

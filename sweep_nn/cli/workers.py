@@ -63,15 +63,21 @@ def start_cmd(
         if not 0 < idle_minutes <= 7 * 24 * 60:
             raise UsageError(f"--idle-minutes must be more than 0 and at most a week; got "
                              f"{idle_minutes:g}")  # fmt: skip
+        if n_jobs != -1 and n_jobs < 2:
+            raise UsageError(f"-j must be 2 or more, or -1 (every core); got {n_jobs}")
         workers = resolve_n_jobs(n_jobs)
         if n_jobs > workers:
             err(f"-j {n_jobs}: {plural(workers, 'core')} available here; using {workers}")
         if workers < 2:
-            raise UsageError(
-                "a pool needs at least 2 workers (-j 1 trains in the run's own process)"
-            )
+            raise UsageError("a pool needs at least 2 workers, and this machine gives 1 core")
         info, new = pool.start(workers, idle_minutes)
         typer.echo(f"{'started' if new else 'already running'}: {_describe(info)}", err=True)
+        if not new and info.build != pool.build_id():
+            err(_OTHER_BUILD)
+
+
+_OTHER_BUILD = ("it runs another build of sweep-nn, so runs do not use it; restart it: "
+                "sweep-nn workers stop, then sweep-nn workers start")  # fmt: skip
 
 
 @workers_app.command("stop")
@@ -83,25 +89,38 @@ def stop_cmd() -> None:
     from ..sweep import pool
 
     with reported_errors():
-        info = pool.stop()
-        typer.echo("stopped" if info else "no worker pool is running", err=True)
+        sweeping = pool.running(safe_only=False) is not None and pool.busy()
+        pids = pool.stop()
+        if not pids:
+            typer.echo("no worker pool is running", err=True)
+            return
+        during = "; the sweep training on it stops, its rows kept" if sweeping else ""
+        typer.echo(f"stopped (pid {', '.join(map(str, pids))}){during}", err=True)
 
 
 @workers_app.command("status")
 def status_cmd() -> None:
-    """Say whether a pool of worker processes is running, and whether runs can use it.
+    """Say whether a pool of worker processes is running, and whether runs can use it:
+    one line on stdout, exit 0 if they can, 1 if not (no pool, or one they do not use).
 
     Example: sweep-nn workers status
     """
     from ..sweep import pool
 
     with reported_errors():
-        info = pool.running()
+        info = pool.running(safe_only=False)
+        problem = pool.unsafe(pool.folder()) if info or pool.servers() else None
         if info is None:
-            typer.echo("no worker pool is running", err=True)
+            lost = pool.servers()
+            typer.echo(f"a worker pool (pid {', '.join(map(str, lost))}) serves "
+                       f"{pool.folder()}, but its {pool.INFO} cannot be read; runs do not use "
+                       "it: sweep-nn workers stop" if lost else "no worker pool is running")  # fmt: skip
+            raise typer.Exit(1)
+        typer.echo(f"running: {_describe(info)}" + ("; busy with a sweep" if pool.busy() else ""))
+        if problem is not None:
+            typer.echo(f"runs do not use it: its folder {problem}")
+        elif info.build != pool.build_id():
+            typer.echo(_OTHER_BUILD)
+        else:
             return
-        same = info.build == pool.build_id()
-        typer.echo(f"running: {_describe(info)}", err=True)
-        if not same:
-            typer.echo("it runs another build of sweep-nn, so runs do not use it; restart it",
-                       err=True)  # fmt: skip
+        raise typer.Exit(1)

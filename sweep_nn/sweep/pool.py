@@ -74,9 +74,9 @@ def folder() -> Path:
     """The pool's folder: ``$SWEEP_NN_POOL_DIR``, else ``sweep-nn-pool`` in
     ``$XDG_RUNTIME_DIR`` (a per-user folder of the session), else ``~/.cache/sweep-nn/pool``."""
     if os.environ.get(FOLDER_ENV):
-        return Path(os.environ[FOLDER_ENV])
+        return Path(os.path.abspath(os.environ[FOLDER_ENV]))
     if os.environ.get("XDG_RUNTIME_DIR"):
-        return Path(os.environ["XDG_RUNTIME_DIR"]) / "sweep-nn-pool"
+        return Path(os.path.abspath(os.environ["XDG_RUNTIME_DIR"])) / "sweep-nn-pool"
     return Path.home() / ".cache" / "sweep-nn" / "pool"
 
 
@@ -94,20 +94,33 @@ def private_folder(create: bool = False) -> Path | None:
     if create:
         try:
             path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except FileExistsError:
+            pass  # not a folder: said below
         except OSError as exc:
             raise PoolError(f"cannot create the pool's folder {path}: {exc.strerror}") from None
+    problem = unsafe(path)
+    if problem is not None and create:
+        raise UsageError(f"the worker pool's folder {problem}")
+    return None if problem else path
+
+
+def unsafe(path: Path) -> str | None:
+    """What makes ``path`` unfit for the pool's folder (``"PATH is ..."``), or None; a
+    missing folder is unfit, as ``"PATH does not exist"``."""
     try:
         st = path.lstat()
     except OSError:
-        return None
-    if not stat.S_ISDIR(st.st_mode) or st.st_mode & 0o077 or st.st_uid != os.getuid():
-        if create:
-            raise UsageError(
-                f"the worker pool's folder {path} is not a folder only you may enter (it is "
-                f"{stat.filemode(st.st_mode)}); remove it, or choose another with {FOLDER_ENV}"
-            )
-        return None
-    return path
+        return f"{path} does not exist"
+    if stat.S_ISLNK(st.st_mode):
+        return f"{path} is a symbolic link; give the folder itself"
+    if not stat.S_ISDIR(st.st_mode):
+        return f"{path} is a file, not a folder"
+    if st.st_uid != os.getuid():
+        return f"{path} belongs to another user"
+    if st.st_mode & 0o077:
+        return (f"{path} may be entered by others (it is {stat.filemode(st.st_mode)}); make it "
+                f"yours alone: chmod 700 {path}")  # fmt: skip
+    return None
 
 
 @functools.cache
@@ -155,17 +168,46 @@ def receive(sock: socket.socket) -> tuple:
 # --- a sweep's side ------------------------------------------------------------------------
 
 
-def running() -> PoolInfo | None:
+def running(safe_only: bool = True) -> PoolInfo | None:
     """The pool running now, from its ``pool.json``; None if there is none (or only the
-    files of one that died)."""
-    path = private_folder()
-    if path is None:
+    files of one that died). ``safe_only=False`` also finds one in a folder that fails
+    :func:`unsafe` (to stop it, or say what is wrong), never one to use."""
+    path = private_folder() if safe_only else folder()
+    if path is None or not SUPPORTED:
         return None
     try:
         info = PoolInfo(**json.loads((path / INFO).read_text()))
-    except (OSError, ValueError, TypeError):
+    except (OSError, ValueError, TypeError, RecursionError):
         return None
     return info if _is_pool(info.pid) and (path / SOCKET).exists() else None
+
+
+def servers() -> list[int]:
+    """The pids of pool processes serving :func:`folder`, whatever its ``pool.json`` says
+    (Linux: from /proc; elsewhere none)."""
+    wanted = [SERVER.encode(), os.fsencode(folder())]
+    found = []
+    for entry in Path("/proc").glob("[0-9]*") if os.path.isdir("/proc") else []:
+        try:
+            argv = (entry / "cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+        except OSError:
+            continue
+        if len(argv) > 2 and argv[-1] == wanted[1] and wanted[0] in argv:
+            found.append(int(entry.name))
+    return found
+
+
+def busy() -> bool:
+    """Whether a sweep holds the pool now."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(folder() / LOCK))
+    try:
+        lock.acquire(timeout=0)
+    except (Timeout, OSError):
+        return True
+    lock.release()
+    return False
 
 
 def _is_pool(pid: int) -> bool:
@@ -196,9 +238,9 @@ def claimed(n_jobs: int) -> Iterator[Claim]:
     info = running()
     if info is None:
         path = folder()
-        unsafe = os.path.lexists(path / SOCKET) and private_folder() is None
-        yield Claim(None, f"the worker pool's folder {path} may be entered by others, so the "
-                          "pool is not used" if unsafe else None)  # fmt: skip
+        problem = unsafe(path) if os.path.lexists(path / SOCKET) else None
+        yield Claim(None, f"the worker pool's folder {problem}; the pool is not used"
+                          if problem else None)  # fmt: skip
         return
     if info.build != build_id():
         yield Claim(
@@ -297,42 +339,74 @@ def _talk(how: Callable, *args):
 def start(n_jobs: int, idle_minutes: float) -> tuple[PoolInfo, bool]:
     """Start a pool (in a process of its own) unless one runs; returns it, and whether it
     is new. Waits until it listens."""
+    path = private_folder(create=True)
+    assert path is not None
     info = running()
     if info is not None:
         return info, False
-    path = private_folder(create=True)
-    assert path is not None
+    if servers():
+        raise PoolError(f"a worker pool already serves {path}, but its {INFO} cannot be read; "
+                        "stop it (sweep-nn workers stop), then start again")  # fmt: skip
     with open(path / LOG, "ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", SERVER, str(n_jobs), str(idle_minutes)],
+            [sys.executable, "-m", SERVER, str(n_jobs), str(idle_minutes), str(path)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
         )  # fmt: skip
-    deadline = time.monotonic() + START_TIMEOUT
+    try:
+        return _started(process, path)
+    except BaseException:  # Ctrl-C too: a pool asked for and given up on is not left behind
+        with contextlib.suppress(OSError):
+            process.terminate()
+        raise
+
+
+def _started(process: subprocess.Popen, path: Path) -> tuple[PoolInfo, bool]:
+    deadline, another = time.monotonic() + START_TIMEOUT, None
     while time.monotonic() < deadline:
         info = running()
         if info is not None and info.pid == process.pid:
             return info, True
-        if process.poll() == EXIT_ANOTHER_POOL and info is not None:
-            return info, False  # another start was quicker
-        if process.poll() not in (None, EXIT_ANOTHER_POOL):
-            raise PoolError(f"the worker pool did not start (exit {process.returncode}); "
-                            f"see {path / LOG}")  # fmt: skip
+        code = process.poll()
+        if code == EXIT_ANOTHER_POOL:
+            if info is not None:
+                return info, False  # another start was quicker
+            another = another or time.monotonic() + 10  # it is starting, or cannot be read
+            if time.monotonic() > another:
+                raise PoolError(
+                    f"a worker pool already serves {path}, but its {INFO} cannot "
+                    "be read; stop it (sweep-nn workers stop), then start again"
+                )
+        elif code is not None:
+            error = UsageError if code == 2 else PoolError  # 2: it refused its folder
+            raise error(f"the worker pool did not start (exit {code}): {_last_line(path)}")
         time.sleep(0.05)
-    process.kill()
     raise PoolError(f"the worker pool did not start within {START_TIMEOUT:.0f} s; see {path / LOG}")
 
 
-def stop() -> PoolInfo | None:
-    """Stop the running pool (SIGTERM, then SIGKILL after 10 s); returns it, or None."""
-    info = running()
-    if info is None:
-        return None
-    os.kill(info.pid, signal.SIGTERM)
+def _last_line(path: Path) -> str:
+    try:
+        lines = (path / LOG).read_bytes()[-4096:].decode(errors="replace").splitlines()
+    except OSError:
+        lines = []
+    return (lines[-1].strip() if lines else "") + f" (see {path / LOG})"
+
+
+def stop() -> list[int]:
+    """Stop the pool processes of :func:`folder` (SIGTERM, then SIGKILL after 10 s), even
+    one in a folder that fails :func:`unsafe` or whose ``pool.json`` cannot be read;
+    returns their pids."""
+    if not SUPPORTED:
+        return []
+    info = running(safe_only=False)
+    pids = sorted({*servers(), *([info.pid] if info else [])})
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if not _is_pool(info.pid):  # gone (or a zombie its parent has yet to reap)
-            return info
-        time.sleep(0.05)
-    with contextlib.suppress(OSError):
-        os.kill(info.pid, signal.SIGKILL)
-    return info
+    while time.monotonic() < deadline and any(_is_pool(pid) for pid in pids):
+        time.sleep(0.05)  # gone, or a zombie its parent has yet to reap
+    for pid in pids:
+        if _is_pool(pid):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+    return pids

@@ -16,9 +16,11 @@ import threading
 import time
 from dataclasses import asdict
 
+from ..errors import SweepNNError
 from .pool import (
     CONNECT_TIMEOUT,
     EXIT_ANOTHER_POOL,
+    FOLDER_ENV,
     INFO,
     SERVING,
     SOCKET,
@@ -144,5 +146,10 @@ def _train(connection: socket.socket, tasks: list, data, n_jobs: int) -> None:
         signal.signal(signal.SIGUSR1, previous)
 
 
-if __name__ == "__main__":
-    serve(int(sys.argv[1]), float(sys.argv[2]))
+if __name__ == "__main__":  # N MINUTES FOLDER: the folder given, found by ``pool.servers``
+    os.environ[FOLDER_ENV] = sys.argv[3]
+    try:
+        serve(int(sys.argv[1]), float(sys.argv[2]))
+    except SweepNNError as exc:  # its folder's files: told in the log, which start reads
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        sys.exit(exc.exit_code)
