@@ -344,9 +344,10 @@ def start(n_jobs: int, idle_minutes: float) -> tuple[PoolInfo, bool]:
     info = running()
     if info is not None:
         return info, False
-    if servers():
-        raise PoolError(f"a worker pool already serves {path}, but its {INFO} cannot be read; "
-                        "stop it (sweep-nn workers stop), then start again")  # fmt: skip
+    if servers():  # one is starting (its pool.json still to come), or its pool.json is damaged
+        info = _another(path, time.monotonic() + START_TIMEOUT, lambda: not servers())
+        if info is not None:
+            return info, False
     with open(path / LOG, "ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", SERVER, str(n_jobs), str(idle_minutes), str(path)],
@@ -360,22 +361,41 @@ def start(n_jobs: int, idle_minutes: float) -> tuple[PoolInfo, bool]:
         raise
 
 
+def _another(path: Path, deadline: float, gone: Callable[[], bool]) -> PoolInfo | None:
+    """Wait for another pool process of ``path`` to be up; None if it went away first."""
+    while time.monotonic() < deadline:
+        info = running()
+        if info is not None:
+            return info
+        try:
+            json.loads((path / INFO).read_bytes())
+        except FileNotFoundError:
+            pass  # still starting
+        except (OSError, ValueError, RecursionError):
+            raise PoolError(
+                f"a worker pool already serves {path}, but its {INFO} cannot be "
+                "read; stop it (sweep-nn workers stop), then start again"
+            ) from None
+        if gone():
+            return None
+        time.sleep(0.05)
+    raise PoolError(f"a worker pool is starting in {path} and is not up after "
+                    f"{START_TIMEOUT:.0f} s; see {path / LOG}")  # fmt: skip
+
+
 def _started(process: subprocess.Popen, path: Path) -> tuple[PoolInfo, bool]:
-    deadline, another = time.monotonic() + START_TIMEOUT, None
+    deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         info = running()
         if info is not None and info.pid == process.pid:
             return info, True
         code = process.poll()
-        if code == EXIT_ANOTHER_POOL:
+        if code == EXIT_ANOTHER_POOL:  # another start was quicker
+            info = _another(path, deadline, lambda: not servers())
             if info is not None:
-                return info, False  # another start was quicker
-            another = another or time.monotonic() + 10  # it is starting, or cannot be read
-            if time.monotonic() > another:
-                raise PoolError(
-                    f"a worker pool already serves {path}, but its {INFO} cannot "
-                    "be read; stop it (sweep-nn workers stop), then start again"
-                )
+                return info, False
+            raise PoolError(f"the worker pool did not start: another one was starting in "
+                            f"{path}, and stopped; see {path / LOG}")  # fmt: skip
         elif code is not None:
             error = UsageError if code == 2 else PoolError  # 2: it refused its folder
             raise error(f"the worker pool did not start (exit {code}): {_last_line(path)}")
