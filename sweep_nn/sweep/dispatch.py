@@ -191,7 +191,7 @@ def warm_workers(n_jobs: int, idle_minutes: float) -> None:
     global _worker_idle_seconds
     _worker_idle_seconds = idle_minutes * 60 + 60  # they outlast the pool's own idle time
     with _local_workers(n_jobs):
-        Parallel()(delayed(warm_up)(True) for _ in range(n_jobs))
+        Parallel()(delayed(warm_up)() for _ in range(n_jobs))
 
 
 def stop_idle_workers() -> None:

@@ -352,13 +352,12 @@ def failed_outcome(segment: Segment, message: str) -> SegmentOutcome:
     return SegmentOutcome(segment, [failed(j, message, segment.start) for j in segment], None)
 
 
-def warm_up(compiled: bool) -> None:
-    """A pool worker's first task: the imports and set-up every task needs (Numba's too,
-    if ``compiled``), done before any sweep asks."""
-    if compiled:
-        from ..nn import kernels  # noqa: F401 - imports Numba
+def warm_up() -> None:
+    """A pool worker's first task: the imports and set-up a compiled sweep's tasks need
+    (Numba's), done before any sweep asks."""
+    from ..nn import kernels  # noqa: F401 - imports Numba
 
-        numba_start.set_up()
+    numba_start.set_up()
 
 
 def run_task(runs: list[Segment | list[Job]], data: Training) -> list[SegmentOutcome]:
