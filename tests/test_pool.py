@@ -159,6 +159,9 @@ def test_a_pool_folder_others_may_enter_is_not_used(tmp_path, pool_folder):
         assert status.returncode == 1 and status.stdout.startswith("running: 2 workers")
         assert "runs do not use it: its folder" in status.stdout
         assert _cli(pool_folder, "workers", "stop").returncode == 0  # it can still be stopped
+        deadline = time.monotonic() + 10
+        while procs.alive(info.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert not procs.alive(info.pid)
     finally:
         pool_folder.chmod(0o700)
@@ -320,6 +323,9 @@ def test_a_pool_whose_own_file_is_damaged_can_still_be_found_and_stopped(pool_fo
     assert time.monotonic() - started < 30
     stop = _cli(pool_folder, "workers", "stop")
     assert stop.returncode == 0 and f"stopped (pid {info.pid})" in stop.stderr
+    deadline = time.monotonic() + 10  # stop returns as it exits; its end may take a moment
+    while procs.alive(info.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert not procs.alive(info.pid)
 
 
