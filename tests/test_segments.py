@@ -222,6 +222,27 @@ def test_a_worker_takes_a_cheap_run_through_its_budgets_and_stops_where_asked():
     assert segments.continuation(paused[-1]) is None
 
 
+def test_the_pool_reads_only_the_outcomes_it_must_continue():
+    _, jobs, data = _setup({"learning_rates": [0.6, 1.2], "iterations": [10, 30, 1000]},
+                           {"checkpoint_every": 20})  # fmt: skip
+    asked, straight = (segments.Segment([job], None, 10, every=20) for job in jobs)
+    straight.jobs[0] = replace(straight.jobs[0], settings=replace(straight.jobs[0].settings,
+                                                                 checkpoint_every=None))  # fmt: skip
+    straight.every = 10_000  # from 10 on, the worker takes it to its end
+    sent = worker.run_task_sealed([asked, straight], data)
+    plain = worker.run_task([asked, straight], data)
+    assert [o.ident for o in sent] == [o.ident for o in plain] == [
+        (jobs[0].keys[0], 0), (jobs[1].keys[0], 0), (jobs[1].keys[0], 10)
+    ]  # fmt: skip
+    # the first run goes on from its one outcome (checkpoint_every: back to the parent)
+    assert isinstance(sent[0], segments.SegmentOutcome) and segments.continuation(sent[0])
+    assert all(isinstance(o, segments.SealedOutcome) for o in sent[1:])  # nothing to plan
+    for sealed, made in zip(sent[1:], plain[1:]):
+        opened = pickle.loads(sealed.pickled)
+        assert opened.segment.target == made.segment.target
+        _assert_same([list(opened)], [list(made)])
+
+
 @pytest.mark.parametrize("engine", ["numpy", "compiled"])
 def test_only_runs_that_draw_their_batches_build_a_generator(engine, monkeypatch):
     """Building a RandomState from a state costs more than a small run's training, so a

@@ -232,10 +232,6 @@ def _one_cluster(backend: str, scheduler: str | None, n_jobs: int):
     return local_cluster(n_jobs)
 
 
-def _ident(segment: Segment) -> tuple[str, int]:
-    return segment.jobs[0].keys[0], segment.start
-
-
 def _run_until_death(
     pending, data, n_jobs, backend, scheduler, on_result, work, after_task
 ) -> list[Segment]:
@@ -275,12 +271,12 @@ def _run_until_death(
                     outputs = parallel(feed())
                 for outcomes in outputs:
                     # a worker may have gone on with a cheap run: continue from its last outcome
-                    last = {_ident(o.segment)[0]: i for i, o in enumerate(outcomes)}
+                    last = {o.ident[0]: i for i, o in enumerate(outcomes)}
                     following = []
                     for i, outcome in enumerate(outcomes):
-                        finished.add(_ident(outcome.segment))
+                        finished.add(outcome.ident)
                         segment = on_result(outcome)
-                        if segment is not None and last[_ident(outcome.segment)[0]] == i:
+                        if segment is not None and last[outcome.ident[0]] == i:
                             following.append(segment)
                     after_task()
                     if following:
@@ -291,5 +287,5 @@ def _run_until_death(
     except Exception as exc:
         if not _worker_died(exc):
             raise
-        return [seg for task in taken for seg in task if _ident(seg) not in finished]
+        return [seg for task in taken for seg in task if seg.ident not in finished]
     return []

@@ -318,8 +318,8 @@ def run_tasks(connection: socket.socket, tasks: list, data, on_result: Callable,
     _talk(send, connection, ("run", tasks, data))
     while True:
         kind, value = _talk(receive, connection)
-        if kind == "outcome":
-            on_result(value)
+        if kind == "outcome":  # pickled by its worker, passed on by the pool unread
+            on_result(_talk(pickle.loads, value))
         elif kind == "task done":
             after_task()
         elif kind == "done":

@@ -107,10 +107,14 @@ def _train(connection: socket.socket, tasks: list, data, n_jobs: int) -> None:
     close, it went away (Ctrl-C, killed), and the training stops at once, as a sweep's own
     workers would (SIGUSR1 raises :class:`_SweepGone` in this, the main, thread)."""
     from .dispatch import run_tasks as run_here
-    from .segments import continuation
+    from .segments import SealedOutcome, continuation
+    from .worker import run_task_sealed
 
     def forward(outcome):
-        send(connection, ("outcome", outcome))
+        if isinstance(outcome, SealedOutcome):
+            send(connection, ("outcome", outcome.pickled))
+            return None  # nothing to continue: see run_task_sealed
+        send(connection, ("outcome", pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)))
         return continuation(outcome)  # as the sweep's recorder continues it
 
     training = threading.Event()
@@ -132,7 +136,7 @@ def _train(connection: socket.socket, tasks: list, data, n_jobs: int) -> None:
     watcher = threading.Thread(target=watch, name="sweep-nn pool watch", daemon=True)
     watcher.start()
     try:
-        rerun = run_here(tasks, data, n_jobs, "local", None, forward,
+        rerun = run_here(tasks, data, n_jobs, "local", None, forward, run_task_sealed,
                          after_task=lambda: send(connection, ("task done", None)))  # fmt: skip
         training.clear()
         watcher.join()

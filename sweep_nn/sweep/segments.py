@@ -18,6 +18,7 @@ allowlist as parameters files.
 from __future__ import annotations
 
 import math
+import pickle
 import threading
 from dataclasses import dataclass, field
 
@@ -136,6 +137,11 @@ class Segment:
     def start(self) -> int:
         return 0 if self.states is None else self.states[0].step
 
+    @property
+    def ident(self) -> tuple[str, int]:
+        """Which run, from where: its first job's first key, and the start step."""
+        return self.jobs[0].keys[0], self.start
+
     def remaining_cost(self, n_train: int) -> float:
         """Estimated cost of training these jobs from ``start`` to their largest budget."""
         top = self.jobs[0].budgets[-1]
@@ -165,6 +171,24 @@ class SegmentOutcome:
         if self.states is None:
             return 0
         return max(s.step for s in self.states) - self.segment.start
+
+    @property
+    def ident(self) -> tuple[str, int]:
+        return self.segment.ident
+
+
+@dataclass(frozen=True)
+class SealedOutcome:
+    """A :class:`SegmentOutcome` with nothing left to plan from it, pickled in the worker
+    that made it, for a process that only passes outcomes on (the worker pool, which would
+    otherwise unpickle every array only to pickle it again): its segment's ident, and it."""
+
+    ident: tuple[str, int]
+    pickled: bytes
+
+    @classmethod
+    def of(cls, outcome: SegmentOutcome) -> SealedOutcome:
+        return cls(outcome.ident, pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 MIN_SEGMENT_COST = 3e8  # cost units (about a second of float64 NumPy training) a checkpoint

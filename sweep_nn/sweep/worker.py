@@ -20,6 +20,7 @@ from .orphan import exit_with_parent
 from .segments import (
     MIN_SEGMENT_COST,
     PARAM_NAMES,
+    SealedOutcome,
     Segment,
     SegmentOutcome,
     TrainState,
@@ -385,3 +386,15 @@ def run_task(runs: list[Segment | list[Job]], data: Training) -> list[SegmentOut
             ):
                 segment = None  # the parent writes it down and hands the run out again
     return outcomes
+
+
+def run_task_sealed(runs: list[Segment | list[Job]], data: Training) -> list:
+    """:func:`run_task` for the worker pool, which passes outcomes on: each outcome sealed
+    here (:class:`.segments.SealedOutcome`) but a run's last when the run goes on, which
+    the pool must read to hand the run out again."""
+    outcomes = run_task(runs, data)
+    last = {o.ident[0]: i for i, o in enumerate(outcomes)}
+    return [
+        o if last[o.ident[0]] == i and continuation(o) is not None else SealedOutcome.of(o)
+        for i, o in enumerate(outcomes)
+    ]
