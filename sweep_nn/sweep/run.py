@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import importlib
 import json
 import math
 import os
@@ -329,7 +328,6 @@ def run_sweep(
             summary.total = search.planned_rows
         # fitted alongside the training (its imports take seconds); kept from an earlier run
         baseline_thread = _Background(baseline.saved_or_fit, out_dir / BASELINE_FILE, folds)
-        _Background(importlib.import_module, "pandas")  # _count's, a fifth of a second: not after
         meter = WorkMeter(len(ds.y_train), summary.total, summary.skipped, n_workers)
         with store.ResultsWriter(results_path) as writer:
             names = [None] if cfg.data.cv is None else range(len(folds))
