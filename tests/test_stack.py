@@ -20,6 +20,7 @@ from problems import examples
 from sweep_nn import data as data_mod
 from sweep_nn.cli import app
 from sweep_nn.config import load, parse
+from sweep_nn.errors import ConfigError
 from sweep_nn.nn import engine, plain
 from sweep_nn.results import params as params_mod
 from sweep_nn.results import store
@@ -453,3 +454,47 @@ def test_results_recorded_without_stacking_are_resumed_with_it(
     assert "(64 already recorded, 0 to run)" in result.stderr
     assert results.read_bytes() == before  # nothing retrained, nothing appended
     assert {p.name: p.read_bytes() for p in (out / PARAMS_DIR).iterdir()} == params_before
+
+
+# --- the default: stacks for the compiled engine only -------------------------------------
+
+
+def test_by_default_the_compiled_engine_stacks_and_its_rows_are_those_it_records_alone(
+    tiny_config, write_config, tmp_path
+):
+    raw = _e2e_config(tiny_config, False)
+    raw["train"] = {"dtype": "float32"}  # engine auto: compiled; stack auto: on
+    alone_raw = copy.deepcopy(raw)
+    alone_raw["train"]["stack"] = False
+    auto_cfg, alone_cfg = load(write_config(raw, "auto.yaml")), load(write_config(alone_raw))
+    assert auto_cfg.train.stack == "auto"
+    run_sweep(auto_cfg, tmp_path / "auto", n_jobs=1)
+    run_sweep(alone_cfg, tmp_path / "alone", n_jobs=1)
+
+    a, b = _rows_by_key(tmp_path / "auto"), _rows_by_key(tmp_path / "alone")
+    assert a.keys() == b.keys()
+    for key, row in a.items():
+        assert _without(row) == _without(b[key]), row["config_id"]
+        assert row["stack_size"] == 8 and b[key]["stack_size"] == 1
+    # each model of a compiled stack is timed on its own: no time is shared out
+    ok = [r for r in a.values() if r["status"] == "ok"]
+    assert len({r["fit_seconds"] for r in ok}) == len(ok)
+
+
+def test_by_default_the_numpy_engine_trains_each_configuration_alone(tiny_config, tmp_path):
+    cfg = parse(yaml.safe_dump(_e2e_config(tiny_config, False) | {"train": {}}))  # NumPy
+    assert cfg.train.stack == "auto"
+    runs = grid.stacks(grid.expand(cfg, "sigmoid"), 160)
+    assert all(len(run) == 1 for run in runs)
+    compiled = parse(
+        yaml.safe_dump(_e2e_config(tiny_config, False) | {"train": {"engine": "compiled"}})
+    )
+    assert {len(run) for run in grid.stacks(grid.expand(compiled, "sigmoid"), 160)} == {8}
+
+
+@pytest.mark.parametrize("value", ["yes", "AUTO", "true", 1, 0, 1.0, None, [True], {}])
+def test_stack_is_true_false_or_auto_and_nothing_else(tiny_config, value):
+    raw = _e2e_config(tiny_config, False)
+    raw["train"] = {"stack": value}
+    with pytest.raises(ConfigError, match=r"train\.stack: should be true, false or auto; got"):
+        parse(yaml.safe_dump(raw))

@@ -291,8 +291,9 @@ class TrainConfig(_Strict):
     # training-loss samples kept per run, for learning curves
     loss_points: int = Field(100, ge=0, le=MAX_LOSS_POINTS)
     # train small configurations that differ only in learning rate or seed side by side in
-    # one stacked array (same results; fit_seconds becomes the stack's time / stack_size)
-    stack: bool = False
+    # one stacked array (same results; the NumPy engine's fit_seconds becomes the stack's
+    # time / stack_size); auto: with the compiled engine, whose rows it leaves as they are
+    stack: bool | Literal["auto"] = "auto"
     # numpy: the study's arithmetic, bit for bit; compiled: fused Numba kernels (float32's
     # fast path; in float64 close to, not identical with, the study's rounding);
     # auto: numpy for float64, compiled for float32
@@ -300,6 +301,13 @@ class TrainConfig(_Strict):
     # iterations between checkpoints of a long run (default: a tenth of the largest budget);
     # changes only how much a killed run redoes, never a result
     checkpoint_every: int | None = Field(None, ge=1)
+
+    @field_validator("stack", mode="before")
+    @classmethod
+    def _stack_is_a_switch(cls, value):
+        if value is True or value is False or (isinstance(value, str) and value == "auto"):
+            return value
+        raise ValueError(f"should be true, false or auto; got {_describe(value)}")
 
 
 RANK_METRICS = {  # what halving may rank on: column -> (the task it needs or None, higher is better)

@@ -27,6 +27,7 @@ STEP_OVERHEAD = {"numpy": 5000, "compiled": 2500}
 # Stacking (train: {stack: true}) pays where a step's fixed cost of NumPy calls outweighs its
 # per-element work: up to this many hidden units x examples per model. Larger layers train
 # alone, as they are no faster stacked. Stacks are capped so that work still spreads out.
+# (The compiled engine's stacks save the work around each run, not per step: see resolve_stack.)
 STACK_MAX_ELEMENTS = 8000
 STACK_MAX_MODELS = 8
 EXECUTION_ONLY = ("stack", "checkpoint_every")  # train settings: how, not what, is computed
@@ -106,6 +107,13 @@ def resolve_engine(engine: str, dtype: str) -> str:
     return engine
 
 
+def resolve_stack(stack: bool | str, engine: str) -> bool:
+    """``auto``: stack with the compiled engine, which trains a stack's models one after
+    the other and times each alone, so that stacking saves only work around training;
+    not with the NumPy engine, where a stacked row's time is a share of its stack's."""
+    return engine == "compiled" if stack == "auto" else bool(stack)
+
+
 def fingerprint(resolved: dict[str, Any]) -> dict:
     """What, besides the grid axes, decides a result: data, task and training settings.
 
@@ -138,9 +146,10 @@ def expand(cfg: SweepConfig, output: str) -> list[Job]:
     from ..config.search import points  # pydantic: the parent's, never a worker's import
 
     g, t = cfg.grid, cfg.train
+    engine = resolve_engine(t.engine, t.dtype)
     settings = TrainSettings(
         tuple(sorted(g.iterations)), t.dtype, output, t.loss_points,
-        t.stack, resolve_engine(t.engine, t.dtype), t.checkpoint_every,
+        resolve_stack(t.stack, engine), engine, t.checkpoint_every,
     )  # fmt: skip
     fp = fingerprint(cfg.resolved())
     folds = [None] if cfg.data.cv is None else list(range(cfg.data.cv))
