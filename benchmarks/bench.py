@@ -36,6 +36,7 @@ import csv
 import itertools
 import math
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -186,6 +187,22 @@ def fsync_latency(folder: Path, n: int = 200) -> tuple[float, float]:
         path.unlink()
     times.sort()
     return statistics.median(times), times[int(0.9 * (n - 1))]
+
+
+def file_creation_cost(folder: Path, n: int = 1000) -> float:
+    """Microseconds to create one small file in a new folder under ``folder``, write 4 KB
+    and rename it into place, as a sweep does for each parameters file: the time of that
+    varies from disk to disk, and on one machine with what its filesystem went through."""
+    probe = Path(tempfile.mkdtemp(prefix="creation-probe-", dir=folder))
+    try:
+        started = time.perf_counter()
+        for i in range(n):
+            tmp = probe / f".{i}.tmp"
+            tmp.write_bytes(b"x" * 4096)
+            os.replace(tmp, probe / f"{i}.pkl")
+        return (time.perf_counter() - started) / n * 1e6
+    finally:
+        shutil.rmtree(probe)
 
 
 def machine() -> str:

@@ -13,7 +13,9 @@ command with a worker pool running (``sweep-nn workers start``, started once bef
 repeats, and given one untimed sweep first); then one new Python process that calls ``sweep_nn.run`` ``--calls`` times, each into a new folder
 (its first call starts everything; the later ones start nothing); with ``--gridsearch``,
 GridSearchCV + MLPClassifier on the same grid. The kernel cache is filled first, so
-nothing compiles. Reported: medians of each, the wall time against the sweep's training
+nothing compiles. Outputs go under the temporary folder (``TMPDIR``); what creating a
+file there costs is measured at the start and the end, as a sweep creates one
+parameters file per row. Reported: medians of each, the wall time against the sweep's training
 time (the sum of ``fit_seconds`` over its runs) and against GridSearchCV.
 
     .venv/bin/python benchmarks/warm_workers.py --grid many-small --repeats 3
@@ -102,6 +104,9 @@ def main(argv=None) -> None:
     print(f"command: {bench.command_line()}")
     print(f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; machine: {bench.machine()}")
     print(f"load average at the start: {bench.load_average()}")
+    root = Path(tempfile.gettempdir())
+    print(f"creating a small file in {root} (and renaming it, as for a parameters file): "
+          f"{bench.file_creation_cost(root):.0f} us", flush=True)  # fmt: skip
     times: dict[str, list[float]] = {key: [] for key in [*WAYS, "gridsearch"]}
     training: dict[str, list[float]] = {key: [] for key in WAYS}
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -121,6 +126,7 @@ def main(argv=None) -> None:
             stop = [*bench.sweep_nn_command(), "workers", "stop"]
             subprocess.run(stop, check=True, capture_output=True, env=with_pool)
     print(f"load average at the end: {bench.load_average()}")
+    print(f"creating a small file in {root}: {bench.file_creation_cost(root):.0f} us")
     print_table(times, training, args.repeats)
 
 
