@@ -481,7 +481,7 @@ def test_by_default_the_compiled_engine_stacks_and_its_rows_are_those_it_records
     assert len({r["fit_seconds"] for r in ok}) == len(ok)
 
 
-def test_by_default_the_numpy_engine_trains_each_configuration_alone(tiny_config, tmp_path):
+def test_by_default_the_numpy_engine_trains_each_configuration_alone(tiny_config):
     cfg = parse(yaml.safe_dump(_e2e_config(tiny_config, False) | {"train": {}}))  # NumPy
     assert cfg.train.stack == "auto"
     runs = grid.stacks(grid.expand(cfg, "sigmoid"), 160)
