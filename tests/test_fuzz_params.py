@@ -168,3 +168,18 @@ def test_any_loss_curve_loads_or_is_refused_in_bounded_time(tmp_path, written, d
         iterations, losses = curve
         assert iterations.ndim == losses.ndim == 1 and len(iterations) == len(losses)
         assert np.isfinite(losses).all() and (np.diff(iterations) > 0).all()
+
+
+@pytest.mark.parametrize("stack", [np.zeros((3, 1)), "AUTO", 1, None])
+def test_a_parameters_file_with_a_bad_stack_setting_is_refused_in_one_line(
+    tmp_path, written, stack
+):
+    obj = copy.deepcopy(written)
+    obj["train"]["stack"] = stack
+    path = tmp_path / "p.pkl"
+    path.write_bytes(pickle.dumps(obj))
+    with pytest.raises(ParamsError) as caught:
+        sweep_nn.evaluate(path, n_samples=30)
+    message = str(caught.value)
+    assert "train.stack: must be true, false or auto, found " in message
+    assert "\n" not in message

@@ -496,5 +496,5 @@ def test_by_default_the_numpy_engine_trains_each_configuration_alone(tiny_config
 def test_stack_is_true_false_or_auto_and_nothing_else(tiny_config, value):
     raw = _e2e_config(tiny_config, False)
     raw["train"] = {"stack": value}
-    with pytest.raises(ConfigError, match=r"train\.stack: must be true, false or auto; got"):
+    with pytest.raises(ConfigError, match=r"train\.stack: must be true, false or auto"):
         parse(yaml.safe_dump(raw))
