@@ -520,7 +520,7 @@ def test_a_full_disk_stops_with_exit_4_keeping_whole_rows_then_resumes(
     cfg_path, done = tiny_run
     header, first = done.joinpath(RESULTS_FILE).read_bytes().split(b"\n")[:2]
     out = done.parent / "full"
-    monkeypatch.setattr(store, "os", FillingDisk(len(header) + len(first) + 2 + 30))
+    monkeypatch.setattr(store, "os", FillingDisk(len(header) + len(first) + 2 + 30, RESULTS_FILE))
     result = run_cli(runner, cfg_path, out, "-j", "1")
     monkeypatch.undo()
     assert result.exit_code == 4, result.output

@@ -115,6 +115,22 @@ def test_atomic_write_interrupted_keeps_the_old_file_and_no_temporary(tmp_path, 
     assert [p.name for p in tmp_path.iterdir()] == ["p.pkl"]
 
 
+def test_atomic_write_finishes_a_write_the_system_took_in_parts(tmp_path, monkeypatch):
+    real_write = os.write
+    monkeypatch.setattr(store.os, "write", lambda fd, data: real_write(fd, bytes(data[:3])))
+    store.atomic_write(tmp_path / "p.pkl", b"0123456789")
+    assert (tmp_path / "p.pkl").read_bytes() == b"0123456789"
+
+
+def test_atomic_write_that_writes_nothing_is_a_storage_error_and_leaves_no_file(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(store.os, "write", lambda fd, data: 0)
+    with pytest.raises(StorageError, match="No space left"):
+        store.atomic_write(tmp_path / "p.pkl", b"x")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_atomic_write_into_a_missing_folder_is_a_storage_error(tmp_path):
     with pytest.raises(StorageError, match="cannot write .*p.pkl"):
         store.atomic_write(tmp_path / "no-such-folder" / "p.pkl", b"x")

@@ -16,6 +16,7 @@ import io
 import os
 import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -79,16 +80,22 @@ def atomic_write(path: Path, data: bytes, sync: bool = True) -> None:
     durable at once with :func:`make_durable` (a group commit); until then a crash may
     leave the name with nothing behind it, so nothing may point to it yet.
     """
-    tmp = path.with_name(f".{path.name}{TEMP_MARK}{os.getpid()}")
+    # in system calls, without pathlib's or io's layers: a sweep of small runs writes
+    # thousands of parameters files, and those layers cost as much as the calls
+    folder, name = os.path.split(path)
+    tmp = os.path.join(folder, f".{name}{TEMP_MARK}{os.getpid()}")
     try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        try:
+            _write_all(fd, data)
             if sync:
-                os.fsync(fh.fileno())
+                os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException as exc:  # also Ctrl-C: leave no temporary file behind
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
         if isinstance(exc, IsADirectoryError) or (isinstance(exc, OSError) and path.is_dir()):
             raise UsageError(f"cannot write {path}: it is a folder; give a file name") from None
         if isinstance(exc, OSError):
@@ -96,6 +103,16 @@ def atomic_write(path: Path, data: bytes, sync: bool = True) -> None:
         raise
     if sync:
         _fsync_dir(path.parent)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """``data`` to ``fd``, however many writes it takes (a write may take only a part)."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written == 0:  # no room, and no error said so
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        view = view[written:]
 
 
 GROUP_SYNC_FROM = 3  # files: from this many, one syncfs (Linux) rather than an fsync each
@@ -153,10 +170,16 @@ def remove_temporaries(folder: Path) -> None:
 
 def format_row(row: Row | dict) -> str:
     """One CSV line (with its newline) holding ``row``'s values in :data:`COLUMNS` order."""
-    values_of = row.values() if isinstance(row, Row) else row
+    return format_rows([row])
+
+
+def format_rows(rows: Sequence[Row | dict]) -> str:
+    """The CSV lines of ``rows``, each as :func:`format_row` writes it, written at once."""
     buf = io.StringIO()
-    values = [_cell(values_of.get(c)) for c in COLUMNS]
-    csv.writer(buf, lineterminator="\n").writerow(values)
+    csv.writer(buf, lineterminator="\n").writerows(
+        [_cell(values.get(c)) for c in COLUMNS]
+        for values in (row.values() if isinstance(row, Row) else row for row in rows)
+    )
     return buf.getvalue()
 
 
@@ -165,6 +188,8 @@ def _cell(v: Any) -> str:
         return ""
     if isinstance(v, float):
         return repr(v)
+    if type(v) is int:  # digits only: nothing to clean (most cells of a row)
+        return str(v)
     return sanitise(str(v))
 
 
@@ -236,7 +261,7 @@ class ResultsWriter:
         if not rows:
             return
         try:
-            self._write("".join(format_row(row) for row in rows))
+            self._write(format_rows(rows))
         except OSError as exc:
             raise _storage_error(exc, self.path) from None
 
@@ -324,7 +349,7 @@ def read_rows(path: Path, repair: bool = False) -> list[dict]:
         except OSError as exc:
             raise _storage_error(exc, path) from None
     if repair and earlier is not None:  # rows appended next will have every column
-        blob = ",".join(COLUMNS) + "\n" + "".join(format_row(row) for row in rows)
+        blob = ",".join(COLUMNS) + "\n" + format_rows(rows)
         atomic_write(path, blob.encode())
     return rows
 

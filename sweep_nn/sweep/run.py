@@ -153,8 +153,9 @@ class _Recorder:
                 config = {axis: getattr(row, axis) for axis in AXES}
                 payload = params_mod.params_payload(res.params, config=config,
                                                     **self.meta[row.fold])  # fmt: skip
-                params_mod.write_params(self.out_dir / rel, payload, sync=False)
-                self.unsynced.append(self.out_dir / rel)
+                path = self.out_dir / rel
+                params_mod.write_params(path, payload, sync=False)
+                self.unsynced.append(path)
                 row.params_path = rel
             rows.append(row)
         self.pending.append((outcome, rows))
