@@ -283,3 +283,24 @@ def test_initial_weights_come_from_the_seed_alone_whatever_was_drawn_before():
         name, keys, *rest = fresh.get_state()
         assert state.rng[0] == name and np.array_equal(state.rng[1], keys)
         assert list(state.rng[2:]) == rest
+
+
+def test_on_a_sweeps_data_a_worker_returns_each_parameters_file_made():
+    """The parent only writes the bytes: the worker pickles each budget's parameters file,
+    whose contents are the plain result's, with what the data says a file carries."""
+    cfg, jobs, data = _setup({"learning_rates": [0.6], "iterations": [20, 40]}, {})
+    meta = {"train": {"dtype": "float64"}, "data": {"dataset": "moons"}, "task": data.task,
+            "classes": [0, 1], "scaler": None, "n_features": 2, "features": None}  # fmt: skip
+    plain = worker.train(jobs[0], data)
+    sealed = worker.train(jobs[0], replace(data, params_meta=meta))
+    assert [r.row.values() | {"fit_seconds": 0} for r in sealed] == [
+        r.row.values() | {"fit_seconds": 0} for r in plain
+    ]
+    for mine, theirs in zip(sealed, plain):
+        assert mine.params is None and theirs.params_file is None
+        loaded = params_mod.safe_unpickle(mine.params_file)
+        assert loaded["config"]["iterations"] == mine.row.iterations
+        assert {k: loaded[k] for k in meta} == meta
+        for k in segments.PARAM_NAMES:
+            assert np.array_equal(loaded[k], theirs.params[k]), k
+        assert loaded["loss_curve"] == theirs.params["loss_curve"]

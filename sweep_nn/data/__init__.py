@@ -216,6 +216,9 @@ class TrainingData:
     labels_train: np.ndarray | None  # (m_train,) class indices; None for regression
     labels_dev: np.ndarray | None
     task: str  # "classification" or "regression"
+    # what a sweep's parameters file of this split carries besides its network and config
+    # (results.params.params_payload); None: results keep their parameters as arrays
+    params_meta: dict | None = None
 
 
 # what a sweep's workers train on: the one split, or one TrainingData per fold (data.cv)
@@ -238,8 +241,9 @@ def n_train_of(data: Training) -> int:
     return (data if isinstance(data, TrainingData) else data[0]).X_train.shape[1]
 
 
-def to_training(ds: Dataset, output: str) -> TrainingData:
-    """Encode a :class:`Dataset` for the network (features-first arrays)."""
+def to_training(ds: Dataset, output: str, params_meta: dict | None = None) -> TrainingData:
+    """Encode a :class:`Dataset` for the network (features-first arrays); ``params_meta``:
+    see :class:`TrainingData`."""
     Y_train, labels_train = encode_targets(ds.y_train, ds.task, ds.classes, output)
     Y_dev, labels_dev = encode_targets(ds.y_dev, ds.task, ds.classes, output)
     return TrainingData(
@@ -250,6 +254,7 @@ def to_training(ds: Dataset, output: str) -> TrainingData:
         labels_train=labels_train,
         labels_dev=labels_dev,
         task=ds.task,
+        params_meta=params_meta,
     )
 
 

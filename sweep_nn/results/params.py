@@ -20,7 +20,7 @@ from .store import atomic_write
 
 __all__ = [
     "MAX_PARAMS_BYTES", "PARAMS_FORMAT", "PARAMS_VERSION", "check_params", "load_params",
-    "params_payload", "safe_unpickle", "write_params",
+    "params_bytes", "params_payload", "safe_unpickle", "write_params",
 ]  # fmt: skip
 
 MAX_PARAMS_BYTES = 256 * 2**20  # 256 MiB: far beyond any network's weights
@@ -29,6 +29,12 @@ MAX_PARAMS_BYTES = 256 * 2**20  # 256 MiB: far beyond any network's weights
 def params_payload(weights: dict, **meta) -> dict:
     """The self-describing parameters dict: weights, and everything ``eval`` needs."""
     return {"format": PARAMS_FORMAT, "version": PARAMS_VERSION, **weights, **meta}
+
+
+def params_bytes(weights: dict, **meta) -> bytes:
+    """A parameters file's contents: :func:`params_payload` pickled (plain containers and
+    NumPy arrays only). A sweep's workers make them, next to the arrays they pickle."""
+    return pickle.dumps(params_payload(weights, **meta), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def write_params(path: Path, payload: dict, sync: bool = True) -> None:

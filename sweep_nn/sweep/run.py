@@ -26,9 +26,8 @@ from typing import Any, Generic, TypeVar, cast
 from .. import data as data_mod
 from ..config import SweepConfig
 from ..errors import ChangedFileError, ConfigError, DataError, StorageError, UsageError
-from ..results import params as params_mod
 from ..results import store
-from ..results.schema import AXES, BASELINE_FILE, DONE_STATUSES, PARAMS_DIR, RESULTS_FILE, Row
+from ..results.schema import BASELINE_FILE, DONE_STATUSES, PARAMS_DIR, RESULTS_FILE, Row
 from . import baseline, checkpoints, jobs
 from . import pool as pool_mod
 from .dispatch import run_tasks, stop_signals
@@ -131,11 +130,8 @@ class _Recorder:
     writes all the rows with one write and fsync, and only then are rows reported."""
 
     def __init__(self, out_dir: Path, writer: store.ResultsWriter, done: dict,
-                 meta: dict[int | None, dict], on_row: Callable[[Row], None] | None) -> None:  # fmt: skip
-        # meta: what the parameters files describe besides the network, by fold (None: no cv)
-        self.out_dir, self.writer, self.done, self.meta, self.on_row = (
-            out_dir, writer, done, meta, on_row
-        )  # fmt: skip
+                 on_row: Callable[[Row], None] | None) -> None:  # fmt: skip
+        self.out_dir, self.writer, self.done, self.on_row = out_dir, writer, done, on_row
         self.meter: WorkMeter | None = None
         self.on_progress: Callable[[Progress], None] | None = None
         self.pending: list[tuple[SegmentOutcome, list[Row]]] = []
@@ -148,13 +144,10 @@ class _Recorder:
             row = res.row
             if row.key in self.done:
                 continue  # a budget recorded before the resume
-            if res.params is not None:
+            if res.params_file is not None:  # made by the worker (TrainingData.params_meta)
                 rel = f"{PARAMS_DIR}/{row.config_id}.pkl"
-                config = {axis: getattr(row, axis) for axis in AXES}
-                payload = params_mod.params_payload(res.params, config=config,
-                                                    **self.meta[row.fold])  # fmt: skip
                 path = self.out_dir / rel
-                params_mod.write_params(path, payload, sync=False)
+                store.atomic_write(path, res.params_file, sync=False)
                 self.unsynced.append(path)
                 row.params_path = rel
             rows.append(row)
@@ -331,11 +324,9 @@ def run_sweep(
         baseline_thread = _Background(baseline.saved_or_fit, out_dir / BASELINE_FILE, folds)
         meter = WorkMeter(len(ds.y_train), summary.total, summary.skipped, n_workers)
         with store.ResultsWriter(results_path) as writer:
-            names = [None] if cfg.data.cv is None else range(len(folds))
-            meta = {k: _params_meta(cfg, f, output) for k, f in zip(names, folds)}
-            record = _Recorder(out_dir, writer, done, meta, on_row)
+            record = _Recorder(out_dir, writer, done, on_row)
             record.meter, record.on_progress = meter, on_progress
-            training = _training(folds, output, cfg.data.cv is not None)
+            training = _training(cfg, folds, output)
             train = functools.partial(_train_stage, ds=ds, training=training, n_workers=n_workers,
                                       backend=backend, scheduler=scheduler, record=record,
                                       pool=claim.connection)  # fmt: skip
@@ -367,10 +358,11 @@ def _load_folds(cfg: SweepConfig) -> list[data_mod.Dataset]:
         ) from None
 
 
-def _training(folds: list[data_mod.Dataset], output: str, cv: bool) -> data_mod.Training:
-    """The data the workers get, encoded once: the one split, or one per fold."""
-    encoded = tuple(data_mod.to_training(f, output) for f in folds)
-    return encoded if cv else encoded[0]
+def _training(cfg: SweepConfig, folds: list[data_mod.Dataset], output: str) -> data_mod.Training:
+    """The data the workers get, encoded once: the one split, or one per fold; each with
+    what its parameters files carry, so that the workers make the files."""
+    encoded = tuple(data_mod.to_training(f, output, _params_meta(cfg, f, output)) for f in folds)
+    return encoded if cfg.data.cv is not None else encoded[0]
 
 
 def _refuse_other_keys(previous: list[dict], all_jobs: list[jobs.Job], out_dir: Path) -> None:

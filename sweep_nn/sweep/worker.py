@@ -1,7 +1,8 @@
 """One task in a worker: advance each run by one segment, snapshot and score every budget.
 
-Imports NumPy and the network maths only, so a worker process starts quickly. Returns
-typed results and prints nothing; a failure becomes a row with its status, never a raise.
+Imports NumPy, the network maths and the results' formats only, so a worker process
+starts quickly. Returns typed results and prints nothing; a failure becomes a row with its
+status, never a raise.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import numpy as np
 
 from ..data import Training, TrainingData, for_fold
 from ..nn import engine, numba_start, plain
-from ..results.schema import Row, score_columns
+from ..results.params import params_bytes
+from ..results.schema import AXES, Row, score_columns
 from .jobs import Job
 from .orphan import exit_with_parent
 from .segments import (
@@ -34,11 +36,15 @@ class BudgetResult:
     """What one budget of a job produced: its row, and its parameters unless it did not train.
 
     ``params`` holds ``W1, b1, W2, b2``, ``loss_curve`` (``{"iterations", "loss"}``) and
-    ``resume`` (the rest of the :class:`.segments.TrainState` at this budget).
+    ``resume`` (the rest of the :class:`.segments.TrainState` at this budget). On data that
+    says what a sweep's parameters file carries (``TrainingData.params_meta``), they come
+    as that file's bytes instead (``params_file``): made here, in the worker, the parent
+    only writes them (pickling NumPy arrays costs tens of microseconds each).
     """
 
     row: Row
     params: dict | None = None
+    params_file: bytes | None = None
 
 
 JobResult = list[BudgetResult]  # one per budget, in the job's order
@@ -302,7 +308,11 @@ def _snapshot(job: Job, data: TrainingData, s: TrainState, stack_size: int, rng)
         setattr(row, column, value)
     # the generator as it is now (None: it drew nothing), the next iteration's order still to draw
     state = s if rng is None else replace(s, rng=rng.get_state())
-    return BudgetResult(row, state.to_plain(job.budgets[-1]))
+    params = state.to_plain(job.budgets[-1])
+    if data.params_meta is None:
+        return BudgetResult(row, params)
+    config = {axis: getattr(row, axis) for axis in AXES}
+    return BudgetResult(row, params_file=params_bytes(params, config=config, **data.params_meta))
 
 
 def _row(job: Job, budget: int, elapsed: float, status: str, stack_size=1, **extra) -> Row:
