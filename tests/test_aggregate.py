@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 
 import numpy as np
@@ -152,3 +153,31 @@ def test_rows_that_differ_in_more_than_seed_stay_apart():
     out = analysis.aggregate(df)
     assert list(out["n_seeds"]) == [1, 1]
     assert list(out["config_id"]) == ["a", "a-bs32"]
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_the_best_configuration_is_the_first_of_aggregates_means(task):
+    """run's answer, in plain Python over rows as read or as a frame, is the first of
+    aggregate's groups sorted by dev score then the tie order: the same means, bit for bit."""
+    rng = np.random.default_rng(7)
+    metric = "acc" if task == "classification" else "r2"
+    unit = 1.0 if metric == "acc" else 0.01
+    rows = []
+    for h, scale, seed, fold in itertools.product((1, 2), (None, 0.5), range(3), (0, 1)):
+        dev = float(rng.choice([80.0, 85.0, 90.0])) * unit  # equal means happen: the tie order
+        rows.append({"config_id": f"h{h}-x{scale}-s{seed}-f{fold}", "hidden_size": h,
+                     "init_scale": scale, "seed": seed, "fold": fold,
+                     f"train_{metric}": dev + rng.random(), f"dev_{metric}": dev,
+                     "fit_seconds": rng.random() / 7})  # fmt: skip
+    df = frame(rows)
+    df.loc[3, "status"] = "diverged"  # left out, as every mean leaves it out
+    column = f"dev_{metric}"
+    means = analysis.aggregate(df[df["status"] == "ok"]).sort_values(
+        [column, *analysis.TIE_ORDER], ascending=[False] + [True] * 4, kind="stable")  # fmt: skip
+    expected = means.iloc[0].to_dict()
+    read = df.astype(object).where(df.notna(), None).to_dict("records")  # None, as rows are read
+    for best in (analysis.best_configuration(df, task), analysis.best_configuration(read, task)):
+        assert best["config_id"] == expected["config_id"] and best["n_folds"] == 2
+        for key, value in best.items():
+            empty = expected[key] != expected[key]  # NaN: a frame's empty cell
+            assert value == expected[key] or (empty and (value is None or value != value)), key

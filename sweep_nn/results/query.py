@@ -1,8 +1,8 @@
 """Questions asked of finished results: the filter's criteria, aggregation over seeds and
 folds, the Pareto front.
 
-Everything here works on the rows of a results file (a pandas DataFrame), never on a
-sweep's memory. The criteria are one table, :data:`CRITERIA`, shared by ``filter``,
+Everything here works on the rows of a results file (a pandas DataFrame; the best
+configuration also on the rows as dicts, without pandas), never on a sweep's memory. The criteria are one table, :data:`CRITERIA`, shared by ``filter``,
 ``plot``, the report and the Python API, with one validation for all of them.
 """
 
@@ -349,16 +349,56 @@ def pareto_front(times, scores) -> np.ndarray:
 TIE_ORDER = ("iterations", "hidden_size", "activation", "learning_rate")
 
 
-def best_configuration(df, task: str) -> dict | None:
+def best_configuration(rows, task: str) -> dict | None:
     """The configuration with the best dev score (mean over its seeds and folds); among
     equals, the one with the fewest iterations, then the smallest (a rule that does not
     depend on the order rows arrived in, nor on timings). None if no row is ``ok``. The
-    answer ``run`` names at its end."""
-    ok = df[df["status"] == "ok"]
-    if ok.empty:
+    answer ``run`` names at its end.
+
+    ``rows``: a results frame, or its rows as dicts (as ``run`` holds them). Plain Python,
+    so that ``run`` names it without importing pandas (a fifth of a second, with every
+    worker idle, at the end of a sweep of small runs). Its means are :func:`aggregate`'s,
+    over the same groups; the sum is ``math.fsum`` (correctly rounded), where pandas
+    compensates its sum: they agree but perhaps in the last bit of a long mean.
+    """
+    if hasattr(rows, "to_dict"):
+        rows = rows.to_dict("records")
+    ok = [r for r in rows if r["status"] == "ok"]
+    if not ok:
         return None
     column = f"dev_{METRICS[task].key}"
-    groups = aggregate(ok).sort_values(
-        [column, *TIE_ORDER], ascending=[False, *[True] * len(TIE_ORDER)], kind="stable"
-    )
-    return groups.iloc[0].to_dict()
+
+    def rank(group: dict) -> tuple:  # best first; a mean of no score last, as pandas sorts
+        score = group[column]
+        return (score != score, -score if score == score else 0.0, *(group[a] for a in TIE_ORDER))
+
+    return min(_seed_means(ok), key=rank)  # the first of equals, as a stable sort gives
+
+
+def _seed_means(ok: list[dict]) -> list[dict]:
+    """:func:`aggregate`'s groups (rows differing only in seed and fold), in the order of
+    their first rows, with its columns but the ``*_std`` ones."""
+    axes = [a for a in SEED_AXES if a in ok[0]]
+    metrics = [c for c in METRIC_COLUMNS if c in ok[0]]
+    folds = "fold" in ok[0] and any(_present(r["fold"]) for r in ok)
+    groups: dict[tuple, list[dict]] = {}
+    for r in ok:  # an empty value (None, or NaN in a frame) is a value of its own, as dropna=False
+        groups.setdefault(tuple(r[a] if _present(r[a]) else None for a in axes), []).append(r)
+    out = []
+    for members in groups.values():
+        first = members[0]
+        group = {"config_id": run_id(first["config_id"]), **{a: first[a] for a in axes}}
+        seeds = {r["seed"] for r in members if _present(r["seed"])} if "seed" in first else None
+        group["n_seeds"] = len(members) if seeds is None else len(seeds)
+        if folds:
+            group["n_folds"] = len({r["fold"] for r in members if _present(r["fold"])})
+        for c in metrics:
+            values = [float(r[c]) for r in members if _present(r[c])]
+            group[c] = math.fsum(values) / len(values) if values else math.nan
+        out.append(group)
+    return out
+
+
+def _present(value) -> bool:
+    """Not an empty cell: neither None (a row as read) nor NaN (a frame's empty float)."""
+    return value is not None and value == value

@@ -393,8 +393,6 @@ def _count(summary: SweepSummary, results_path: Path, wanted: set[str]) -> None:
     summary.counts = Counter(r["status"] for r in final)
     summary.failures = [f"{r['config_id']}: {r['error']}" for r in final if r["status"] == "failed"]
     if final:
-        import pandas as pd
-
         from ..results.query import best_configuration
 
-        summary.best = best_configuration(pd.DataFrame(final), summary.task)
+        summary.best = best_configuration(final, summary.task)
