@@ -103,7 +103,11 @@ def test_a_sweep_on_the_pool_records_what_its_own_workers_record(tmp_path, pool_
 def test_start_status_stop(pool_folder):
     none = _cli(pool_folder, "workers", "status")
     assert none.returncode == 1 and none.stdout == "no worker pool is running\n"
+    pool_folder.mkdir(mode=0o700)
+    (pool_folder / pool.LOG).write_bytes(b"old error\n" * 100_000)  # a log of many starts
     info = _start(pool_folder)
+    assert (pool_folder / pool.LOG).read_bytes().endswith(b"old error\n")  # its end kept
+    assert (pool_folder / pool.LOG).stat().st_size <= 64 * 1024  # not the megabyte
     again = _cli(pool_folder, "workers", "start", "-j", "2")
     assert again.returncode == 0 and "already running" in again.stderr
     assert pool.running() == info  # the same pool

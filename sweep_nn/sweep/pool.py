@@ -348,6 +348,7 @@ def start(n_jobs: int, idle_minutes: float) -> tuple[PoolInfo, bool]:
         info = _another(path, time.monotonic() + START_TIMEOUT, lambda: not servers())
         if info is not None:
             return info, False
+    _trim_log(path / LOG)
     with open(path / LOG, "ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", SERVER, str(n_jobs), str(idle_minutes), str(path)],
@@ -359,6 +360,14 @@ def start(n_jobs: int, idle_minutes: float) -> tuple[PoolInfo, bool]:
         with contextlib.suppress(OSError):
             process.terminate()
         raise
+
+
+def _trim_log(log: Path, keep: int = 64 * 1024) -> None:
+    """Every start appends what its pool says (errors) to the log: past 2 * ``keep`` bytes,
+    only the last ``keep`` stay. No pool runs then, so none is writing to it."""
+    with contextlib.suppress(OSError):
+        if log.stat().st_size > 2 * keep:
+            log.write_bytes(log.read_bytes()[-keep:])
 
 
 def _another(path: Path, deadline: float, gone: Callable[[], bool]) -> PoolInfo | None:
