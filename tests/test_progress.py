@@ -229,8 +229,8 @@ def test_run_names_its_best_without_importing_pandas(tmp_path):
         "s = run_sweep(load(sys.argv[1]), sys.argv[2], n_jobs=1); "
         "print(s.best['config_id'], s.best['n_seeds'], 'pandas' in sys.modules)"
     )
-    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "g.yaml"),
-                           str(tmp_path / "out")], capture_output=True, text=True, timeout=300)  # fmt: skip
+    args = [sys.executable, "-c", code, str(tmp_path / "g.yaml"), str(tmp_path / "out")]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split()[1:] == ["2", "False"], proc.stdout
 

@@ -2,8 +2,9 @@
 folds, the Pareto front.
 
 Everything here works on the rows of a results file (a pandas DataFrame; the best
-configuration also on the rows as dicts, without pandas), never on a sweep's memory. The criteria are one table, :data:`CRITERIA`, shared by ``filter``,
-``plot``, the report and the Python API, with one validation for all of them.
+configuration also on the rows as dicts, without pandas), never on a sweep's memory. The
+criteria are one table, :data:`CRITERIA`, shared by ``filter``, ``plot``, the report and
+the Python API, with one validation for all of them.
 """
 
 from __future__ import annotations
@@ -382,7 +383,7 @@ def _seed_means(ok: list[dict]) -> list[dict]:
     metrics = [c for c in METRIC_COLUMNS if c in ok[0]]
     folds = "fold" in ok[0] and any(_present(r["fold"]) for r in ok)
     groups: dict[tuple, list[dict]] = {}
-    for r in ok:  # an empty value (None, or NaN in a frame) is a value of its own, as dropna=False
+    for r in ok:  # an empty value (None; NaN in a frame) is a value of its own: dropna=False
         groups.setdefault(tuple(r[a] if _present(r[a]) else None for a in axes), []).append(r)
     out = []
     for members in groups.values():
