@@ -19,7 +19,7 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import SweepNNError
-from .startup import EXIT_INTERRUPTED, command_over, ctrl_c_raises
+from .startup import EXIT_INTERRUPTED, command_over, ctrl_c_raises, say_interrupted
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -99,7 +99,7 @@ def reported_errors() -> Iterator[None]:
         err(f"error: {exc}")
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
-        err("interrupted")
+        say_interrupted()
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except OSError as exc:
         where = f" ({exc.filename})" if exc.filename else ""
@@ -111,5 +111,11 @@ def reported_errors() -> Iterator[None]:
 
 def main() -> None:
     """Console-script entry point."""
-    os.environ.setdefault("PYTHONWARNINGS", "ignore::UserWarning:joblib")
+    # for the processes joblib starts: its own warnings, and its resource tracker's about
+    # the semaphores of a command that a Ctrl-C ended as it exited (the tracker frees them)
+    os.environ.setdefault(
+        "PYTHONWARNINGS",
+        "ignore::UserWarning:joblib,"
+        "ignore::UserWarning:joblib.externals.loky.backend.resource_tracker",
+    )
     app()
