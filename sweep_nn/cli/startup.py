@@ -45,12 +45,17 @@ def say_interrupted() -> None:
     if real:
         os.write(2, b"interrupted\n")
     elif sys.stderr is not None:
-        print("interrupted", file=sys.stderr, flush=True)
+        try:
+            print("interrupted", file=sys.stderr, flush=True)
+        except (OSError, ValueError, RuntimeError):  # as above
+            pass
 
 
 def _exit_at_once(signum, frame) -> None:
-    say_interrupted()
-    os._exit(EXIT_INTERRUPTED)  # nothing to clean up: nothing started yet, or all of it over
+    try:
+        say_interrupted()
+    finally:
+        os._exit(EXIT_INTERRUPTED)  # nothing to clean up: nothing started yet, or all of it over
 
 
 _owns_process = False  # set once the entry point has run: the process is sweep-nn's
