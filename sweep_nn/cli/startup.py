@@ -28,11 +28,9 @@ EXIT_INTERRUPTED = 130
 
 
 def say_interrupted() -> None:
-    """The one line of a Ctrl-C, after what the command printed. Written to the file
-    descriptor itself: the interrupt may have stopped a write half-way through Python's
-    stream, which then kept what it was given (a sweep interrupted as its summary ended
-    exited 130 and said nothing, about once in 25 runs). A program that has replaced
-    ``sys.stderr`` (a test runner's capture) gets the line there."""
+    """The one line of a Ctrl-C, after what the command printed (flushed first): to the
+    file descriptor itself, which a signal handler may write to while a stream is busy;
+    into ``sys.stderr`` when a program has replaced it (a test runner's capture)."""
     for stream in (sys.stdout, sys.stderr):  # what the command printed, if it is over
         try:
             stream.flush()
