@@ -160,7 +160,7 @@ def test_parameters_round_trip_through_the_safe_loader(tmp_path):
         "config": {"activation": "tanh"}, "train": {"output": "sigmoid"}, "data": {"dataset": "moons"},
         "task": "classification", "classes": [0, 1], "scaler": None,
     }  # fmt: skip
-    params_mod.write_params(path, params_mod.params_payload(weights, **meta))
+    store.atomic_write(path, params_mod.params_bytes(weights, **meta))
     loaded = params_mod.load_params(path)
     assert loaded["format"] == params_mod.PARAMS_FORMAT and loaded["config"] == {"activation": "tanh"}
     for k, v in weights.items():

@@ -16,11 +16,10 @@ from ..errors import ParamsError
 from ..safe_read import read_regular_file
 from .params_schema import PARAMS_FORMAT, PARAMS_VERSION, check_params
 from .schema import COLUMNS, PARAMS_DIR
-from .store import atomic_write
 
 __all__ = [
     "MAX_PARAMS_BYTES", "PARAMS_FORMAT", "PARAMS_VERSION", "check_params", "load_params",
-    "params_bytes", "params_payload", "safe_unpickle", "write_params",
+    "params_bytes", "params_payload", "safe_unpickle",
 ]  # fmt: skip
 
 MAX_PARAMS_BYTES = 256 * 2**20  # 256 MiB: far beyond any network's weights
@@ -33,14 +32,9 @@ def params_payload(weights: dict, **meta) -> dict:
 
 def params_bytes(weights: dict, **meta) -> bytes:
     """A parameters file's contents: :func:`params_payload` pickled (plain containers and
-    NumPy arrays only). A sweep's workers make them, next to the arrays they pickle."""
+    NumPy arrays only). A sweep's workers make them, next to the arrays they pickle; its
+    parent writes them (:func:`.store.atomic_write`)."""
     return pickle.dumps(params_payload(weights, **meta), protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def write_params(path: Path, payload: dict, sync: bool = True) -> None:
-    """Pickle ``payload`` (plain containers and NumPy arrays only) atomically to ``path``
-    (``sync``: see :func:`.store.atomic_write`)."""
-    atomic_write(path, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL), sync)
 
 
 # --- loading parameters safely -------------------------------------------------------------
