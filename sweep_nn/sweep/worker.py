@@ -39,7 +39,7 @@ class BudgetResult:
     ``resume`` (the rest of the :class:`.segments.TrainState` at this budget). On data that
     says what a sweep's parameters file carries (``TrainingData.params_meta``), they come
     as that file's bytes instead (``params_file``): made here, in the worker, the parent
-    only writes them (pickling NumPy arrays costs tens of microseconds each).
+    only writes them (pickling a small NumPy array costs 13 to 16 µs).
     """
 
     row: Row
