@@ -108,3 +108,19 @@ def test_the_status_is_the_one_python_would_give(tmp_path):
         "text": (1, "a message"),
         "closed stdout": (120, ""),
     }
+
+
+def test_ctrl_c_as_ctrl_c_goes_back_to_exiting_at_once_still_says_its_line(monkeypatch):
+    """A KeyboardInterrupt from the switch at a command's end leaves the command's own
+    handling; Typer alone would end with exit 130 and nothing said."""
+    from typer.testing import CliRunner
+
+    from sweep_nn.cli import app, base
+
+    def interrupted_while_switching() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(base, "command_over", interrupted_while_switching)
+    result = CliRunner().invoke(app, ["workers", "status"])
+    assert result.exit_code == 130
+    assert result.stderr == "interrupted\n"  # into the capture, as sys.stderr is replaced
